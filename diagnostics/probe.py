@@ -1,0 +1,450 @@
+"""Facts about the Python interpreter that runs this file, printed as one JSON document.
+
+torchup runs this with the *target* interpreter, so it must work on CPython 3.6 and newer
+with the standard library alone: no f-string tricks beyond 3.6, no dataclasses, no
+importlib.metadata. It never imports pip, torch or anything it reports on; what it cannot
+learn is null in its section and a reason under the section's "unknown" key.
+"""
+
+import glob
+import json
+import os
+import platform
+import re
+import struct
+import sys
+import sysconfig
+from importlib.util import find_spec
+
+PROBE_SCHEMA = 1
+
+# The pip options that decide where packages come from and how they are fetched.
+PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert", "proxy", "no-index")
+PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+def redact(text):
+    """Hide the user-info part of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)."""
+    if text is None:
+        return None
+    return _CREDENTIALS.sub(lambda match: match.group("scheme") + "****@", text)
+
+
+# --- interpreter --------------------------------------------------------------------------
+
+
+def interpreter_facts(unknown):
+    prefix = sys.prefix
+    base_prefix = getattr(sys, "base_prefix", sys.prefix)
+    in_venv = prefix != base_prefix or hasattr(sys, "real_prefix")
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    return {
+        "executable": sys.executable,
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "release_level": sys.version_info.releaselevel,
+        "implementation": sys.implementation.name,
+        "bits": struct.calcsize("P") * 8,
+        "free_threaded": free_threaded,
+        "prefix": prefix,
+        "base_prefix": base_prefix,
+        "in_venv": in_venv,
+        "kind": "venv" if in_venv else installation_kind(base_prefix),
+        "base_kind": installation_kind(base_prefix),
+        "venv_creator": venv_creator(prefix) if in_venv else None,
+        "site_packages": sysconfig.get_paths().get("purelib"),
+        "externally_managed": externally_managed(in_venv),
+        "tags": wheel_tags(free_threaded, unknown),
+    }
+
+
+def installation_kind(prefix):
+    real = os.path.realpath(prefix).replace("\\", "/")
+    if os.path.isdir(os.path.join(prefix, "conda-meta")):
+        return "conda"
+    if "/uv/python/" in real:
+        return "uv-managed"
+    if "/.pyenv/versions/" in real or "/pyenv-win/versions/" in real:
+        return "pyenv"
+    if real in ("/usr", "/usr/local") or real.startswith(("/usr/", "/opt/homebrew/", "/Library/Frameworks/", "/System/")):
+        return "system"
+    if os.name == "nt" and ("/Program Files" in real or "/WindowsApps/" in real):
+        return "system"
+    return "standalone"
+
+
+def venv_creator(prefix):
+    """Who made the venv, from pyvenv.cfg: "uv 0.9.2", "virtualenv 20.26.3" or "venv"."""
+    try:
+        with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8") as handle:
+            config = dict(
+                (key.strip().lower(), value.strip())
+                for key, _, value in (line.partition("=") for line in handle)
+                if value
+            )
+    except OSError:
+        return None
+    for tool in ("uv", "virtualenv"):
+        if tool in config:
+            return "%s %s" % (tool, config[tool])
+    return "venv"
+
+
+def externally_managed(in_venv):
+    """PEP 668: the marker in the stdlib directory, which pip honours outside a venv only."""
+    marker = os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")
+    if not os.path.isfile(marker):
+        return {"marker": None, "applies": False, "message": None}
+    import configparser
+
+    message = None
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(marker, encoding="utf-8")
+        message = parser.get("externally-managed", "Error", fallback=None)
+    except (configparser.Error, UnicodeDecodeError):
+        pass
+    return {"marker": marker, "applies": not in_venv, "message": message}
+
+
+# --- wheel tags ----------------------------------------------------------------------------
+
+
+def wheel_tags(free_threaded, unknown):
+    """The interpreter tag, the ABI tags and the platform tags this interpreter installs, best first."""
+    major, minor = sys.version_info[:2]
+    name = sys.implementation.name
+    if name == "cpython":
+        interpreter = "cp%d%d" % (major, minor)
+        flags = getattr(sys, "abiflags", "")
+        abi = interpreter + ("t" if free_threaded else "") + ("m" if (major, minor) < (3, 8) and "m" in flags else "")
+        abis = [abi] + ([] if free_threaded else ["abi3"]) + ["none"]
+    else:
+        interpreter = "pp%d%d" % (major, minor) if name == "pypy" else "%s%d%d" % (name, major, minor)
+        soabi = sysconfig.get_config_var("SOABI") or ""
+        abis = [soabi.replace("-", "_").replace(".", "_")] if soabi else []
+        abis.append("none")
+    return {"interpreter": interpreter, "abis": abis, "platforms": platform_tags(unknown)}
+
+
+def platform_tags(unknown):
+    plat = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    if sys.platform.startswith("linux"):
+        return linux_platform_tags(plat, unknown)
+    if sys.platform == "darwin":
+        return mac_platform_tags()
+    return [plat]
+
+
+def linux_platform_tags(plat, unknown):
+    arch = plat[len("linux_"):]
+    if struct.calcsize("P") == 4:
+        # A 32-bit interpreter on a 64-bit kernel installs 32-bit wheels (packaging's _32_BIT_INTERPRETER).
+        arch = {"x86_64": "i686", "aarch64": "armv7l"}.get(arch, arch)
+    tags = []
+    glibc = glibc_version()
+    musl = None if glibc else musl_version(unknown)
+    if glibc:
+        lowest = 5 if arch in ("x86_64", "i686") else 17
+        for glibc_minor in range(glibc[1], lowest - 1, -1):
+            tags.append("manylinux_2_%d_%s" % (glibc_minor, arch))
+            legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}.get(glibc_minor)
+            if legacy and (glibc_minor == 17 or arch in ("x86_64", "i686")):
+                tags.append("%s_%s" % (legacy, arch))
+    elif musl:
+        tags.extend("musllinux_%d_%d_%s" % (musl[0], musl_minor, arch) for musl_minor in range(musl[1], -1, -1))
+    tags.append("linux_%s" % arch)
+    return tags
+
+
+def mac_platform_tags():
+    release, _, machine = platform.mac_ver()
+    parts = [int(part) for part in (release or "10.16").split(".")[:2]] + [0]
+    major, minor = parts[0], parts[1]
+    arch = machine or platform.machine()
+    versions = [(release_major, 0) for release_major in range(major, 10, -1)] if major >= 11 else []
+    versions += [(10, release_minor) for release_minor in range(min(minor, 16) if major == 10 else 16, 3, -1)]
+    arches = [arch, "universal2"] if arch in ("arm64", "x86_64") else [arch]
+    return ["macosx_%d_%d_%s" % (version + (name,)) for version in versions for name in arches]
+
+
+def glibc_version():
+    """(major, minor) of the C library this interpreter runs on, None where it is not glibc."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, OSError, ValueError):
+        return None
+    match = re.match(r"glibc (\d+)\.(\d+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def musl_version(unknown):
+    import subprocess
+
+    loader = elf_interpreter(sys.executable)
+    if not loader or "musl" not in loader:
+        return None
+    try:
+        completed = subprocess.Popen([loader], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, err = completed.communicate(timeout=3)
+    except (OSError, subprocess.TimeoutExpired):
+        unknown["musl"] = "the musl loader %s did not run" % loader
+        return (1, 0)
+    match = re.search(r"Version (\d+)\.(\d+)", err.decode("utf-8", "replace"))
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 0)
+
+
+def elf_interpreter(path):
+    """The PT_INTERP string of an ELF executable (packaging's _elffile, reduced to what is needed)."""
+    try:
+        with open(path, "rb") as handle:
+            ident = handle.read(16)
+            if ident[:4] != b"\x7fELF":
+                return None
+            bits = {1: 32, 2: 64}.get(ident[4])
+            order = {1: "<", 2: ">"}.get(ident[5])
+            if not bits or not order:
+                return None
+            header = handle.read(48 if bits == 64 else 36)
+            if bits == 64:
+                phoff, = struct.unpack(order + "Q", header[16:24])
+                phentsize, phnum = struct.unpack(order + "HH", header[38:42])
+            else:
+                phoff, = struct.unpack(order + "I", header[12:16])
+                phentsize, phnum = struct.unpack(order + "HH", header[26:30])
+            for number in range(phnum):
+                handle.seek(phoff + number * phentsize)
+                entry = handle.read(phentsize)
+                if struct.unpack(order + "I", entry[:4])[0] != 3:  # PT_INTERP
+                    continue
+                if bits == 64:
+                    offset, = struct.unpack(order + "Q", entry[8:16])
+                    size, = struct.unpack(order + "Q", entry[32:40])
+                else:
+                    offset, = struct.unpack(order + "I", entry[4:8])
+                    size, = struct.unpack(order + "I", entry[16:20])
+                handle.seek(offset)
+                return handle.read(size).rstrip(b"\0").decode("ascii", "replace")
+    except (OSError, struct.error):
+        return None
+    return None
+
+
+# --- pip -------------------------------------------------------------------------------------
+
+
+def pip_facts(unknown):
+    spec = find_spec("pip")
+    version = None
+    if spec is not None and spec.origin:
+        version = read_version_assignment(spec.origin)
+        if version is None:
+            unknown["version"] = "no __version__ in %s" % spec.origin
+    return {
+        "present": spec is not None,
+        "version": version,
+        "location": os.path.dirname(spec.origin) if spec is not None and spec.origin else None,
+        "ensurepip": ensurepip_facts(),
+        "config": pip_config(os.environ, unknown),
+    }
+
+
+def read_version_assignment(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            match = re.search(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", handle.read(), flags=re.MULTILINE)
+    except OSError:
+        return None
+    return match.group(1) if match else None
+
+
+def ensurepip_facts():
+    """Whether ``python -m ensurepip`` can install pip offline, and which pip it carries."""
+    spec = find_spec("ensurepip")
+    if spec is None or not spec.origin:
+        return {"available": False, "bundled_pip": None, "reason": "no ensurepip module"}
+    package_dir = os.path.dirname(spec.origin)
+    with open(spec.origin, encoding="utf-8") as handle:
+        source = handle.read()
+    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+    if "ensurepip is disabled in Debian/Ubuntu for the system python" in source and not in_venv:
+        return {"available": False, "bundled_pip": None, "reason": "disabled by Debian/Ubuntu for the system Python"}
+    wheel_dirs = [os.path.join(package_dir, "_bundled"), sysconfig.get_config_var("WHEEL_PKG_DIR") or ""]
+    wheels = sorted(glob.glob(os.path.join(wheel_dirs[0], "pip-*.whl")) + glob.glob(os.path.join(wheel_dirs[1], "pip-*.whl")))
+    if not wheels:
+        return {"available": False, "bundled_pip": None, "reason": "no bundled pip wheel"}
+    return {"available": True, "bundled_pip": os.path.basename(wheels[-1]).split("-")[1], "reason": None}
+
+
+def pip_config_files(environ):
+    """pip's configuration files in load order, each tagged with its variant (pip's configuration.py)."""
+    files = []
+    if sys.platform == "win32":
+        files.append(("global", os.path.join(environ.get("PROGRAMDATA", "C:\\ProgramData"), "pip", "pip.ini")))
+    else:
+        if sys.platform == "darwin":
+            files.append(("global", "/Library/Application Support/pip/pip.conf"))
+        xdg_dirs = environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+        files.extend(("global", os.path.join(d, "pip", "pip.conf")) for d in xdg_dirs.split(os.pathsep) if d)
+        files.append(("global", "/etc/pip.conf"))
+    config_file = environ.get("PIP_CONFIG_FILE")
+    if not (config_file and os.path.exists(config_file)):
+        home = os.path.expanduser("~")
+        name = "pip.ini" if sys.platform == "win32" else "pip.conf"
+        if sys.platform == "win32":
+            files.append(("user", os.path.join(home, "pip", name)))
+            files.append(("user", os.path.join(environ.get("APPDATA", home), "pip", name)))
+        else:
+            files.append(("user", os.path.join(home, ".pip", name)))
+            mac_dir = os.path.join(home, "Library", "Application Support", "pip")
+            if sys.platform == "darwin" and os.path.isdir(mac_dir):
+                files.append(("user", os.path.join(mac_dir, name)))
+            else:
+                files.append(("user", os.path.join(environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "pip", name)))
+    files.append(("site", os.path.join(sys.prefix, "pip.ini" if sys.platform == "win32" else "pip.conf")))
+    if config_file:
+        files.append(("env", config_file))
+    return files
+
+
+def pip_config(environ, unknown):
+    """The values pip's ``install`` command would use for PIP_KEYS, each with where it came from.
+
+    Files load in order, later ones winning; ``[install]`` beats ``[global]`` within a file;
+    ``PIP_<KEY>`` variables beat every file. ``PIP_CONFIG_FILE=os.devnull`` turns files off.
+    """
+    settings = {}
+    files_read = []
+    if environ.get("PIP_CONFIG_FILE") != os.devnull:
+        for variant, path in pip_config_files(environ):
+            if not os.path.isfile(path):
+                continue
+            import configparser
+
+            parser = configparser.RawConfigParser()
+            try:
+                parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError) as error:
+                unknown["config:" + path] = "unreadable: %s" % error
+                continue
+            files_read.append({"variant": variant, "path": path})
+            for section in ("global", "install"):
+                if parser.has_section(section):
+                    for key in PIP_KEYS:
+                        value = parser.get(section, key, fallback=None)
+                        if value is None:
+                            value = parser.get(section, key.replace("-", "_"), fallback=None)
+                        if value is not None:
+                            settings[key] = {"value": value, "source": "%s [%s]" % (path, section)}
+    for key in PIP_KEYS:
+        variable = "PIP_" + key.upper().replace("-", "_")
+        if variable in environ:
+            settings[key] = {"value": environ[variable], "source": variable}
+    for key, setting in settings.items():
+        value = setting["value"]
+        setting["value"] = [redact(part) for part in value.split()] if key in PIP_LIST_KEYS else redact(value.strip())
+    return {"files": files_read, "settings": settings}
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def tls_facts(unknown):
+    facts = {
+        "ssl_importable": False,
+        "ssl_error": None,
+        "ssl_extension": None,
+        "openssl_version": None,
+        "openssl_version_info": None,
+        "ca_bundles": [],
+        "proxies": proxy_settings(os.environ),
+    }
+    spec = find_spec("_ssl")
+    facts["ssl_extension"] = spec.origin if spec is not None else None
+    try:
+        # _ssl is what `import ssl` fails on, and importing it alone skips ssl.py's costly set-up.
+        import _ssl
+    except ImportError as error:
+        facts["ssl_error"] = "%s: %s" % (type(error).__name__, error)
+        unknown["openssl_version"] = "the ssl module does not import"
+    else:
+        facts["ssl_importable"] = True
+        facts["openssl_version"] = _ssl.OPENSSL_VERSION
+        facts["openssl_version_info"] = list(_ssl.OPENSSL_VERSION_INFO[:3])
+        # As ssl.get_default_verify_paths() computes them: the variable OpenSSL reads, else its built-in path.
+        cafile_variable, cafile, capath_variable, capath = _ssl.get_default_verify_paths()
+        facts["ca_bundles"].append(ca_entry("ssl default cafile", os.environ.get(cafile_variable, cafile)))
+        facts["ca_bundles"].append(ca_entry("ssl default capath", os.environ.get(capath_variable, capath)))
+    for variable in CA_VARIABLES:
+        if os.environ.get(variable):
+            facts["ca_bundles"].append(ca_entry(variable, os.environ[variable]))
+    certifi = find_spec("certifi")
+    if certifi is not None and certifi.origin:
+        facts["ca_bundles"].append(ca_entry("certifi", os.path.join(os.path.dirname(certifi.origin), "cacert.pem")))
+    return facts
+
+
+def ca_entry(source, path):
+    return {"source": source, "path": path, "exists": bool(path) and os.path.exists(path)}
+
+
+def proxy_settings(environ):
+    found = {}
+    for variable in PROXY_VARIABLES:
+        for spelling in (variable, variable.lower()):
+            if environ.get(spelling):
+                found[spelling] = redact(environ[spelling])
+    return found
+
+
+# --- platform --------------------------------------------------------------------------------
+
+
+def platform_facts(unknown):
+    glibc = glibc_version()
+    facts = {
+        "sys_platform": sys.platform,
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "release": platform.release(),
+        "libc": "glibc" if glibc else None,
+        "libc_version": "%d.%d" % glibc if glibc else None,
+        "mac_version": platform.mac_ver()[0] or None,
+        "windows_version": platform.win32_ver()[1] or None if os.name == "nt" else None,
+    }
+    if sys.platform.startswith("linux") and not glibc:
+        loader = elf_interpreter(sys.executable)
+        if loader and "musl" in loader:
+            version = musl_version(unknown)
+            facts["libc"], facts["libc_version"] = "musl", "%d.%d" % version
+        else:
+            unknown["libc_version"] = "neither glibc nor musl was recognised"
+    return facts
+
+
+def collect():
+    sections = {}
+    for name, gather in (
+        ("interpreter", interpreter_facts),
+        ("platform", platform_facts),
+        ("pip", pip_facts),
+        ("tls", tls_facts),
+    ):
+        unknown = {}
+        try:
+            sections[name] = gather(unknown)
+        except Exception as error:  # one broken section must not cost the others
+            sections[name] = None
+            unknown["*"] = "%s: %s" % (type(error).__name__, error)
+        sections[name + "_unknown"] = unknown
+    sections["probe_schema"] = PROBE_SCHEMA
+    return sections
+
+
+if __name__ == "__main__":
+    json.dump(collect(), sys.stdout)
+    sys.stdout.write("\n")

@@ -1,0 +1,138 @@
+"""``torchup detect``: every fact about this machine and one interpreter that decides how to install PyTorch.
+
+Detection only: nothing here decides anything. The target interpreter's facts come from its own
+probe; machine and accelerator facts come from files and tools through a :class:`~installer.host.Host`.
+The slow parts (the probe, nvidia-smi) run at the same time.
+"""
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from .. import target
+from ..host import Host
+from . import amd, intel, machine, nvidia
+
+SCHEMA_VERSION = 1
+
+# Variables that change which GPU PyTorch sees, which libraries it loads, or how it behaves.
+BEHAVIOUR_VARIABLES = (
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "HIP_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "CUDA_PATH",
+    "CUDA_MODULE_LOADING",
+    "TORCH_CUDA_ARCH_LIST",
+    "OMP_NUM_THREADS",
+    "HSA_OVERRIDE_GFX_VERSION",
+)
+_CUDA_LIBRARY = re.compile(r"^lib(cudart|cudnn|cublas|cuda|nccl)[._]")
+# Apple Silicon runs MPS from macOS 12.3 on (PyTorch's MPS backend notes).
+MPS_OLDEST_MACOS = (12, 3)
+
+
+class AppleFacts(NamedTuple):
+    chip: Optional[str]
+    macos: Optional[str]
+    mps_supported: bool
+
+
+class Accelerators(NamedTuple):
+    nvidia: Optional[nvidia.NvidiaFacts]
+    amd: Optional[amd.RocmFacts]
+    intel: Optional[intel.IntelFacts]
+    apple: Optional[AppleFacts]
+
+
+class EnvironmentFacts(NamedTuple):
+    variables: Dict[str, str]
+    # LD_LIBRARY_PATH entries holding CUDA, cuDNN or NCCL libraries, which can shadow a wheel's own.
+    cuda_library_dirs: List[str]
+    # The toolkit that building a CUDA extension would use; PyTorch wheels bring their own runtime.
+    cuda_toolkit: Optional[nvidia.Toolkit]
+
+
+class Facts(NamedTuple):
+    schema: int
+    python: str
+    machine: machine.MachineFacts
+    interpreter: Optional[dict]
+    pip: Optional[dict]
+    tls: Optional[dict]
+    accelerators: Accelerators
+    environment: EnvironmentFacts
+    unknown: Dict[str, Dict[str, str]]
+
+    def as_data(self) -> dict:
+        return as_data(self)
+
+
+def as_data(value: Any) -> Any:
+    """NamedTuples and containers to plain JSON-ready data."""
+    if hasattr(value, "_asdict"):
+        return {key: as_data(item) for key, item in value._asdict().items()}
+    if isinstance(value, dict):
+        return {key: as_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_data(item) for item in value]
+    return value
+
+
+def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> EnvironmentFacts:
+    variables = {name: host.env[name] for name in BEHAVIOUR_VARIABLES if name in host.env}
+    torch_variables = {name: value for name, value in sorted(host.env.items()) if name.startswith(("PYTORCH_", "TORCH_"))}
+    if torch_variables:
+        from diagnostics.probe import redact  # only here: the probe module is not needed at start-up
+
+        variables.update({name: redact(value) for name, value in torch_variables.items()})
+    library_dirs = []
+    for entry in host.env.get("LD_LIBRARY_PATH", "").split(os.pathsep):
+        if entry and any(_CUDA_LIBRARY.match(name) for name in host.list_dir(entry)):
+            library_dirs.append(entry)
+    return EnvironmentFacts(variables, library_dirs, toolkit)
+
+
+def apple_facts(machine_facts: machine.MachineFacts) -> Optional[AppleFacts]:
+    if machine_facts.os != "Darwin" or machine_facts.arch != "arm64":
+        return None
+    version = tuple(int(part) for part in (machine_facts.mac_version or "0").split(".")[:2])
+    return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version, version >= MPS_OLDEST_MACOS)
+
+
+def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
+    host = host or Host()
+    interpreter_path = target.resolve_interpreter(python, host.env)
+    wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        probed = pool.submit(target.probe_interpreter, interpreter_path, host.env, host.timeout)
+        nvidia_job = pool.submit(nvidia.probe, host, wsl)
+        amd_job = pool.submit(amd.probe, host)
+        intel_job = pool.submit(intel.probe, host)
+        toolkit_job = pool.submit(nvidia.toolkit_probe, host)
+        document = probed.result()
+        interpreter = document.get("interpreter")
+        machine_facts = machine.probe(
+            host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None
+        )
+        accelerators = Accelerators(
+            nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts)
+        )
+    unknown = {
+        section: document.get(f"{section}_unknown") or {}
+        for section in ("interpreter", "platform", "pip", "tls")
+        if document.get(f"{section}_unknown")
+    }
+    return Facts(
+        schema=SCHEMA_VERSION,
+        python=interpreter_path,
+        machine=machine_facts,
+        interpreter=interpreter,
+        pip=document.get("pip"),
+        tls=document.get("tls"),
+        accelerators=accelerators,
+        environment=environment_facts(host, toolkit_job.result()),
+        unknown=unknown,
+    )

@@ -1,0 +1,141 @@
+"""The machine: distribution, kernel, WSL, containers, CPU and its vector extensions, memory and disk."""
+
+import re
+import tempfile
+from typing import Dict, List, NamedTuple, Optional
+
+from ..host import Host
+
+# The x86 extensions PyTorch's CPU kernels dispatch on; a build that needs one the CPU lacks dies by SIGILL.
+ISA_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_tile")
+
+
+class Distribution(NamedTuple):
+    id: str
+    version_id: Optional[str]
+    pretty_name: Optional[str]
+
+
+class Cpu(NamedTuple):
+    model: Optional[str]
+    isa_flags: List[str]
+    logical_cores: Optional[int]
+    physical_cores: Optional[int]
+
+
+class Resources(NamedTuple):
+    memory_total_bytes: Optional[int]
+    memory_available_bytes: Optional[int]
+    disk_free_bytes: Dict[str, int]  # path -> free bytes, for the target prefix and the temp dir
+
+
+class MachineFacts(NamedTuple):
+    os: str
+    arch: str
+    kernel: Optional[str]
+    distribution: Optional[Distribution]
+    libc: Optional[str]
+    libc_version: Optional[str]
+    wsl: Optional[str]  # "WSL1", "WSL2" or None
+    container: Optional[str]  # "docker", "podman", "kubernetes", "container" or None
+    cpu: Cpu
+    resources: Resources
+    mac_version: Optional[str]
+
+
+def parse_os_release(text: str) -> Optional[Distribution]:
+    values = {}
+    for line in text.splitlines():
+        key, separator, value = line.partition("=")
+        if separator:
+            values[key.strip()] = value.strip().strip("\"'")
+    if "ID" not in values:
+        return None
+    return Distribution(values["ID"], values.get("VERSION_ID"), values.get("PRETTY_NAME"))
+
+
+def parse_cpuinfo(text: str) -> Cpu:
+    model = None
+    flags: List[str] = []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            present = set(value.split())
+            flags = [flag for flag in ISA_FLAGS if flag in present]
+    return Cpu(model, flags, None, None)
+
+
+def parse_wsl(osrelease: str) -> Optional[str]:
+    """WSL2 kernels say "microsoft-standard-WSL2"; WSL1 reports "4.4.0-19041-Microsoft"."""
+    if "microsoft" not in osrelease.lower():
+        return None
+    return "WSL2" if re.search(r"microsoft-standard|WSL2", osrelease) else "WSL1"
+
+
+def parse_cgroup_container(text: str) -> Optional[str]:
+    if "kubepods" in text:
+        return "kubernetes"
+    if re.search(r"\bdocker\b|/docker-", text):
+        return "docker"
+    if "libpod" in text:
+        return "podman"
+    return None
+
+
+def detect_container(host: Host) -> Optional[str]:
+    if host.env.get("KUBERNETES_SERVICE_HOST"):
+        return "kubernetes"
+    if host.exists("/run/.containerenv"):
+        return "podman"
+    if host.exists("/.dockerenv"):
+        return "docker"
+    from_cgroup = parse_cgroup_container(host.read_text("/proc/1/cgroup") or "")
+    if from_cgroup:
+        return from_cgroup
+    # systemd and podman set container= for the init process; the variable reaches children too.
+    return "container" if host.env.get("container") else None
+
+
+def resources(paths: List[str]) -> Resources:
+    import psutil
+
+    memory = psutil.virtual_memory()
+    free = {}
+    for path in paths:
+        try:
+            free[path] = psutil.disk_usage(path).free
+        except OSError:
+            continue
+    return Resources(memory.total, memory.available, free)
+
+
+def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> MachineFacts:
+    """Machine facts; ``target_platform`` is the probe's platform section (what the target interpreter saw)."""
+    import psutil
+
+    system = target_platform.get("system") or "unknown"
+    kernel_text = host.read_text("/proc/sys/kernel/osrelease")
+    kernel = kernel_text.strip() if kernel_text else target_platform.get("release")
+    os_release = host.read_text("/etc/os-release") or host.read_text("/usr/lib/os-release")
+    cpu = parse_cpuinfo(host.read_text("/proc/cpuinfo") or "")
+    if cpu.model is None and system == "Darwin":
+        sysctl = host.run(["sysctl", "-n", "machdep.cpu.brand_string"])
+        cpu = cpu._replace(model=sysctl.stdout.strip() or None if sysctl.ok else None)
+    cpu = cpu._replace(logical_cores=psutil.cpu_count(), physical_cores=psutil.cpu_count(logical=False))
+    disk_paths = [path for path in (target_prefix, tempfile.gettempdir()) if path]
+    return MachineFacts(
+        os=system,
+        arch=target_platform.get("machine") or "unknown",
+        kernel=kernel,
+        distribution=parse_os_release(os_release) if os_release else None,
+        libc=target_platform.get("libc"),
+        libc_version=target_platform.get("libc_version"),
+        wsl=parse_wsl(kernel or "") if system == "Linux" else None,
+        container=detect_container(host) if system == "Linux" else None,
+        cpu=cpu,
+        resources=resources(disk_paths),
+        mac_version=target_platform.get("mac_version"),
+    )

@@ -1,0 +1,125 @@
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+COLLECTED = FIXTURES / "collected"
+H100 = FIXTURES / "nvidia-h100-driver-580"
+
+
+def fixture_text(relative: str) -> str:
+    return (FIXTURES / relative).read_text(encoding="utf-8")
+
+
+def write_tool(directory: Path, name: str, script: str) -> Path:
+    """An executable ``name`` in ``directory`` running the given Python script with this interpreter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(script), encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def replay_tool(directory: Path, name: str, responses: dict, default_exit: int = 0) -> Path:
+    """A fake tool that answers argv patterns with recorded output.
+
+    ``responses`` maps the arguments joined by spaces (or ``"*"`` for anything else) to
+    ``(fixture path or literal text, exit status, stream)``. Each call is logged to ``<name>.calls``.
+    """
+    table = {}
+    for key, (source, status, stream) in responses.items():
+        text = fixture_text(source) if (FIXTURES / source).is_file() else source
+        table[key] = (text, status, stream)
+    script = f"""
+    import json, sys
+    table = {table!r}
+    with open({str(directory / (name + '.calls'))!r}, "a") as log:
+        log.write(json.dumps(sys.argv[1:]) + "\\n")
+    key = " ".join(sys.argv[1:])
+    text, status, stream = table.get(key, table.get("*", ("", {default_exit}, "stdout")))
+    (sys.stdout if stream == "stdout" else sys.stderr).write(text)
+    sys.exit(status)
+    """
+    return write_tool(directory, name, script)
+
+
+def calls(directory: Path, name: str):
+    log = directory / (name + ".calls")
+    if not log.exists():
+        return []
+    import json
+
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.fixture
+def fake_root(tmp_path):
+    """A directory standing in for /, with helpers to place files in it."""
+
+    class Root:
+        path = tmp_path / "root"
+
+        def put(self, absolute: str, text: str) -> Path:
+            target = self.path / absolute.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            return target
+
+        def put_fixture(self, absolute: str, fixture: str) -> Path:
+            return self.put(absolute, fixture_text(fixture))
+
+    Root.path.mkdir()
+    return Root()
+
+
+@pytest.fixture
+def tool_dir(tmp_path):
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    return directory
+
+
+def isolated_env(path_dirs=(), **extra) -> dict:
+    """An environment with only the given PATH entries plus what a Python child needs."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TORCHUP_", "CUDA_", "PYTORCH_", "PIP_"))}
+    env["PATH"] = os.pathsep.join([str(p) for p in path_dirs] + ["/usr/bin", "/bin"])
+    env.update(extra)
+    return env
+
+
+def make_venv(path: Path, with_pip: bool = True) -> Path:
+    """A real venv made from the interpreter running the tests; returns its python."""
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(path)
+    python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if with_pip:
+        # Copy pip in from this interpreter rather than running ensurepip: fast, and offline.
+        import pip
+
+        site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+        source = Path(pip.__file__).parent
+        shutil.copytree(source, site / "pip")
+        for info in source.parent.glob("pip-*.dist-info"):
+            shutil.copytree(info, site / info.name)
+    return python
+
+
+def find_python(version: str):
+    """A real interpreter of ``version`` ("2.7", "3.6") from PATH or pyenv, else None."""
+    found = shutil.which(f"python{version}")
+    candidates = [found] if found else []
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
+        candidates += sorted(str(p) for p in Path(root, "versions").glob(f"{version}.*/bin/python{version}"))
+    for candidate in candidates:
+        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None

@@ -1,0 +1,183 @@
+"""The probe, run by real interpreters: this one, fresh venvs, a venv without pip, old Pythons."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from diagnostics import probe
+from installer import target
+from installer.errors import TargetError
+from tests.conftest import find_python, isolated_env, make_venv, write_tool
+
+
+def run_probe(python, **env):
+    return target.probe_interpreter(str(python), isolated_env(**env), timeout=20)
+
+
+def test_this_interpreter():
+    document = run_probe(sys.executable)
+    interpreter = document["interpreter"]
+    assert interpreter["version"] == "%d.%d.%d" % sys.version_info[:3]
+    assert interpreter["bits"] == 64
+    assert interpreter["tags"]["interpreter"] == "cp%d%d" % sys.version_info[:2]
+    assert document["tls"]["ssl_importable"] is True
+    assert document["pip"]["present"] is True
+
+
+def test_platform_tags_agree_with_packaging():
+    """The probe's stdlib re-implementation gives the platforms packaging computes for the same interpreter."""
+    from packaging import tags
+
+    document = run_probe(sys.executable)
+    expected = []
+    for tag in tags.sys_tags():
+        if tag.platform not in expected and tag.platform != "any":
+            expected.append(tag.platform)
+    platforms = document["interpreter"]["tags"]["platforms"]
+    # Recent packaging lists linux_<arch> (locally built wheels) first, the probe last; the rest in the same order.
+    assert sorted(platforms) == sorted(expected)
+    assert [p for p in platforms if p.startswith("many")] == [p for p in expected if p.startswith("many")]
+
+
+def test_fresh_venv(tmp_path):
+    python = make_venv(tmp_path / "venv")
+    document = run_probe(python)
+    interpreter = document["interpreter"]
+    assert interpreter["in_venv"] is True
+    assert interpreter["kind"] == "venv"
+    assert interpreter["venv_creator"] == "venv"
+    assert interpreter["externally_managed"]["applies"] is False
+    assert Path(interpreter["prefix"]) == tmp_path / "venv"
+    assert document["pip"]["present"] is True
+
+
+def test_venv_without_pip_still_has_ensurepip(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    document = run_probe(tmp_path / "bare" / "bin" / "python")
+    assert document["pip"]["present"] is False
+    assert document["pip"]["version"] is None
+    assert document["pip"]["ensurepip"]["available"] is True
+    assert document["pip"]["ensurepip"]["bundled_pip"]
+
+
+def test_externally_managed_marker(tmp_path):
+    """A copy of a real CPython's stdlib layout with PEP 668's marker: reported, and it applies outside a venv."""
+    python = make_venv(tmp_path / "venv", with_pip=False)
+    stdlib = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"], text=True).strip())
+    marker = stdlib / "EXTERNALLY-MANAGED"
+    if not os.access(stdlib, os.W_OK):
+        pytest.skip("the stdlib directory of this interpreter is read-only")
+    created = not marker.exists()
+    if created:
+        marker.write_text("[externally-managed]\nError = use a venv, please\n")
+    try:
+        document = run_probe(python)
+        assert document["interpreter"]["externally_managed"] == {"marker": str(marker), "applies": False, "message": "use a venv, please"}
+    finally:
+        if created:
+            marker.unlink()
+
+
+def test_pip_configuration_with_sources_and_redaction(tmp_path):
+    config = tmp_path / "pip.conf"
+    config.write_text(
+        "[global]\nindex-url = https://alice:s3cret@mirror.example/simple\ntrusted-host = mirror.example\n"
+        "[install]\nfind-links = /wheels /more-wheels\n"
+    )
+    document = run_probe(
+        sys.executable,
+        PIP_CONFIG_FILE=str(config),
+        PIP_EXTRA_INDEX_URL="https://bob:hunter2@extra.example/simple https://plain.example/simple",
+        HTTPS_PROXY="http://carol:pw@proxy.example:3128",
+        XDG_CONFIG_DIRS=str(tmp_path / "none"),
+    )
+    settings = document["pip"]["config"]["settings"]
+    assert settings["index-url"] == {"value": "https://****@mirror.example/simple", "source": f"{config} [global]"}
+    assert settings["find-links"] == {"value": ["/wheels", "/more-wheels"], "source": f"{config} [install]"}
+    assert settings["extra-index-url"] == {
+        "value": ["https://****@extra.example/simple", "https://plain.example/simple"],
+        "source": "PIP_EXTRA_INDEX_URL",
+    }
+    assert document["tls"]["proxies"]["HTTPS_PROXY"] == "http://****@proxy.example:3128"
+    assert "s3cret" not in str(document) and "hunter2" not in str(document) and ":pw@" not in str(document)
+
+
+def test_pip_config_file_devnull_turns_files_off(tmp_path):
+    document = run_probe(sys.executable, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="https://example/simple")
+    config = document["pip"]["config"]
+    assert config["files"] == []
+    assert config["settings"] == {"index-url": {"value": "https://example/simple", "source": "PIP_INDEX_URL"}}
+
+
+def test_missing_ca_bundle_is_reported(tmp_path):
+    document = run_probe(sys.executable, SSL_CERT_FILE=str(tmp_path / "missing.pem"))
+    bundles = {bundle["source"]: bundle for bundle in document["tls"]["ca_bundles"]}
+    assert bundles["SSL_CERT_FILE"] == {"source": "SSL_CERT_FILE", "path": str(tmp_path / "missing.pem"), "exists": False}
+    # OpenSSL reads SSL_CERT_FILE itself, so it is also ssl's default cafile.
+    assert bundles["ssl default cafile"]["exists"] is False
+
+
+def test_redact():
+    assert probe.redact("https://u:p@host/x and http://tok@h2") == "https://****@host/x and http://****@h2"
+    assert probe.redact("https://host/simple") == "https://host/simple"
+
+
+def test_probe_source_is_python_36_syntax():
+    tree = ast.parse(Path(probe.__file__).read_text(), feature_version=(3, 6))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names)
+    assert "dataclasses" not in imported
+
+
+@pytest.mark.parametrize("version", ["3.6", "3.8"])
+def test_old_python_runs_the_probe(version):
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    document = run_probe(python)
+    assert document["interpreter"]["version"].startswith(version + ".")
+    assert document["interpreter"]["tags"]["abis"][0] == "cp" + version.replace(".", "") + ("m" if version == "3.6" else "")
+
+
+def test_python_2_is_refused_with_its_version():
+    python = find_python("2.7")
+    if python is None:
+        pytest.skip("no Python 2.7 on this machine")
+    with pytest.raises(TargetError, match=r"Python 2\.7\.\d+ is too old"):
+        run_probe(python)
+
+
+def test_nothing_at_that_path(tmp_path):
+    with pytest.raises(TargetError, match="no such file"):
+        target.resolve_interpreter(str(tmp_path / "nope" / "python"), {})
+
+
+def test_not_a_python(tmp_path):
+    with pytest.raises(TargetError, match="not a Python interpreter"):
+        run_probe("/bin/true")
+    tool = write_tool(tmp_path, "fake-python", "print('hello')\n")
+    with pytest.raises(TargetError, match="it printed: hello"):
+        run_probe(tool)
+
+
+def test_hanging_interpreter_times_out(tmp_path):
+    tool = write_tool(tmp_path, "stuck-python", "import time\ntime.sleep(60)\n")
+    with pytest.raises(TargetError, match="timed out after 0.5 s"):
+        target.probe_interpreter(str(tool), isolated_env(), timeout=0.5)
+
+
+def test_venv_directory_names_its_interpreter(tmp_path):
+    python = make_venv(tmp_path / "venv", with_pip=False)
+    assert target.resolve_interpreter(str(tmp_path / "venv"), {}) == str(python)
+
+
+def test_default_is_the_active_venv(tmp_path):
+    python = make_venv(tmp_path / "venv", with_pip=False)
+    assert target.default_interpreter({"VIRTUAL_ENV": str(tmp_path / "venv"), "PATH": ""}) == str(python)
+    with pytest.raises(TargetError, match="no Python found"):
+        target.default_interpreter({"PATH": str(tmp_path)})
