@@ -230,3 +230,18 @@ def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):
     assert apple_facts(facts) == (("Apple M1 Pro", "14.5", True))
     older = facts._replace(mac_version="12.1")
     assert apple_facts(older).mps_supported is False
+
+
+def test_driver_libraries_on_ld_library_path_are_not_reported(fake_root, tmp_path):
+    """As on the H100 machine: the container runtime puts libcuda and NVML on LD_LIBRARY_PATH; that is normal."""
+    from installer.detect import environment_facts
+
+    driver_dir, runtime_dir = tmp_path / "nvidia-lib64", tmp_path / "cuda-lib"
+    for directory, names in ((driver_dir, ["libcuda.so.1", "libnvidia-ml.so.1"]), (runtime_dir, ["libcudart.so.12", "libcudnn.so.9"])):
+        directory.mkdir()
+        for name in names:
+            (directory / name).write_text("")
+    env = {"LD_LIBRARY_PATH": f"{driver_dir}:{runtime_dir}", "CUDA_VISIBLE_DEVICES": ""}
+    facts = environment_facts(Host("/", env), None)
+    assert facts.cuda_library_dirs == [str(runtime_dir)]
+    assert facts.variables == {"CUDA_VISIBLE_DEVICES": ""}

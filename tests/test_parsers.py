@@ -241,6 +241,7 @@ NOT_PARSED = {
     "nvidia-h100-driver-580/ldd-version.txt": "the probe asks os.confstr for glibc, as packaging does, not ldd",
     "nvidia-h100-driver-580/SOURCES.md": "provenance",
     "collected/SOURCES.md": "provenance",
+    "torchup-h100/SOURCES.md": "provenance",
 }
 DOCTOR_MESSAGES = "torch-"  # PyTorch's own warnings and errors: classified by doctor's tests
 
@@ -270,3 +271,8 @@ def test_fixtures_match_the_shared_originals():
             copy = FIXTURES / original.relative_to(shared)
             assert copy.is_file(), f"{copy} is missing: copy it from {original}"
             assert filecmp.cmp(original, copy, shallow=False), f"{copy} differs from {original}"
+
+
+def test_query_torchup_runs_as_recorded_on_the_h100():
+    gpus = nvidia.parse_smi_query(fixture_text("torchup-h100/nvidia-smi-query-gpu-nounits.csv"))
+    assert [(g.name, g.compute_capability, g.memory_mib) for g in gpus] == [("NVIDIA H100 80GB HBM3", "9.0", 81559)]

@@ -29,7 +29,8 @@ BEHAVIOUR_VARIABLES = (
     "OMP_NUM_THREADS",
     "HSA_OVERRIDE_GFX_VERSION",
 )
-_CUDA_LIBRARY = re.compile(r"^lib(cudart|cudnn|cublas|cuda|nccl)[._]")
+# Runtime libraries that a torch wheel also brings; libcuda and NVML are the driver's own and belong there.
+_CUDA_RUNTIME_LIBRARY = re.compile(r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]")
 # Apple Silicon runs MPS from macOS 12.3 on (PyTorch's MPS backend notes).
 MPS_OLDEST_MACOS = (12, 3)
 
@@ -90,7 +91,7 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
         variables.update({name: redact(value) for name, value in torch_variables.items()})
     library_dirs = []
     for entry in host.env.get("LD_LIBRARY_PATH", "").split(os.pathsep):
-        if entry and any(_CUDA_LIBRARY.match(name) for name in host.list_dir(entry)):
+        if entry and any(_CUDA_RUNTIME_LIBRARY.match(name) for name in host.list_dir(entry)):
             library_dirs.append(entry)
     return EnvironmentFacts(variables, library_dirs, toolkit)
 
