@@ -6,10 +6,8 @@ importlib.metadata. It never imports pip, torch or anything it reports on; what 
 learn is null in its section and a reason under the section's "unknown" key.
 """
 
-import glob
 import json
 import os
-import platform
 import re
 import struct
 import sys
@@ -159,6 +157,8 @@ def linux_platform_tags(plat, unknown):
 
 
 def mac_platform_tags():
+    import platform
+
     release, _, machine = platform.mac_ver()
     parts = [int(part) for part in (release or "10.16").split(".")[:2]] + [0]
     major, minor = parts[0], parts[1]
@@ -270,11 +270,14 @@ def ensurepip_facts():
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
     if "ensurepip is disabled in Debian/Ubuntu for the system python" in source and not in_venv:
         return {"available": False, "bundled_pip": None, "reason": "disabled by Debian/Ubuntu for the system Python"}
-    wheel_dirs = [os.path.join(package_dir, "_bundled"), sysconfig.get_config_var("WHEEL_PKG_DIR") or ""]
-    wheels = sorted(glob.glob(os.path.join(wheel_dirs[0], "pip-*.whl")) + glob.glob(os.path.join(wheel_dirs[1], "pip-*.whl")))
+    wheels = []
+    for directory in (os.path.join(package_dir, "_bundled"), sysconfig.get_config_var("WHEEL_PKG_DIR")):
+        if directory and os.path.isdir(directory):
+            wheels.extend(name for name in os.listdir(directory) if name.startswith("pip-") and name.endswith(".whl"))
+    wheels.sort()
     if not wheels:
         return {"available": False, "bundled_pip": None, "reason": "no bundled pip wheel"}
-    return {"available": True, "bundled_pip": os.path.basename(wheels[-1]).split("-")[1], "reason": None}
+    return {"available": True, "bundled_pip": wheels[-1].split("-")[1], "reason": None}
 
 
 def pip_config_files(environ):
@@ -406,14 +409,21 @@ def proxy_settings(environ):
 
 def platform_facts(unknown):
     glibc = glibc_version()
+    if os.name == "nt" or sys.platform == "darwin":
+        import platform  # only here: os.uname() answers on Linux, and platform costs start-up time
+
+        system, machine, release = platform.system(), platform.machine(), platform.release()
+    else:
+        uname = os.uname()
+        system, machine, release = uname.sysname, uname.machine, uname.release
     facts = {
         "sys_platform": sys.platform,
-        "system": platform.system(),
-        "machine": platform.machine(),
-        "release": platform.release(),
+        "system": system,
+        "machine": machine,
+        "release": release,
         "libc": "glibc" if glibc else None,
         "libc_version": "%d.%d" % glibc if glibc else None,
-        "mac_version": platform.mac_ver()[0] or None,
+        "mac_version": platform.mac_ver()[0] or None if sys.platform == "darwin" else None,
         "windows_version": platform.win32_ver()[1] or None if os.name == "nt" else None,
     }
     if sys.platform.startswith("linux") and not glibc:
@@ -445,6 +455,10 @@ def collect():
     return sections
 
 
-if __name__ == "__main__":
+def main():
     json.dump(collect(), sys.stdout)
     sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

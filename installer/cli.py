@@ -83,6 +83,88 @@ def detect(options, python, as_json):
     click.echo(report.render_text(report.sections(facts), trail), nl=False)
 
 
+def _split_packages(ctx, param, value):
+    names = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    unknown = [name for name in names if name not in ("torchvision", "torchaudio")]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: only torchvision and torchaudio are planned alongside torch")
+    return names
+
+
+def plan_options(command):
+    """The options that decide a plan, shared by plan and install; each has a TORCHUP_* variable."""
+    options = [
+        click.option("--torch", "torch_spec", metavar="SPEC", envvar="TORCHUP_TORCH", help="A torch version or range: 2.7, 2.7.1, '>=2.5,<2.8'. Default: the newest that fits."),
+        click.option("--variant", default="auto", show_default=True, envvar="TORCHUP_VARIANT", help="The build: cpu, cu128, rocm6.4, xpu, default (macOS), or auto."),
+        click.option("--with", "with_packages", metavar="NAMES", callback=_split_packages, envvar="TORCHUP_WITH", help="Companions from the same build: torchvision,torchaudio."),
+        click.option("--os", "os_name", type=click.Choice(["linux", "windows", "macos"]), envvar="TORCHUP_OS", help="Plan for this OS instead of this machine's."),
+        click.option("--arch", type=click.Choice(["x86_64", "aarch64", "arm64"]), envvar="TORCHUP_ARCH", help="Plan for this architecture."),
+        click.option("--python-version", metavar="X.Y", envvar="TORCHUP_PYTHON_VERSION", help="Plan for this Python version instead of the target's."),
+        click.option("--nvidia-driver", metavar="VERSION", envvar="TORCHUP_NVIDIA_DRIVER", help="Take this NVIDIA driver version."),
+        click.option("--gpu-cc", multiple=True, metavar="X.Y", envvar="TORCHUP_GPU_CC", help="A GPU's compute capability; repeat once per GPU."),
+        click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
+        click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
+        click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
+        click.option("--index-base", metavar="URL", envvar="TORCHUP_INDEX_BASE", help="A mirror root that replaces https://download.pytorch.org/whl."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def overrides_from(options) -> "Overrides":
+    from .plan import Overrides
+    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_python_version
+    from .plan.data import load
+
+    torch_spec, variant = options["torch_spec"], options["variant"]
+    if torch_spec and "+" in torch_spec:
+        # "2.7.1+cu118" names the build too.
+        torch_spec, local = torch_spec.split("+", 1)
+        variant = local if variant == "auto" else variant
+    if variant != "auto" and variant not in known_variants(load()):
+        from .plan.policy import PlanError
+
+        raise PlanError(f"--variant {variant}: not a build torchup knows", hint="known: auto, " + ", ".join(known_variants(load())))
+    return Overrides(
+        torch=torch_spec,
+        variant=variant,
+        with_packages=options["with_packages"],
+        os=options["os_name"],
+        arch=options["arch"],
+        python_version=parse_python_version(options["python_version"]) if options["python_version"] else None,
+        nvidia_driver=parse_driver(options["nvidia_driver"]) if options["nvidia_driver"] else None,
+        gpu_cc=tuple(parse_compute_capability(cc) for cc in options["gpu_cc"]),
+        rocm_arch=tuple(options["rocm_arch"]),
+        no_gpu=options["no_gpu"],
+        offline=options["offline"],
+        index_base=options["index_base"],
+    )
+
+
+@cli.command()
+@python_option
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (with a schema version), nothing else.")
+@click.pass_obj
+def plan(options, python, as_json, **plan_choices):
+    """Choose the torch build and index for the target, and say why."""
+    from .plan import make_plan
+    from .plan.report import render_text
+
+    overrides = overrides_from(plan_choices)
+    facts = None
+    if overrides.needs_detection():
+        from .detect import detect as run_detect
+
+        facts = run_detect(python, Host(timeout=options["timeout"]))
+    result = make_plan(facts, overrides, timeout=options["timeout"])
+    if as_json:
+        click.echo(json.dumps(result.as_data(), indent=2))
+    else:
+        click.echo(render_text(result), nl=False)
+
+
 def main():
     cli(prog_name="torchup")
 

@@ -16,18 +16,24 @@ from .errors import TargetError
 
 OLDEST_PROBE_PYTHON = (3, 6)
 
+# Loads the probe from its file (so the bytecode cache spares a compile on later runs) and runs it;
+# an interpreter too old for the probe answers with its version instead.
 _BOOTSTRAP = (
     "import sys\n"
     "if sys.version_info < (3, 6):\n"
     "    sys.stdout.write('{\"too_old\": \"%d.%d.%d\"}\\n' % tuple(sys.version_info[:3]))\n"
     "else:\n"
-    "    exec(compile(sys.stdin.read(), 'torchup-probe', 'exec'), {'__name__': '__main__'})\n"
+    "    import importlib.util\n"
+    "    spec = importlib.util.spec_from_file_location('torchup_probe', sys.argv[1])\n"
+    "    probe = importlib.util.module_from_spec(spec)\n"
+    "    spec.loader.exec_module(probe)\n"
+    "    probe.main()\n"
 )
 
 
-def probe_source() -> str:
+def probe_path() -> str:
     # Located, not imported: the probe runs in the target, and importing it here would only cost start-up time.
-    return Path(find_spec("diagnostics.probe").origin).read_text(encoding="utf-8")
+    return find_spec("diagnostics.probe").origin
 
 
 def default_interpreter(env: Mapping[str, str]) -> str:
@@ -68,9 +74,7 @@ def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
 
 def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> dict:
     """Run the probe with ``python``; the parsed JSON document, or a TargetError saying why not."""
-    completed = runner.run(
-        [python, "-c", _BOOTSTRAP], input_text=probe_source(), env=env, timeout=timeout
-    )
+    completed = runner.run([python, "-c", _BOOTSTRAP, probe_path()], env=env, timeout=timeout)
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}")
     try:

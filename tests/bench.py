@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_VENV = REPO / "build" / "bench-venv"
-RUNS = 15
+RUNS = 21
 
 
 def median_seconds(argv, env=None, runs=RUNS):
@@ -49,6 +49,7 @@ def main():
     baseline = median_seconds([str(BENCH_VENV / "bin" / "python"), "-c", "pass"])
     print(f"baseline: a bare `python -c pass` takes {baseline * 1000:.1f} ms (median of {RUNS})")
     report("torchup detect --json", median_seconds([str(torchup), "detect", "--json"], env), baseline, 150)
+    report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 200)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import sys
 import textwrap
 import venv
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -123,3 +124,66 @@ def find_python(version: str):
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
+
+
+class LocalIndex:
+    """A PEP 503 index (and PEP 691 JSON, when asked for) served on 127.0.0.1 from a directory."""
+
+    def __init__(self, root: Path):
+        import http.server
+        import threading
+
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        directory = str(root)
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=directory, **kwargs)
+
+            def send_head(self):
+                # PEP 691: a client that prefers JSON gets index.json where one exists.
+                json_page = Path(self.translate_path(self.path)) / "index.json"
+                if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "") and json_page.is_file():
+                    body = json_page.read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    import io
+
+                    return io.BytesIO(body)
+                return super().send_head()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add_listing(self, path: str, filenames, as_json: bool = False, files_dir: Optional[Path] = None):
+        """``<path>/index.html`` linking each file (``+`` quoted as the real index does)."""
+        from urllib.parse import quote
+
+        page_dir = self.root / path.strip("/")
+        page_dir.mkdir(parents=True, exist_ok=True)
+        links = "".join(f'<a href="{quote(name)}">{name}</a><br/>\n' for name in filenames)
+        (page_dir / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
+        if as_json:
+            import json
+
+            (page_dir / "index.json").write_text(json.dumps({"meta": {"api-version": "1.0"}, "name": "torch", "files": [{"filename": n, "url": quote(n), "hashes": {}} for n in filenames]}))
+        return page_dir
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def local_index(tmp_path):
+    index = LocalIndex(tmp_path / "served")
+    yield index
+    index.close()

@@ -7,10 +7,10 @@ The slow parts (the probe, nvidia-smi) run at the same time.
 
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from .. import target
+from ..background import Background
 from ..host import Host
 from . import amd, intel, machine, nvidia
 
@@ -30,7 +30,7 @@ BEHAVIOUR_VARIABLES = (
     "HSA_OVERRIDE_GFX_VERSION",
 )
 # Runtime libraries that a torch wheel also brings; libcuda and NVML are the driver's own and belong there.
-_CUDA_RUNTIME_LIBRARY = re.compile(r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]")
+_CUDA_RUNTIME_LIBRARY = (r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]")
 # Apple Silicon runs MPS from macOS 12.3 on (PyTorch's MPS backend notes).
 MPS_OLDEST_MACOS = (12, 3)
 
@@ -91,7 +91,7 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
         variables.update({name: redact(value) for name, value in torch_variables.items()})
     library_dirs = []
     for entry in host.env.get("LD_LIBRARY_PATH", "").split(os.pathsep):
-        if entry and any(_CUDA_RUNTIME_LIBRARY.match(name) for name in host.list_dir(entry)):
+        if entry and any(re.match(_CUDA_RUNTIME_LIBRARY, name) for name in host.list_dir(entry)):
             library_dirs.append(entry)
     return EnvironmentFacts(variables, library_dirs, toolkit)
 
@@ -107,20 +107,17 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     host = host or Host()
     interpreter_path = target.resolve_interpreter(python, host.env)
     wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
-    with ThreadPoolExecutor(max_workers=5) as pool:
-        probed = pool.submit(target.probe_interpreter, interpreter_path, host.env, host.timeout)
-        nvidia_job = pool.submit(nvidia.probe, host, wsl)
-        amd_job = pool.submit(amd.probe, host)
-        intel_job = pool.submit(intel.probe, host)
-        toolkit_job = pool.submit(nvidia.toolkit_probe, host)
-        document = probed.result()
-        interpreter = document.get("interpreter")
-        machine_facts = machine.probe(
-            host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None
-        )
-        accelerators = Accelerators(
-            nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts)
-        )
+    probed = Background(target.probe_interpreter, interpreter_path, host.env, host.timeout)
+    nvidia_job = Background(nvidia.probe, host, wsl)
+    amd_job = Background(amd.probe, host)
+    intel_job = Background(intel.probe, host)
+    toolkit_job = Background(nvidia.toolkit_probe, host)
+    import psutil  # noqa: F401  imported here, while the probe runs in its own process
+
+    document = probed.result()
+    interpreter = document.get("interpreter")
+    machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None)
+    accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
     unknown = {
         section: document.get(f"{section}_unknown") or {}
         for section in ("interpreter", "platform", "pip", "tls")

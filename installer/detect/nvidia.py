@@ -7,9 +7,9 @@ then ``nvidia-smi``. GPU names and compute capabilities come from ``nvidia-smi``
 
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import List, NamedTuple, Optional, Tuple
 
+from ..background import Background
 from ..host import Host
 
 OVERRIDE_VARIABLE = "TORCHUP_NVIDIA_DRIVER"
@@ -20,6 +20,8 @@ TEGRA_RELEASE = "/etc/nv_tegra_release"
 WSL_LIB_DIR = "/usr/lib/wsl/lib"
 QUERY_FIELDS = "index,name,uuid,driver_version,memory.total,compute_cap"
 
+# Patterns stay strings: re compiles and caches each on first use, so a machine without
+# NVIDIA tools pays nothing for them at start-up.
 _VERSION = r"\d+\.\d+(?:\.\d+)?"
 # Desktop and datacenter driver branches are numbered 300 and up; Jetson's kernel module reports
 # its L4T release (35.3.1) in the same place (nix-community/nixGL#139).
@@ -86,14 +88,14 @@ def parse_sys_module_version(text: str) -> Optional[str]:
     return value if re.fullmatch(_VERSION, value) else None
 
 
-_PROC_LINE = re.compile(
+_PROC_LINE = (
     r"NVRM version: NVIDIA UNIX (?:Open Kernel Module for (?P<open_arch>\S+)|(?P<arch>\S+) Kernel Module)"
     r"\s+(?P<version>" + _VERSION + r")\s"
 )
 
 
 def parse_proc_driver_version(text: str) -> Optional[KernelModule]:
-    match = _PROC_LINE.search(text + " ")
+    match = re.search(_PROC_LINE, text + " ")
     if not match:
         return None
     if match.group("open_arch"):
@@ -101,29 +103,29 @@ def parse_proc_driver_version(text: str) -> Optional[KernelModule]:
     return KernelModule(match.group("version"), "proprietary", match.group("arch"))
 
 
-_TEGRA = re.compile(r"#\s*R(?P<major>\d+)\s+\(release\),\s+REVISION:\s+(?P<revision>[\d.]+)(?:.*?BOARD:\s*(?P<board>[^,]+))?")
+_TEGRA = (r"#\s*R(?P<major>\d+)\s+\(release\),\s+REVISION:\s+(?P<revision>[\d.]+)(?:.*?BOARD:\s*(?P<board>[^,]+))?")
 
 
 def parse_tegra_release(text: str) -> Optional[TegraRelease]:
-    match = _TEGRA.search(text)
+    match = re.search(_TEGRA, text)
     if not match:
         return None
     return TegraRelease(f"{match.group('major')}.{match.group('revision')}", match.group("board"))
 
 
-_HEADER = re.compile(
+_HEADER = (
     r"NVIDIA-SMI\s+(?P<tool>" + _VERSION + r")\s+(?:Driver|KMD) Version:\s+(?P<driver>" + _VERSION + r")"
     r"(?:\s+CUDA(?: UMD)? Version:\s+(?P<cuda>\S+))?"
 )
-_GPU_ROW = re.compile(
+_GPU_ROW = (
     r"^\|\s+(?P<index>\d+)\s+(?P<name>.*?)\s+(?:On|Off|N/A|WDDM|TCC|MCDM)\s+\|\s*\S+\s+(?:On|Off|N/A)\s+\|"
 )
-_MEMORY = re.compile(r"(?P<used>\d+)MiB\s*/\s*(?P<total>\d+)MiB")
-_MIG_ROW = re.compile(r"^\|\s+\d+\s+\d+\s+\d+\s+\d+\s+\|")
+_MEMORY = (r"(?P<used>\d+)MiB\s*/\s*(?P<total>\d+)MiB")
+_MIG_ROW = (r"^\|\s+\d+\s+\d+\s+\d+\s+\d+\s+\|")
 
 
 def parse_smi_table(text: str) -> Optional[SmiTable]:
-    header = _HEADER.search(text)
+    header = re.search(_HEADER, text)
     if not header:
         return None
     cuda_field = header.group("cuda")
@@ -138,10 +140,10 @@ def parse_smi_table(text: str) -> Optional[SmiTable]:
         elif "Processes:" in line:
             section = "processes"
         elif section == "gpus":
-            row = _GPU_ROW.match(line)
+            row = re.match(_GPU_ROW, line)
             if row:
                 following = lines[number + 1] if number + 1 < len(lines) else ""
-                memory = _MEMORY.search(following)
+                memory = re.search(_MEMORY, following)
                 gpus.append(
                     NvidiaGpu(
                         index=int(row.group("index")),
@@ -149,7 +151,7 @@ def parse_smi_table(text: str) -> Optional[SmiTable]:
                         memory_mib=int(memory.group("total")) if memory else None,
                     )
                 )
-        elif section == "mig" and _MIG_ROW.match(line):
+        elif section == "mig" and re.match(_MIG_ROW, line):
             mig_devices += 1
     return SmiTable(header.group("tool"), header.group("driver"), cuda, cuda_field, gpus, mig_devices)
 
@@ -313,10 +315,9 @@ def probe(host: Host, wsl: bool = False) -> Optional[NvidiaFacts]:
         trail.append("nvidia-smi: not found")
     else:
         # The query gives names and compute capabilities, the table the CUDA version: ask both at once.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            query_job = pool.submit(host.run, [smi, f"--query-gpu={QUERY_FIELDS}", "--format=csv,nounits"])
-            table_job = pool.submit(host.run, [smi])
-            query, table_run = query_job.result(), table_job.result()
+        query_job = Background(host.run, [smi, f"--query-gpu={QUERY_FIELDS}", "--format=csv,nounits"])
+        table_run = host.run([smi])
+        query = query_job.result()
 
         table = parse_smi_table(table_run.stdout) if table_run.ok else None
         if table:

@@ -1,0 +1,138 @@
+"""Reading a package index's listing (PEP 503 HTML or PEP 691 JSON) to confirm a wheel exists."""
+
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from typing import Iterable, List, Optional, Set
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import Version
+
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+
+
+class IndexUnreachable(Exception):
+    pass
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs: List[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.hrefs.append(href)
+
+
+def parse_listing(body: str, content_type: str) -> List[str]:
+    """The file names a project page lists, from either form of the simple API."""
+    if "json" in content_type:
+        return [entry["filename"] for entry in json.loads(body).get("files", [])]
+    parser = _Links()
+    parser.feed(body)
+    return [unquote(urlsplit(href).path.rsplit("/", 1)[-1]) for href in parser.hrefs]
+
+
+def fetch_listing(index_url: str, project: str, timeout: float) -> List[str]:
+    url = f"{index_url.rstrip('/')}/{project}/"
+    request = urllib.request.Request(url, headers={"Accept": ACCEPT, "User-Agent": "torchup"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read().decode("utf-8", errors="replace")
+            content_type = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise IndexUnreachable(f"{url}: HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise IndexUnreachable(f"{url}: {reason}") from None
+    return parse_listing(body, content_type)
+
+
+def fetch_page(url: str, timeout: float) -> str:
+    request = urllib.request.Request(url, headers={"User-Agent": "torchup"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read().decode("utf-8", errors="replace")
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise IndexUnreachable(f"{url}: {getattr(error, 'reason', error)}") from None
+
+
+def source_listing(location: str, project: str, kind: str, timeout: float) -> List[str]:
+    """File names a pip source offers for ``project``: an index base (PEP 503) or a find-links location.
+
+    Local directories and file:// URLs are read from disk; http(s) ones are fetched.
+    """
+    if "://" in location and not location.startswith("file:"):
+        if kind == "index":
+            return fetch_listing(location, project, timeout)
+        return parse_listing(fetch_page(location, timeout), "text/html")
+    path = url2pathname(urlsplit(location).path) if location.startswith("file:") else location
+    if kind == "index":
+        path = os.path.join(path, project)
+    if os.path.isdir(path):
+        page = os.path.join(path, "index.html")
+        if os.path.isfile(page):
+            with open(page, encoding="utf-8", errors="replace") as handle:
+                return parse_listing(handle.read(), "text/html")
+        return sorted(os.listdir(path))
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return parse_listing(handle.read(), "text/html")
+    return []
+
+
+def supported_tags(interpreter: str, abis: Iterable[str], platforms: Iterable[str]) -> Set[Tag]:
+    """Every tag an interpreter installs, from the probe's interpreter, ABI and platform tags."""
+    version = (int(interpreter[2]), int(interpreter[3:]))
+    platforms = list(platforms)
+    found = set(cpython_tags(version, [abi for abi in abis if abi not in ("abi3", "none")], platforms))
+    found.update(compatible_tags(version, interpreter, platforms))
+    return found
+
+
+def generic_platforms(os_name: str, arch: str, glibc: Optional[str] = None) -> List[str]:
+    """Platform tags for a machine described only by --os/--arch (planning for another machine)."""
+    if os_name == "linux":
+        newest = int(glibc.split(".")[1]) if glibc else 40
+        return [f"manylinux_2_{minor}_{arch}" for minor in range(newest, 16, -1)] + [f"manylinux2014_{arch}", f"linux_{arch}"]
+    if os_name == "windows":
+        return ["win_amd64" if arch == "x86_64" else f"win_{arch}"]
+    arches = [arch, "universal2"]
+    return [f"macosx_{major}_0_{name}" for major in range(26, 10, -1) for name in arches] + [
+        f"macosx_10_{minor}_{name}" for minor in range(16, 8, -1) for name in arches
+    ]
+
+
+def matching_wheels(filenames: Iterable[str], project: str, version: str, tags: Set[Tag]) -> List[str]:
+    wanted = Version(version)
+    found = []
+    for filename in filenames:
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            name, wheel_version, _, wheel_tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        if name == project and wheel_version == wanted and wheel_tags & tags:
+            found.append(filename)
+    return found
+
+
+def versions_listed(filenames: Iterable[str], project: str) -> List[str]:
+    versions = set()
+    for filename in filenames:
+        match = re.match(rf"{project}-([^-]+)-", filename)
+        if match and filename.endswith(".whl"):
+            versions.add(match.group(1))
+    return sorted(versions, key=Version, reverse=True)

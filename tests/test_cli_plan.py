@@ -1,0 +1,79 @@
+"""``torchup plan`` as a user runs it. Every run is --offline or points --index-base at loopback."""
+
+import json
+
+from tests.conftest import isolated_env
+from tests.test_cli_detect import torchup
+
+ANOTHER_MACHINE = ["--os", "linux", "--arch", "x86_64", "--python-version", "3.12"]
+
+
+def test_json_document():
+    result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--nvidia-driver", "570.124.06", "--gpu-cc", "12.0", "--torch", "2.7", "--with", "torchvision,torchaudio")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["schema"] == 1
+    assert (data["variant"], data["torch"]) == ("cu128", "2.7.1+cu128")
+    assert data["index_url"] == "https://download.pytorch.org/whl/cu128"
+    assert data["packages"] == ["torch==2.7.1+cu128", "torchvision==0.22.1+cu128", "torchaudio==2.7.1+cu128"]
+    by_variant = {c["variant"]: c for c in data["candidates"]}
+    assert by_variant["cu128"]["chosen"] and by_variant["cu128"]["accepted"]
+    assert not by_variant["cu126"]["accepted"] and "compute capability 12.0" in by_variant["cu126"]["reason"]
+    assert data["inputs"]["sources"]["nvidia_driver"] == "--nvidia-driver"
+    assert data["inputs"]["gpus"] == [{"index": 0, "name": "GPU with compute capability 12.0", "compute_capability": "12.0"}]
+    assert data["confirmed"] == "offline"
+
+
+def test_text_table_and_reasons():
+    result = torchup("plan", "--offline", *ANOTHER_MACHINE, "--nvidia-driver", "450.80.02", "--gpu-cc", "8.0", "--torch", "2.13")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Plan: torch 2.13.0+cpu from https://download.pytorch.org/whl/cpu\n")
+    assert "✗ cu126    driver 450.80.02 is older than 525.60.13, the minimum for CUDA 12.x" in result.stdout
+    assert "✓ cpu      runs on any CPU  ← chosen" in result.stdout
+    assert "torch 2.7.1 has a build for it (cu118): --torch 2.7" in result.stdout
+    assert "NVIDIA driver: 450.80.02  (--nvidia-driver)" in result.stdout
+
+
+def test_environment_variables_are_overrides():
+    env = isolated_env(TORCHUP_OS="windows", TORCHUP_ARCH="x86_64", TORCHUP_PYTHON_VERSION="3.12", TORCHUP_NVIDIA_DRIVER="527.41",
+                       TORCHUP_GPU_CC="8.6", TORCHUP_TORCH="2.7", TORCHUP_OFFLINE="1")
+    result = torchup("plan", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["torch"] == "2.7.1+cu118"
+
+
+def test_torch_with_local_tag_names_the_build():
+    result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--no-gpu", "--torch", "2.7.1+cu118")
+    assert json.loads(result.stdout)["torch"] == "2.7.1+cu118"
+
+
+def test_macos_default_comes_from_pypi():
+    result = torchup("plan", "--offline", "--json", "--os", "macos", "--arch", "arm64", "--python-version", "3.12", "--no-gpu")
+    data = json.loads(result.stdout)
+    assert (data["variant"], data["torch"], data["index_url"]) == ("default", "2.15.0", "https://pypi.org/simple")
+
+
+def test_detected_target_is_used_when_not_overridden():
+    result = torchup("plan", "--offline", "--json", "--python", __import__("sys").executable, env=isolated_env(PIP_CONFIG_FILE="/dev/null"))
+    data = json.loads(result.stdout)
+    assert data["inputs"]["sources"]["python"].startswith("detected: ")
+    assert data["variant"] == "cpu"
+
+
+def test_bad_input_is_one_line_and_exit_2():
+    for args, expected in (
+        (["--variant", "cu999"], "torchup: error: --variant cu999: not a build torchup knows"),
+        (["--torch", "2.x"], "torchup: error: --torch 2.x: not a version or a version range"),
+        (["--nvidia-driver", "abc"], "torchup: error: --nvidia-driver abc: not a driver version"),
+        (["--gpu-cc", "sm_86"], "torchup: error: --gpu-cc sm_86: not a compute capability"),
+        (["--torch", "2.4", "--python-version", "3.13"], "torchup: error: torch 2.4 has a wheel for Python 3.13"),
+        (["--with", "torchtext"], "Invalid value for '--with': torchtext"),
+        (["--torch", "2.13", "--with", "torchaudio"], "torchup: error: --with torchaudio: no torchaudio release matches torch 2.13.0"),
+    ):
+        argv = ["plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu"] + (["--python-version", "3.12"] if "--python-version" not in args else []) + args
+        result = torchup(*argv)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    missing = torchup("plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu", "--python-version", "3.13", "--torch", "2.4")
+    assert "hint: releases that do: 2.15.0" in missing.stderr

@@ -1,0 +1,128 @@
+"""Confirming a plan against a package index served on 127.0.0.1, and against the user's own pip sources."""
+
+import socket
+import sys
+import time
+
+import pytest
+
+from installer.detect import detect
+from installer.host import Host
+from installer.plan import Overrides, make_plan
+from installer.plan import index
+from tests.conftest import isolated_env
+
+PY = "cp%d%d" % sys.version_info[:2]
+
+
+def wheel(version, variant, platform="manylinux_2_28_x86_64"):
+    return f"torch-{version}+{variant}-{PY}-{PY}-{platform}.whl"
+
+
+def facts_here(**env):
+    # No pip configuration files: this machine's own sources must not take part.
+    env.setdefault("PIP_CONFIG_FILE", "/dev/null")
+    return detect(sys.executable, Host(env=isolated_env(**env)))
+
+
+OVERRIDES = dict(torch="2.13", nvidia_driver="590.48.01", gpu_cc=("8.6",))
+
+
+def test_index_has_the_best_build(local_index):
+    local_index.add_listing("whl/cu132/torch", [wheel("2.13.0", "cu132"), wheel("2.13.0", "cu132", "win_amd64")])
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", **OVERRIDES))
+    assert (plan.torch, plan.confirmed) == ("2.13.0+cu132", "index")
+    assert plan.index_url == local_index.url + "/whl/cu132"
+    assert "has a torch 2.13.0+cu132 wheel for this interpreter" in plan.notes[-1]
+
+
+def test_missing_wheel_walks_down_to_the_next_build(local_index):
+    local_index.add_listing("whl/cu132/torch", [wheel("2.12.1", "cu132"), wheel("2.13.0", "cu132", "win_amd64")])
+    local_index.add_listing("whl/cu130/torch", [wheel("2.13.0", "cu130")])
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", **OVERRIDES))
+    assert plan.torch == "2.13.0+cu130"
+    cu132 = next(c for c in plan.candidates if c.variant == "cu132")
+    assert not cu132.accepted
+    assert cu132.reason.startswith(f"the index has no torch 2.13.0+cu132 wheel for {PY} on ")
+    assert "(it lists 2.13.0+cu132, 2.12.1+cu132)" in cu132.reason
+
+
+def test_pep_691_json_listing(local_index):
+    local_index.add_listing("whl/cpu/torch", [wheel("2.13.0", "cpu")], as_json=True)
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True))
+    assert (plan.torch, plan.confirmed) == ("2.13.0+cpu", "index")
+    assert index.parse_listing((local_index.root / "whl/cpu/torch/index.json").read_text(), "application/vnd.pypi.simple.v1+json") == [wheel("2.13.0", "cpu")]
+
+
+def test_no_build_on_the_index_is_an_error(local_index):
+    local_index.add_listing("whl/cpu/torch", [wheel("2.12.1", "cpu")])
+    from installer.plan.policy import PlanError
+
+    with pytest.raises(PlanError, match="no build of torch 2.13.0 is on the index"):
+        make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True))
+
+
+def closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_index_decides_offline():
+    plan = make_plan(facts_here(), Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", torch="2.13", no_gpu=True))
+    assert (plan.torch, plan.confirmed) == ("2.13.0+cpu", "offline")
+    assert plan.notes[-1].startswith("decided from the bundled data: the index did not answer within 5 s")
+
+
+def test_silent_index_costs_only_the_timeout():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts connections, never answers
+        started = time.monotonic()
+        plan = make_plan(facts_here(), Overrides(index_base=f"http://127.0.0.1:{silent.getsockname()[1]}/whl", torch="2.13", no_gpu=True), timeout=0.5)
+        assert time.monotonic() - started < 5
+    assert plan.confirmed == "offline"
+
+
+def test_users_find_links_holds_the_build_when_the_index_is_down(tmp_path):
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    (wheels / wheel("2.13.0", "cpu")).write_text("")
+    facts = facts_here(PIP_FIND_LINKS=str(wheels))
+    plan = make_plan(facts, Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", no_gpu=True))
+    # The newest release any reachable source holds: 2.13.0, though the data knows newer ones.
+    assert (plan.torch, plan.confirmed, plan.found_in) == ("2.13.0+cpu", "configured-source", str(wheels))
+    assert plan.decision.release_reason == f"the newest release that a source of your pip configuration holds ({wheels})"
+
+
+def test_users_file_index_is_read(local_index, tmp_path):
+    simple = tmp_path / "simple"
+    (simple / "torch").mkdir(parents=True)
+    (simple / "torch" / "index.html").write_text(f'<a href="../../files/{wheel("2.12.1", "cpu")}#sha256=00">x</a>')
+    facts = facts_here(PIP_EXTRA_INDEX_URL=f"file://{simple}")
+    plan = make_plan(facts, Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", no_gpu=True))
+    assert (plan.torch, plan.found_in) == ("2.12.1+cpu", f"file://{simple}")
+
+
+def test_a_different_build_in_the_users_sources_is_not_taken(tmp_path):
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    (wheels / wheel("2.13.0", "cu126")).write_text("")  # a CUDA build, on a machine planned for CPU
+    facts = facts_here(PIP_FIND_LINKS=str(wheels))
+    plan = make_plan(facts, Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", torch="2.13", no_gpu=True))
+    assert (plan.torch, plan.confirmed, plan.found_in) == ("2.13.0+cpu", "offline", None)
+    assert "hold none of the planned builds" in plan.notes[-1]
+
+
+def test_wheel_tags_are_checked():
+    tags = index.supported_tags("cp311", ["cp311"], ["manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "linux_x86_64"])
+    names = [
+        "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "torch-2.13.0+cpu-cp312-cp312-manylinux_2_28_x86_64.whl",
+        "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_aarch64.whl",
+        "torch-2.13.0+cpu-cp311-cp311-win_amd64.whl",
+        "torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "torch-2.13.0+cpu.tar.gz",
+    ]
+    assert index.matching_wheels(names, "torch", "2.13.0+cpu", tags) == [names[0]]
+    assert index.versions_listed(names, "torch") == ["2.13.0+cpu", "2.13.0"]
