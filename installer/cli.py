@@ -135,7 +135,7 @@ def overrides_from(options) -> "Overrides":
         python_version=parse_python_version(options["python_version"]) if options["python_version"] else None,
         nvidia_driver=parse_driver(options["nvidia_driver"]) if options["nvidia_driver"] else None,
         gpu_cc=tuple(parse_compute_capability(cc) for cc in options["gpu_cc"]),
-        rocm_arch=tuple(options["rocm_arch"]),
+        rocm_arch=tuple(arch for given in options["rocm_arch"] for arch in given.replace(",", " ").split()),
         no_gpu=options["no_gpu"],
         offline=options["offline"],
         index_base=options["index_base"],

@@ -77,3 +77,11 @@ def test_bad_input_is_one_line_and_exit_2():
         assert "Traceback" not in result.stderr
     missing = torchup("plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu", "--python-version", "3.13", "--torch", "2.4")
     assert "hint: releases that do: 2.15.0" in missing.stderr
+
+
+def test_rocm_architectures_from_the_environment_as_detect_reads_them():
+    env = isolated_env(TORCHUP_ROCM_ARCH="gfx942,gfx90a")
+    result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--torch", "2.13", env=env)
+    data = json.loads(result.stdout)
+    assert data["inputs"]["rocm_archs"] == ["gfx942", "gfx90a"]
+    assert data["variant"] == "rocm7.2"
