@@ -2,11 +2,16 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Real wheels for the end-to-end tests (the CPU torch, its dependencies, numpy, scipy), fetched
+# once through this machine's own pip configuration; the tests serve them on 127.0.0.1.
+WHEELHOUSE := build/wheelhouse
+TEST_TORCH ?= torch==2.13.0+cpu
 
 .PHONY: setup test bench clean
 
+# The main job: torchup into .venv, then PyTorch, numpy and scipy into the same venv, verified.
 setup: $(BIN)/torchup
-	$(BIN)/torchup detect --python $(VENV)
+	$(BIN)/torchup install --venv $(VENV) --yes
 
 # torchup itself, editable, with the test extra; rebuilt when the project's metadata changes.
 $(BIN)/torchup: pyproject.toml
@@ -15,10 +20,14 @@ $(BIN)/torchup: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(BIN)/torchup
+$(WHEELHOUSE)/.complete:
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(WHEELHOUSE) '$(TEST_TORCH)' numpy scipy
+	touch $@
+
+test: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/torchup
+bench: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/python tests/bench.py
 
 clean:

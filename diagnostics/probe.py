@@ -52,6 +52,8 @@ def interpreter_facts(unknown):
         "base_kind": installation_kind(base_prefix),
         "venv_creator": venv_creator(prefix) if in_venv else None,
         "site_packages": sysconfig.get_paths().get("purelib"),
+        "paths": dict((key, sysconfig.get_paths().get(key)) for key in ("purelib", "platlib", "scripts")),
+        "has_uv": find_spec("uv") is not None,
         "externally_managed": externally_managed(in_venv),
         "tags": wheel_tags(free_threaded, unknown),
     }

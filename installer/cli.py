@@ -1,6 +1,7 @@
 """The ``torchup`` command line: parse options, call into installer and diagnostics, render."""
 
 import json
+import os
 import sys
 import traceback
 
@@ -163,6 +164,41 @@ def plan(options, python, as_json, **plan_choices):
         click.echo(json.dumps(result.as_data(), indent=2))
     else:
         click.echo(render_text(result), nl=False)
+
+
+@cli.command()
+@python_option
+@click.option("--venv", metavar="DIR", help="Install into this venv, created when missing (default: the active venv, else ./.venv).")
+@click.option("--installer", "installer_choice", type=click.Choice(["auto", "uv", "pip"]), default="auto", show_default=True, envvar="TORCHUP_INSTALLER", help="uv when present, else pip.")
+@click.option("--dry-run", is_flag=True, help="Print the exact commands; change nothing.")
+@click.option("--find-links", multiple=True, metavar="DIR", help="Also take wheels from this directory (a wheelhouse); repeatable.")
+@click.option("--no-index", is_flag=True, help="Use only --find-links: an air-gapped install.")
+@click.option("--break-system-packages", is_flag=True, help="Install into an externally managed (PEP 668) Python anyway. A last resort.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (progress goes to stderr).")
+@click.pass_obj
+def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, as_json, **plan_choices):
+    """Install numpy, scipy and the planned torch, then verify them."""
+    import sys as _sys
+
+    from . import install as installing
+
+    if no_index and not find_links:
+        raise click.BadParameter("--no-index needs --find-links DIR", param_hint="--no-index")
+    for directory in find_links:
+        if not os.path.isdir(directory):
+            raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
+    install_options = installing.Options(python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages)
+    overrides = overrides_from(plan_choices)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean
+    if not (yes or dry_run or as_json) and _sys.stdin.isatty():
+        click.confirm("Install PyTorch with numpy and scipy now?", default=True, abort=True, err=True)
+    result = installing.install(install_options, overrides, Host(timeout=options["timeout"]), say)
+    if as_json:
+        click.echo(json.dumps(result.as_data(), indent=2))
+    else:
+        click.echo(installing.render_text(result), nl=False)
 
 
 def main():

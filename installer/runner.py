@@ -9,8 +9,9 @@ broken ``nvidia-smi`` costs one line of a report, never the run.
 import os
 import signal
 import subprocess
+import threading
 import time
-from typing import Mapping, NamedTuple, Optional, Sequence
+from typing import Mapping, NamedTuple, Optional, Sequence, TextIO
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -84,6 +85,56 @@ def run(
         _kill_group(process)
         raise
     return Completed(argv, process.returncode, _decode(out), _decode(err), time.monotonic() - started)
+
+
+def run_echoed(
+    argv: Sequence[str],
+    *,
+    echo: TextIO,
+    timeout: float,
+    env: Optional[Mapping[str, str]] = None,
+) -> Completed:
+    """As :func:`run`, for long commands whose progress the user should watch (installers).
+
+    stdout and stderr are merged, copied line by line to ``echo`` as they come, and captured.
+    """
+    argv = tuple(str(part) for part in argv)
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            start_new_session=os.name == "posix",
+        )
+    except OSError as error:
+        return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
+    lines = []
+
+    def copy():
+        for raw in process.stdout:
+            line = _decode(raw)
+            lines.append(line)
+            echo.write(line)
+            echo.flush()
+
+    reader = threading.Thread(target=copy, daemon=True)
+    reader.start()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.wait()
+        reader.join()
+        return Completed(argv, None, "".join(lines), "", time.monotonic() - started, f"timed out after {timeout:g} s")
+    except KeyboardInterrupt:
+        _kill_group(process)
+        process.wait()
+        raise
+    reader.join()
+    return Completed(argv, process.returncode, "".join(lines), "", time.monotonic() - started)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

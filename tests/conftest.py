@@ -187,3 +187,36 @@ def local_index(tmp_path):
     index = LocalIndex(tmp_path / "served")
     yield index
     index.close()
+
+
+WHEELHOUSE = REPO / "build" / "wheelhouse"
+
+
+@pytest.fixture(scope="session")
+def wheelhouse():
+    """Real wheels (the CPU torch, its dependencies, numpy, scipy) that `make test` downloads first."""
+    wheels = sorted(WHEELHOUSE.glob("*.whl"))
+    if not any(w.name.startswith("torch-") for w in wheels):
+        pytest.fail(f"no torch wheel in {WHEELHOUSE}: run the tests with `make test`, which downloads it")
+    return WHEELHOUSE
+
+
+def serve_wheels(index: "LocalIndex", listing_path: str, wheels, skip_files=()):
+    """A PEP 503 project page per distribution under ``listing_path``, linking the real files."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    files = index.root / "files"
+    files.mkdir(exist_ok=True)
+    by_project = {}
+    for wheel in wheels:
+        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+        by_project.setdefault(name, []).append(wheel.name)
+        if wheel.name not in skip_files and not (files / wheel.name).exists():
+            (files / wheel.name).symlink_to(wheel)
+    for project, names in by_project.items():
+        page = index.root / listing_path.strip("/") / project
+        page.mkdir(parents=True, exist_ok=True)
+        from urllib.parse import quote
+
+        links = "".join(f'<a href="/files/{quote(n)}">{n}</a>\n' for n in names)
+        (page / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")

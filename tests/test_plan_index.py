@@ -58,8 +58,15 @@ def test_no_build_on_the_index_is_an_error(local_index):
     local_index.add_listing("whl/cpu/torch", [wheel("2.12.1", "cpu")])
     from installer.plan.policy import PlanError
 
-    with pytest.raises(PlanError, match="no build of torch 2.13.0 is on the index"):
+    with pytest.raises(PlanError, match="no planned build of torch is on the index"):
         make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True))
+
+
+def test_a_lagging_index_gets_the_newest_release_it_has(local_index):
+    local_index.add_listing("whl/cpu/torch", [wheel("2.12.1", "cpu"), wheel("2.11.0", "cpu")])
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", no_gpu=True))
+    assert (plan.torch, plan.confirmed) == ("2.12.1+cpu", "index")
+    assert plan.decision.release_reason == f"the newest release the index has ({local_index.url}/whl); 2.15.0 is not there"
 
 
 def closed_port():
@@ -92,7 +99,7 @@ def test_users_find_links_holds_the_build_when_the_index_is_down(tmp_path):
     plan = make_plan(facts, Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", no_gpu=True))
     # The newest release any reachable source holds: 2.13.0, though the data knows newer ones.
     assert (plan.torch, plan.confirmed, plan.found_in) == ("2.13.0+cpu", "configured-source", str(wheels))
-    assert plan.decision.release_reason == f"the newest release that a source of your pip configuration holds ({wheels})"
+    assert plan.decision.release_reason == f"the newest release that a source of your pip configuration holds ({wheels}); 2.15.0 is not there"
 
 
 def test_users_file_index_is_read(local_index, tmp_path):

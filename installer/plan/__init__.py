@@ -4,11 +4,12 @@ Inputs come from detection unless an override names them; the decision is made f
 bundled data (``policy``), then confirmed against the index itself unless offline.
 """
 
-from typing import Dict, List, NamedTuple, Optional, Tuple
+import re
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..detect import Facts
 from ..runner import DEFAULT_TIMEOUT
-from .data import Compatibility, load
+from .data import Compatibility, Release, load
 from .policy import (
     Candidate,
     Decision,
@@ -188,7 +189,16 @@ def configured_sources(facts: Optional[Facts]) -> List[Tuple[str, str]]:
     return found
 
 
-def make_plan(facts: Optional[Facts], overrides: Overrides, data: Optional[Compatibility] = None, timeout: float = DEFAULT_TIMEOUT) -> Plan:
+def make_plan(
+    facts: Optional[Facts],
+    overrides: Overrides,
+    data: Optional[Compatibility] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    local_sources: Sequence[Tuple[str, str]] = (),
+    skip_index: bool = False,
+) -> Plan:
+    """``local_sources``: (kind, location) pairs given on the command line (a wheelhouse), asked
+    before the pip configuration's; ``skip_index``: an air-gapped install, where only they count."""
     data = data or load()
     inputs, sources, target_tags = build_inputs(facts, overrides)
     decision = decide(data, inputs)
@@ -200,7 +210,11 @@ def make_plan(facts: Optional[Facts], overrides: Overrides, data: Optional[Compa
     if overrides.offline:
         notes.append("decided offline from the bundled data (--offline)")
     else:
-        confirmation = _confirm_on_index(data, decision, inputs, target_tags, base, timeout, configured_sources(facts))
+        if skip_index:
+            confirmation = _from_user_sources(data, decision, inputs, _tags(inputs, target_tags), list(local_sources), timeout, "--no-index: the index was not asked")
+        else:
+            sources_to_ask = list(local_sources) + configured_sources(facts)
+            confirmation = _confirm_on_index(data, decision, inputs, target_tags, base, timeout, sources_to_ask)
         decision, candidates, confirmed, found_in = confirmation.decision, confirmation.candidates, confirmation.confirmed, confirmation.found_in
         notes.append(confirmation.note)
 
@@ -220,81 +234,117 @@ class Confirmation(NamedTuple):
 
 
 def _confirm_on_index(data, decision, inputs, target_tags, base, timeout, user_sources) -> Confirmation:
-    """Walk the accepted builds, best first, until the index has a matching wheel (PEP 503/691).
+    """Walk the planned builds, best first, until the index has a matching wheel (PEP 503/691).
 
-    When the index does not answer, the target pip's own configured sources are asked for exactly
-    one of the planned builds instead; failing that, the bundled data decides.
+    The walk goes down the builds of the chosen release, then (unless --torch pins one) to older
+    releases, as when a mirror lags behind. When the index does not answer, the target pip's own
+    configured sources are asked for exactly one of the planned builds instead; failing that,
+    the bundled data decides.
     """
     from . import index
 
-    release = decision.release
-    abis, platforms = target_tags or (None, index.generic_platforms(inputs.os, inputs.arch, inputs.glibc))
-    interpreter = "cp" + inputs.python.replace(".", "")
-    tags = index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
-
-    candidates = list(decision.candidates)
-    for variant in _walk_order(decision, inputs):
+    tags = _tags(inputs, target_tags)
+    platforms = target_tags[1] if target_tags else index.generic_platforms(inputs.os, inputs.arch, inputs.glibc)
+    where = f"cp{inputs.python.replace('.', '')} on {platforms[0]}"
+    listings: Dict[str, List[str]] = {}
+    for release, variant in _builds(data, decision, inputs):
         url = data.pypi_index if variant == "default" else f"{base}/{variant}"
+        if url not in listings:
+            try:
+                listings[url] = index.fetch_listing(url, "torch", timeout)
+            except index.IndexUnreachable as error:
+                unreachable = f"the index did not answer within {timeout:g} s ({error})"
+                return _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable)
         wanted = local_version(release, variant)
-        try:
-            listing = index.fetch_listing(url, "torch", timeout)
-        except index.IndexUnreachable as error:
-            unreachable = f"the index did not answer within {timeout:g} s ({error})"
-            return _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable)
-        if index.matching_wheels(listing, "torch", wanted, tags):
-            if variant != decision.variant:
-                chosen = next(c for c in candidates if c.variant == variant)
-                decision = decision._replace(variant=variant, variant_reason=f"the newest build the index has: {chosen.reason}")
-            return Confirmation(decision, candidates, "index", None, f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter")
-        listed = index.versions_listed(listing, "torch")
-        missing = f"the index has no torch {wanted} wheel for {interpreter} on {platforms[0]}" + (
-            f" (it lists {', '.join(listed[:4])}{'…' if len(listed) > 4 else ''})" if listed else " (it lists no torch wheels)"
-        )
-        candidates = [c._replace(accepted=False, reason=missing) if c.variant == variant else c for c in candidates]
+        if index.matching_wheels(listings[url], "torch", wanted, tags):
+            decision = _switch(data, decision, inputs, release, variant, f"the newest release the index has ({base})")
+            return Confirmation(decision, _mark_missing(decision, listings, base, data, tags, where), "index", None,
+                                f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter")
     if inputs.variant != "auto":
-        raise PlanError(f"--variant {inputs.variant}: {next(c.reason for c in candidates if c.variant == inputs.variant)}", hint=f"index: {base}")
-    raise PlanError(f"no build of torch {release.version} is on the index {base} for this interpreter", hint="check --index-base, or plan with --offline")
+        raise PlanError(f"--variant {inputs.variant}: the index {base} has no torch {inputs.variant} build for this interpreter", hint="check --index-base, or plan with --offline")
+    raise PlanError(f"no planned build of torch is on the index {base} for this interpreter", hint="check --index-base, or plan with --offline")
 
 
-def _walk_order(decision: Decision, inputs: PlanInputs) -> List[str]:
-    if inputs.variant != "auto":
-        return [decision.variant]
-    return [c.variant for c in sorted(decision.candidates, key=lambda c: preference(c.variant)) if c.accepted]
-
-
-def _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable) -> Confirmation:
-    from . import index
+def _builds(data: Compatibility, decision: Decision, inputs: PlanInputs) -> List[Tuple[Release, str]]:
+    """Every build worth installing, best first: any accelerated build before any CPU build, then
+    the newest release, then the best build of it. The decision's own choice comes first."""
     from .policy import evaluate, matching_releases, release_misfit
 
-    if not user_sources:
-        return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}")
     releases = matching_releases(data, inputs.torch) if inputs.torch else data.releases
+    if inputs.torch and re.fullmatch(r"\d+\.\d+\.\d+", inputs.torch):
+        releases = [decision.release]
     builds = []
     for release in releases:
         if release_misfit(release, inputs):
             continue
         for variant in release.variants[inputs.platform]:
-            if inputs.variant in ("auto", variant) and (inputs.variant != "auto" or evaluate(release, variant, inputs, data).accepted):
+            wanted = variant == inputs.variant if inputs.variant != "auto" else evaluate(release, variant, inputs, data).accepted
+            if wanted:
                 builds.append((release, variant))
-    # Any accelerated build before any CPU build; then the newest release; then the best build.
-    builds.sort(key=lambda build: (build[1] in ("cpu", "default"), -build[0].parsed.release[0], -build[0].parsed.release[1], -build[0].parsed.release[2], preference(build[1])))
+    builds.sort(key=lambda build: (build[1] in ("cpu", "default"), [-part for part in build[0].parsed.release], preference(build[1])))
+    chosen = (decision.release, decision.variant)
+    return [chosen] + [build for build in builds if build != chosen]
+
+
+def _switch(data, decision, inputs, release, variant, why) -> Decision:
+    """The decision, moved to another build that a source actually holds."""
+    from .policy import evaluate
+
+    if (release, variant) == (decision.release, decision.variant):
+        return decision
+    candidates = decision.candidates if release == decision.release else [
+        evaluate(release, v, inputs, data) for v in sorted(release.variants[inputs.platform], key=preference)
+    ]
+    chosen = next(c for c in candidates if c.variant == variant)
+    release_reason = decision.release_reason if release == decision.release else f"{why}; {decision.release.version} is not there"
+    return decision._replace(release=release, release_reason=release_reason, variant=variant,
+                             variant_reason=f"the best build the source has: {chosen.reason}", candidates=candidates)
+
+
+def _mark_missing(decision, listings, base, data, tags, where) -> List[Candidate]:
+    """Candidates of the chosen release whose wheel an index listing read on the way lacks."""
+    from . import index
+
+    marked = []
+    for candidate in decision.candidates:
+        url = data.pypi_index if candidate.variant == "default" else f"{base}/{candidate.variant}"
+        wanted = local_version(decision.release, candidate.variant)
+        listing = listings.get(url)
+        if candidate.accepted and listing is not None and not index.matching_wheels(listing, "torch", wanted, tags):
+            listed = index.versions_listed(listing, "torch")
+            reason = f"the index has no torch {wanted} wheel for {where}" + (
+                f" (it lists {', '.join(listed[:4])}{'…' if len(listed) > 4 else ''})" if listed else " (it lists no torch wheels)"
+            )
+            candidate = candidate._replace(accepted=False, reason=reason)
+        marked.append(candidate)
+    return marked
+
+
+def _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable) -> Confirmation:
+    from . import index
+
+    if not user_sources:
+        return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}")
     listings = {}
     for kind, location in user_sources:
         try:
             listings[location] = index.source_listing(location, "torch", kind, timeout)
         except index.IndexUnreachable:
             listings[location] = []
-    for release, variant in builds:
+    for release, variant in _builds(data, decision, inputs):
         wanted = local_version(release, variant)
         for location, listing in listings.items():
             if index.matching_wheels(listing, "torch", wanted, tags):
-                if (release, variant) != (decision.release, decision.variant):
-                    candidates = [evaluate(release, v, inputs, data) for v in sorted(release.variants[inputs.platform], key=preference)]
-                    reason = f"the newest release that a source of your pip configuration holds ({location})"
-                    decision = decision._replace(
-                        release=release, release_reason=reason, variant=variant,
-                        variant_reason=next(c.reason for c in candidates if c.variant == variant), candidates=candidates,
-                    )
+                decision = _switch(data, decision, inputs, release, variant, f"the newest release that a source of your pip configuration holds ({location})")
                 return Confirmation(decision, decision.candidates, "configured-source", location, f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration")
     checked = ", ".join(location for _, location in user_sources)
     return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds")
+
+
+def _tags(inputs: PlanInputs, target_tags):
+    """The wheel tags the target installs: from its probe, or generic ones for a machine given by overrides."""
+    from . import index
+
+    abis, platforms = target_tags or (None, index.generic_platforms(inputs.os, inputs.arch, inputs.glibc))
+    interpreter = "cp" + inputs.python.replace(".", "")
+    return index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
