@@ -5,17 +5,23 @@ interpreter start), so a slow or busy machine shows as a slow baseline, not as a
 torchup is measured as a user gets it: installed (not editable) into a venv of its own under build/.
 """
 
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_VENV = REPO / "build" / "bench-venv"
+WHEELHOUSE = REPO / "build" / "wheelhouse"
+CUDA_SIZE_CACHE = REPO / "build" / "bench-cuda-torch-size.json"
 RUNS = 21
+INSTALL_RUNS = 3
 
 
 def median_seconds(argv, env=None, runs=RUNS):
@@ -31,7 +37,7 @@ def installed_torchup() -> Path:
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
         venv.EnvBuilder(with_pip=True).create(BENCH_VENV)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(REPO)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(REPO), "uv"], check=True)
     else:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(REPO)], check=True)
     return BENCH_VENV / "bin" / "torchup"
@@ -42,6 +48,66 @@ def report(label, seconds, baseline, target_ms):
     print(f"{label:<34} {seconds * 1000:7.1f} ms   {seconds / baseline:5.1f}x baseline   target {target_ms} ms: {verdict}")
 
 
+def timed(argv, env=None):
+    started = time.perf_counter()
+    completed = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, check=True)
+    return time.perf_counter() - started, completed.stdout
+
+
+def installed_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def bench_install(torchup: Path, env):
+    """torchup install into fresh venvs from the local wheelhouse, against the bare commands it runs."""
+    results = {}
+    for backend in ("uv", "pip"):
+        totals, bares, verifies = [], [], []
+        for _ in range(INSTALL_RUNS):
+            with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
+                target = Path(scratch) / "venv"
+                argv = [str(torchup), "install", "--venv", str(target), "--installer", backend, "--find-links", str(WHEELHOUSE),
+                        "--no-index", "--no-gpu", "--yes", "--json"]
+                seconds, out = timed(argv, env)
+                result = json.loads(out)
+                totals.append(seconds)
+                verifies.append(result["seconds"]["verify"])
+                size = installed_bytes(target / "lib")
+                shutil.rmtree(target)
+                dry = json.loads(timed(argv[:-2] + ["--dry-run", "--json"], env)[1])
+                bare_seconds = 0.0
+                for command in dry["commands"]:
+                    bare_seconds += timed(command["argv"], env)[0]
+                bares.append(bare_seconds)
+        total, bare, verify = statistics.median(totals), statistics.median(bares), statistics.median(verifies)
+        results[backend] = total
+        overhead = total - bare - verify
+        allowed = max(0.10 * bare, 1.0)
+        print(f"torchup install --installer {backend:<3}        {total:6.1f} s   bare commands {bare:5.1f} s   "
+              f"verification {verify:4.1f} s   other overhead {overhead:4.1f} s (target ≤ {allowed:.1f} s: {'meets' if overhead <= allowed else 'MISSES'})")
+    print(f"uv against pip                      {results['uv']:6.1f} s against {results['pip']:.1f} s ({results['pip'] / results['uv']:.1f}x faster)")
+    print(f"installed size, CPU build           {size / 1e6:7.0f} MB (torch 2.13.0+cpu with its dependencies, numpy and scipy)")
+
+
+def cuda_build_size():
+    """The default Linux torch from PyPI, a CUDA build: installed once with this machine's pip, then cached."""
+    if CUDA_SIZE_CACHE.exists():
+        return json.loads(CUDA_SIZE_CACHE.read_text())
+    scratch = Path(tempfile.mkdtemp(dir=REPO / "build"))
+    try:
+        completed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(scratch), "torch==2.14.1"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=1800)
+        if completed.returncode != 0:
+            return {"error": completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else "pip failed"}
+        measured = {"version": "2.14.1", "bytes": installed_bytes(scratch), "measured": time.strftime("%Y-%m-%d")}
+    except subprocess.TimeoutExpired:
+        return {"error": "pip did not finish within 30 minutes"}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    CUDA_SIZE_CACHE.write_text(json.dumps(measured))
+    return measured
+
+
 def main():
     torchup = installed_torchup()
     # As in an activated venv: the default target is that venv's python.
@@ -50,6 +116,12 @@ def main():
     print(f"baseline: a bare `python -c pass` takes {baseline * 1000:.1f} ms (median of {RUNS})")
     report("torchup detect --json", median_seconds([str(torchup), "detect", "--json"], env), baseline, 150)
     report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 200)
+    bench_install(torchup, env)
+    cuda = cuda_build_size()
+    if "bytes" in cuda:
+        print(f"installed size, PyPI's default       {cuda['bytes'] / 1e6:7.0f} MB (torch {cuda['version']}, the CUDA build `pip install torch` takes on Linux; measured {cuda['measured']})")
+    else:
+        print(f"installed size, PyPI's default: not measured here ({cuda['error']})")
 
 
 if __name__ == "__main__":

@@ -245,3 +245,14 @@ def test_driver_libraries_on_ld_library_path_are_not_reported(fake_root, tmp_pat
     facts = environment_facts(Host("/", env), None)
     assert facts.cuda_library_dirs == [str(runtime_dir)]
     assert facts.variables == {"CUDA_VISIBLE_DEVICES": ""}
+
+
+def test_memory_and_cores_from_proc(fake_root, tool_dir):
+    fake_root.put("/proc/meminfo", "MemTotal:       16318480 kB\nMemFree:         1000000 kB\nMemAvailable:   12000000 kB\n")
+    fake_root.put("/proc/cpuinfo", "".join(
+        f"processor\t: {n}\nphysical id\t: 0\nsiblings\t: 4\ncore id\t\t: {n // 2}\nflags\t\t: avx2\n\n" for n in range(4)
+    ))
+    facts = machine.probe(Host(fake_root.path, isolated_env([tool_dir])), {"system": "Linux", "machine": "x86_64"}, None)
+    assert (facts.resources.memory_total_bytes, facts.resources.memory_available_bytes) == (16318480 * 1024, 12000000 * 1024)
+    assert facts.cpu.physical_cores == 2
+    assert machine.physical_cores("processor\t: 0\nBogoMIPS\t: 50.00\n") is None  # Arm kernels often omit it

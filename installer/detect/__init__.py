@@ -112,8 +112,6 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     amd_job = Background(amd.probe, host)
     intel_job = Background(intel.probe, host)
     toolkit_job = Background(nvidia.toolkit_probe, host)
-    import psutil  # noqa: F401  imported here, while the probe runs in its own process
-
     document = probed.result()
     interpreter = document.get("interpreter")
     machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None)

@@ -1,8 +1,10 @@
 """The machine: distribution, kernel, WSL, containers, CPU and its vector extensions, memory and disk."""
 
+import os
 import re
+import shutil
 import tempfile
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..host import Host
 
@@ -99,32 +101,52 @@ def detect_container(host: Host) -> Optional[str]:
     return "container" if host.env.get("container") else None
 
 
-def resources(paths: List[str]) -> Resources:
-    import psutil
+def parse_meminfo(text: str) -> Tuple[Optional[int], Optional[int]]:
+    """Total and available bytes from /proc/meminfo (values in kB)."""
+    values = dict(re.findall(r"^(\w+):\s+(\d+) kB", text, flags=re.MULTILINE))
+    total, available = values.get("MemTotal"), values.get("MemAvailable")
+    return (int(total) * 1024 if total else None, int(available) * 1024 if available else None)
 
-    memory = psutil.virtual_memory()
+
+def physical_cores(cpuinfo: str) -> Optional[int]:
+    """Distinct (physical id, core id) pairs; None where /proc/cpuinfo does not say (many Arm kernels)."""
+    cores = set(re.findall(r"physical id\s*:\s*(\d+)\s*\n(?:.*\n)*?core id\s*:\s*(\d+)", cpuinfo))
+    return len(cores) or None
+
+
+def resources(host: Host, system: str, paths: List[str]) -> Resources:
     free = {}
     for path in paths:
         try:
-            free[path] = psutil.disk_usage(path).free
+            free[path] = shutil.disk_usage(path).free
         except OSError:
             continue
+    meminfo = host.read_text("/proc/meminfo") if system == "Linux" else None
+    if meminfo:
+        # Linux says it all in /proc, which is quicker to read than psutil is to import.
+        total, available = parse_meminfo(meminfo)
+        return Resources(total, available, free)
+    import psutil
+
+    memory = psutil.virtual_memory()
     return Resources(memory.total, memory.available, free)
 
 
 def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> MachineFacts:
     """Machine facts; ``target_platform`` is the probe's platform section (what the target interpreter saw)."""
-    import psutil
-
     system = target_platform.get("system") or "unknown"
     kernel_text = host.read_text("/proc/sys/kernel/osrelease")
     kernel = kernel_text.strip() if kernel_text else target_platform.get("release")
     os_release = host.read_text("/etc/os-release") or host.read_text("/usr/lib/os-release")
-    cpu = parse_cpuinfo(host.read_text("/proc/cpuinfo") or "")
+    cpuinfo = host.read_text("/proc/cpuinfo") or ""
+    cpu = parse_cpuinfo(cpuinfo)._replace(logical_cores=os.cpu_count(), physical_cores=physical_cores(cpuinfo))
+    if system != "Linux":
+        import psutil
+
+        cpu = cpu._replace(physical_cores=psutil.cpu_count(logical=False))
     if cpu.model is None and system == "Darwin":
         sysctl = host.run(["sysctl", "-n", "machdep.cpu.brand_string"])
         cpu = cpu._replace(model=sysctl.stdout.strip() or None if sysctl.ok else None)
-    cpu = cpu._replace(logical_cores=psutil.cpu_count(), physical_cores=psutil.cpu_count(logical=False))
     disk_paths = [path for path in (target_prefix, tempfile.gettempdir()) if path]
     return MachineFacts(
         os=system,
@@ -136,6 +158,6 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
         wsl=parse_wsl(kernel or "") if system == "Linux" else None,
         container=detect_container(host) if system == "Linux" else None,
         cpu=cpu,
-        resources=resources(disk_paths),
+        resources=resources(host, system, disk_paths),
         mac_version=target_platform.get("mac_version"),
     )

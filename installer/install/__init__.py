@@ -9,9 +9,10 @@ import json
 import os
 import shutil
 import sys
+import time
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .. import runner, target
 from ..detect import Facts, detect
@@ -65,6 +66,7 @@ class Result(NamedTuple):
     commands: List[Command]
     verification: Optional[dict]
     problems: List[str]
+    seconds: Dict[str, float]  # wall time of each step
 
     def as_data(self) -> dict:
         return {
@@ -78,6 +80,7 @@ class Result(NamedTuple):
             "commands": [{"title": c.title, "argv": c.argv} for c in self.commands],
             "verification": self.verification,
             "problems": self.problems,
+            "seconds": {step: round(value, 3) for step, value in self.seconds.items()},
         }
 
 
@@ -231,15 +234,26 @@ def install(
     say: Callable[[str], None],
     installer_output=sys.stderr,
 ) -> Result:
+    seconds: Dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        seconds[step] = now - clock
+        clock = now
+
     the_target = resolve_target(options, host.env)
     say(f"[1/{STEPS}] detect: {the_target.python}" + (f" (a new venv, from {the_target.create_from})" if the_target.create_from else ""))
     facts = detect(the_target.create_from or the_target.python, host)
     _refuse_externally_managed(facts, the_target, options)
+    lap("detect")
 
     air_gapped = bool(options.no_index or options.find_links)
     local = [("find-links", location) for location in options.find_links]
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
     say(f"[2/{STEPS}] plan: torch {plan.torch} from {plan.found_in or plan.index_url} ({plan.decision.variant_reason})")
+    lap("plan")
     if not overrides.offline and not air_gapped and plan.confirmed == "offline":
         raise InstallError(
             f"nothing was installed: {plan.notes[-1]}",
@@ -250,7 +264,8 @@ def install(
         before = verify(the_target.python, host.env, host.timeout * 6)
         if not verification_problems(before, plan) and "torch" in before:
             say(f"[3/{STEPS}] install: torch {before['torch']}, numpy {before.get('numpy')} and scipy {before.get('scipy')} are already there and verify: nothing to do")
-            return Result("already-installed", the_target, plan, "none", [], before, [])
+            lap("verify")
+            return Result("already-installed", the_target, plan, "none", [], before, [], seconds)
 
     installer = choose_installer(options.installer, facts, the_target.python, host)
     commands, notes = build_commands(plan, facts, installer, options)
@@ -261,7 +276,7 @@ def install(
             commands.insert(0, Command("a new venv", venv_argv(the_target, installer)))
         for command in commands:
             say(f"  would run: {' '.join(command.argv)}")
-        return Result("dry-run", the_target, plan, installer.name, commands, None, [])
+        return Result("dry-run", the_target, plan, installer.name, commands, None, [], seconds)
 
     created = _create_venv(the_target, installer, host)
     snapshot = None
@@ -271,12 +286,14 @@ def install(
         snapshot = Snapshot(directories).take()
         if isinstance(installer, Pip) and not _has_pip(the_target.python, host):
             commands.insert(0, Command("pip (ensurepip)", installer.bootstrap_argv()))
+        lap("prepare")
         say(f"[3/{STEPS}] install with {installer.name}")
         for command in commands:
             say(f"  $ {' '.join(command.argv)}")
             completed = runner.run_echoed(command.argv, echo=installer_output, timeout=INSTALL_TIMEOUT, env=host.env)
             if not completed.ok:
                 raise InstallError(f"installing {command.title} failed ({completed.describe_failure()}); the target was left as it was", hint=_hint(completed.stdout))
+        lap("install")
         say(f"[4/{STEPS}] verify")
         report = verify(the_target.python, host.env, host.timeout * 6)
         problems = verification_problems(report, plan)
@@ -288,7 +305,8 @@ def install(
             raise InstallError("interrupted: the target was left as it was", hint="run the same command again to install") from None
         raise
     snapshot.discard()
-    return Result("installed", the_target, plan, installer.name, commands, report, [])
+    lap("verify")
+    return Result("installed", the_target, plan, installer.name, commands, report, [], seconds)
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:

@@ -1,0 +1,116 @@
+"""pip and uv behind one interface that only builds argv: the exact argv for each backend and flag."""
+
+import pytest
+
+from installer.install import Command, Options, Target, build_commands, venv_argv
+from installer.install.backends import Pip, Sources, Uv
+from installer.plan import Overrides, make_plan
+
+PY = "/t/venv/bin/python"
+PIP_PREFIX = [PY, "-m", "pip", "install", "--disable-pip-version-check"]
+UV_PREFIX = ["uv", "pip", "install", "--python", PY]
+
+
+@pytest.mark.parametrize(
+    "sources, breaking, tail",
+    [
+        (Sources(), False, []),
+        (Sources(index_url="https://download.pytorch.org/whl/cu128"), False, ["--index-url", "https://download.pytorch.org/whl/cu128"]),
+        (Sources(index_url="https://i/simple", extra_index_urls=("https://e1", "https://e2"), find_links=("/w",)), False,
+         ["--index-url", "https://i/simple", "--extra-index-url", "https://e1", "--extra-index-url", "https://e2", "--find-links", "/w"]),
+        (Sources(index_url="ignored", no_index=True, find_links=("/w1", "/w2")), False, ["--no-index", "--find-links", "/w1", "--find-links", "/w2"]),
+        (Sources(), True, ["--break-system-packages"]),
+    ],
+)
+def test_argv(sources, breaking, tail):
+    packages = ["torch==2.7.1+cu128", "torchvision==0.22.1+cu128"]
+    assert Pip(PY).install_argv(packages, sources, breaking) == PIP_PREFIX + tail + packages
+    assert Uv(("uv",), PY).install_argv(packages, sources, breaking) == UV_PREFIX + tail + packages
+    assert Uv((PY, "-m", "uv"), PY).install_argv(packages, sources, breaking)[:3] == [PY, "-m", "uv"]
+
+
+def test_bootstrap():
+    assert Pip(PY).bootstrap_argv() == [PY, "-m", "ensurepip", "--upgrade", "--default-pip"]
+    assert Uv(("uv",), PY).bootstrap_argv() is None
+
+
+def test_venv_for_uv_skips_pip():
+    target = Target("/t/venv/bin/python", __import__("pathlib").Path("/t/venv"), "/usr/bin/python3")
+    assert venv_argv(target, Uv(("uv",), PY)) == ["/usr/bin/python3", "-m", "venv", "--without-pip", "/t/venv"]
+    assert venv_argv(target, Pip(PY)) == ["/usr/bin/python3", "-m", "venv", "/t/venv"]
+
+
+class FakeFacts:
+    """Only what build_commands reads: the pip configuration the probe reported."""
+
+    def __init__(self, settings):
+        self.pip = {"config": {"settings": settings}}
+
+
+SETTINGS = {
+    "index-url": {"value": "https://mirror.example/simple", "source": "PIP_INDEX_URL"},
+    "extra-index-url": {"value": ["https://****@private.example/simple", "https://extra.example/simple"], "source": "/etc/pip.conf [global]"},
+    "find-links": {"value": ["/wheels"], "source": "PIP_FIND_LINKS"},
+}
+
+
+def planned(**overrides):
+    given = dict(os="linux", arch="x86_64", python_version="3.12", offline=True, torch="2.7")
+    given.update(overrides)
+    return make_plan(None, Overrides(**given))
+
+
+def test_torch_from_the_planned_index_only_numpy_from_the_users_config():
+    plan = planned(nvidia_driver="570.124.06", gpu_cc=("8.6",), with_packages=("torchvision",))
+    commands, notes = build_commands(plan, FakeFacts(SETTINGS), Pip(PY), Options())
+    assert commands == [
+        Command("torch 2.7.1+cu128", PIP_PREFIX + ["--index-url", "https://download.pytorch.org/whl/cu128", "torch==2.7.1+cu128", "torchvision==0.22.1+cu128"]),
+        Command("numpy and scipy", PIP_PREFIX + ["numpy", "scipy"]),
+    ]
+    assert notes == []
+
+
+def test_uv_gets_the_users_pip_configuration_explicitly_but_no_credentials():
+    plan = planned(no_gpu=True)
+    commands, notes = build_commands(plan, FakeFacts(SETTINGS), Uv(("uv",), PY), Options())
+    assert commands[0].argv == UV_PREFIX + ["--index-url", "https://download.pytorch.org/whl/cpu", "torch==2.7.1+cpu"]
+    assert commands[1].argv == UV_PREFIX + ["--index-url", "https://mirror.example/simple", "--extra-index-url", "https://extra.example/simple", "--find-links", "/wheels", "numpy", "scipy"]
+    assert notes == ["uv does not read pip's configuration and torchup does not copy credentials: https://****@private.example/simple was left out"]
+
+
+def test_air_gapped():
+    plan = planned(no_gpu=True, torch="2.2")
+    commands, _ = build_commands(plan, FakeFacts(SETTINGS), Pip(PY), Options(find_links=("/w",), no_index=True))
+    assert commands[0].argv == PIP_PREFIX + ["--no-index", "--find-links", "/w", "torch==2.2.2+cpu"]
+    # torch 2.2 was built against NumPy 1.x
+    assert commands[1].argv == PIP_PREFIX + ["--no-index", "--find-links", "/w", "numpy<2", "scipy"]
+
+
+def test_macos_default_comes_from_the_users_own_index():
+    plan = planned(os="macos", arch="arm64", no_gpu=True, torch="2.11")
+    commands, _ = build_commands(plan, FakeFacts(SETTINGS), Pip(PY), Options(break_system_packages=True))
+    assert commands[0].argv == PIP_PREFIX + ["--break-system-packages", "torch==2.11.0"]
+
+
+GOOD = {"torch": "2.7.1+cu128", "cuda": "12.8", "hip": None, "cuda_available": True, "numpy": "2.1.0", "scipy": "1.14.0",
+        "autograd": [[4.5, 4.5], [4.5, 4.5]], "from_numpy": True, "warnings": []}
+
+
+def test_verification_against_the_plan():
+    from installer.install import verification_problems
+
+    plan = planned(nvidia_driver="570.124.06", gpu_cc=("8.6",))
+    assert verification_problems(GOOD, plan) == []
+    assert verification_problems(dict(GOOD, torch="2.7.1+cu126", cuda="12.6"), plan) == [
+        "torch is 2.7.1+cu126, the plan is 2.7.1+cu128",
+        "torch's CUDA runtime is 12.6, the plan is CUDA 12.8",
+    ]
+    assert verification_problems(dict(GOOD, cuda_available=False), plan) == [
+        "torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`"
+    ]
+    broken = {"torch_error": "ImportError: libtorch_cpu.so: cannot open shared object file", "numpy": "2.1.0", "scipy": "1.14.0", "warnings": []}
+    assert verification_problems(broken, plan) == ["torch: ImportError: libtorch_cpu.so: cannot open shared object file"]
+    numpy_1 = dict(GOOD, warnings=["A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."])
+    assert verification_problems(numpy_1, plan) == ["warning at import: A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."]
+    cpu_plan = planned(no_gpu=True)
+    assert verification_problems(dict(GOOD, torch="2.7.1+cpu"), cpu_plan) == ["torch is a GPU build (CUDA 12.8, HIP None), the plan is the CPU build"]
