@@ -8,7 +8,7 @@ from installer.plan import Overrides, make_plan
 
 PY = "/t/venv/bin/python"
 PIP_PREFIX = [PY, "-m", "pip", "install", "--disable-pip-version-check"]
-UV_PREFIX = ["uv", "pip", "install", "--python", PY]
+UV_PREFIX = ["uv", "pip", "install", "--compile-bytecode", "--python", PY]
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,9 @@ class Uv(NamedTuple):
     name: str = "uv"
 
     def install_argv(self, packages: Sequence[str], sources: Sources, break_system_packages: bool = False) -> List[str]:
-        argv = list(self.uv) + ["pip", "install", "--python", self.python] + sources.flags()
+        # pip compiles bytecode as it installs and uv does not: without it the first `import torch`
+        # pays for compiling thousands of files, and every import does where bytecode cannot be written.
+        argv = list(self.uv) + ["pip", "install", "--compile-bytecode", "--python", self.python] + sources.flags()
         if break_system_packages:
             argv.append("--break-system-packages")
         return argv + list(packages)
