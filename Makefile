@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # once through this machine's own pip configuration; the tests serve them on 127.0.0.1.
 WHEELHOUSE := build/wheelhouse
 TEST_TORCH ?= torch==2.13.0+cpu
+# A venv holding that CPU torch, put there by torchup itself, for the doctor's tests.
+TORCH_VENV := build/torch-venv
 
 .PHONY: setup test bench clean
 
@@ -24,7 +26,11 @@ $(WHEELHOUSE)/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(WHEELHOUSE) '$(TEST_TORCH)' numpy scipy
 	touch $@
 
-test: $(BIN)/torchup $(WHEELHOUSE)/.complete
+$(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
+	$(BIN)/torchup install --venv $(TORCH_VENV) --find-links $(WHEELHOUSE) --no-index --no-gpu --yes > /dev/null
+	touch $@
+
+test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(TORCH_VENV)/.complete
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete

@@ -201,6 +201,39 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
         click.echo(installing.render_text(result), nl=False)
 
 
+@cli.command()
+@python_option
+@click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with a schema version), nothing else.")
+@click.option("--junit", metavar="FILE", help="Also write JUnit XML, one testcase per check, for CI systems.")
+@click.option("--markdown", is_flag=True, help="Print a paste-ready report for a bug tracker (home paths, user names, GPU UUIDs redacted).")
+@click.option("--strict", is_flag=True, help="Warnings fail the run too.")
+@click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
+@click.option("--check-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="SECONDS", help="How long one check may take before it is stopped.")
+@click.option("--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks.")
+@click.pass_obj
+def doctor(options, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks):
+    """Run real computations in the target and report each check with evidence and a fix."""
+    from diagnostics import doctor as diagnosing
+
+    from . import target
+
+    if extra_checks:
+        diagnosing.load_extra_checks(extra_checks)
+    if list_checks:
+        click.echo(diagnosing.list_checks(), nl=False)
+        return
+    interpreter = target.resolve_interpreter(python, os.environ) if python else target.doctor_default(os.environ)
+    try:
+        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="CHECK|GROUP") from None
+    diagnosing.write_outputs(outcome, as_json, junit, markdown, options["verbose"],
+                             echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
+                             echo_err=lambda text: click.echo(text, err=True))
+    click.get_current_context().exit(outcome["exit_code"])
+
+
 def main():
     cli(prog_name="torchup")
 

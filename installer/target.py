@@ -50,6 +50,14 @@ def default_interpreter(env: Mapping[str, str]) -> str:
     raise TargetError("no Python found: no active virtual environment and no python3 on PATH", hint="name one with --python PATH")
 
 
+def doctor_default(env: Mapping[str, str]) -> str:
+    """As install would choose: the active venv, else ./.venv where it exists, else python3 on PATH."""
+    local = Path(".venv") / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not env.get("VIRTUAL_ENV") and local.exists():
+        return str(local.absolute())
+    return default_interpreter(env)
+
+
 def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
     if python is None:
         return default_interpreter(env)

@@ -20,6 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_VENV = REPO / "build" / "bench-venv"
 WHEELHOUSE = REPO / "build" / "wheelhouse"
 CUDA_SIZE_CACHE = REPO / "build" / "bench-cuda-torch-size.json"
+TORCH_VENV_PYTHON = REPO / "build" / "torch-venv" / "bin" / "python"
+DOCTOR_RUNS = 7
 RUNS = 21
 INSTALL_RUNS = 3
 
@@ -89,6 +91,19 @@ def bench_install(torchup: Path, env):
     print(f"installed size, CPU build           {size / 1e6:7.0f} MB (torch 2.13.0+cpu with its dependencies, numpy and scipy)")
 
 
+def bench_doctor(torchup: Path, env):
+    """The default doctor run against a bare `import torch` in the same interpreter (the CPU torch venv)."""
+    bare = median_seconds([str(TORCH_VENV_PYTHON), "-c", "import torch"], runs=DOCTOR_RUNS)
+    doctor = []
+    for _ in range(DOCTOR_RUNS):
+        started = time.perf_counter()
+        subprocess.run([str(torchup), "doctor", "--python", str(TORCH_VENV_PYTHON)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        doctor.append(time.perf_counter() - started)
+    ratio = statistics.median(doctor) / bare
+    print(f"torchup doctor (default checks)     {statistics.median(doctor):6.2f} s   import torch alone {bare:.2f} s   "
+          f"{ratio:.2f}x (target ≤ 2x: {'meets' if ratio <= 2 else 'MISSES'})")
+
+
 def cuda_build_size():
     """The default Linux torch from PyPI, a CUDA build: installed once with this machine's pip, then cached."""
     if CUDA_SIZE_CACHE.exists():
@@ -116,6 +131,7 @@ def main():
     print(f"baseline: a bare `python -c pass` takes {baseline * 1000:.1f} ms (median of {RUNS})")
     report("torchup detect --json", median_seconds([str(torchup), "detect", "--json"], env), baseline, 150)
     report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 200)
+    bench_doctor(torchup, env)
     bench_install(torchup, env)
     cuda = cuda_build_size()
     if "bytes" in cuda:

@@ -220,3 +220,15 @@ def serve_wheels(index: "LocalIndex", listing_path: str, wheels, skip_files=()):
 
         links = "".join(f'<a href="/files/{quote(n)}">{n}</a>\n' for n in names)
         (page / "index.html").write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n")
+
+
+TORCH_VENV = REPO / "build" / "torch-venv"
+
+
+@pytest.fixture(scope="session")
+def torch_python():
+    """A venv holding the CPU torch, numpy and scipy, which `make test` installs with torchup first."""
+    python = TORCH_VENV / "bin" / "python"
+    if not (TORCH_VENV / ".complete").exists():
+        pytest.fail(f"{TORCH_VENV} is not ready: run the tests with `make test`, which installs it")
+    return python

@@ -1,0 +1,46 @@
+"""``torchup doctor`` and ``python -m diagnostics``: select checks, run them in workers of the
+target interpreter, and write the report in the forms asked for. Standard library only; the
+process running this never imports torch."""
+
+import importlib.util
+import os
+import time
+
+from diagnostics import checks, pool, report
+
+
+def load_extra_checks(path):
+    """Site-specific checks: a Python file registering more with ``@diagnostics.checks.check``."""
+    spec = importlib.util.spec_from_file_location("torchup_extra_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+def list_checks():
+    width = max(len(c.id) for c in checks.CHECKS)
+    return "\n".join("%-*s  %s%s" % (width, c.id, c.title, "  (opt-in)" if c.opt_in else "") for c in checks.CHECKS) + "\n"
+
+
+def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_checks=None, env=None):
+    """The report of the checks named (ids or groups; by default all but the opt-in ones)."""
+    selected = checks.select(list(names))
+    started = time.monotonic()
+    results = pool.run_checks(python, [c.id for c in selected], env=env, check_timeout=check_timeout, extra_checks=extra_checks)
+    return report.build(python, results, time.monotonic() - started, strict=strict)
+
+
+def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=False, echo=print, echo_err=None):
+    """Print the report in the form asked for, write the JUnit file, annotate GitHub Actions runs."""
+    if junit:
+        with open(junit, "w", encoding="utf-8") as handle:
+            handle.write(report.render_junit(outcome))
+    if as_json:
+        echo(report.render_json(outcome))
+    elif markdown:
+        echo(report.render_markdown(outcome), end="")
+    else:
+        echo(report.render_text(outcome, verbose=verbose), end="")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # Workflow commands are read from stdout; with --json that stays the document alone.
+        for line in report.github_annotations(outcome):
+            (echo_err or echo)(line) if as_json else echo(line)

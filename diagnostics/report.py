@@ -1,0 +1,151 @@
+"""The doctor's results as one data object, rendered late: text, JSON, JUnit XML, Markdown, and
+GitHub Actions annotations. Standard library only."""
+
+import json
+import os
+import re
+import time
+from xml.etree import ElementTree
+
+from diagnostics import checks
+
+SCHEMA_VERSION = 1
+MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "crash": "✗", "timeout": "✗", "skip": "-"}
+FAILING = ("fail", "crash", "timeout")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def build(python, results, seconds, strict=False):
+    by_id = dict((c.id, c) for c in checks.CHECKS)
+    for result in results:
+        known = by_id.get(result["id"])
+        result.setdefault("group", known.group if known else result["id"].split(".")[0])
+        result.setdefault("title", known.title if known else result["id"])
+    counts = dict((status, sum(1 for r in results if r["status"] == status)) for status in MARKS)
+    failed = any(r["status"] in FAILING for r in results) or (strict and counts["warn"])
+    torch = next((r for r in results if r["id"] == "install.import" and r["status"] == "pass"), None)
+    return {
+        "schema": SCHEMA_VERSION,
+        "python": python,
+        "torch": torch.get("torch_version") if torch else None,
+        "strict": strict,
+        "seconds": round(seconds, 3),
+        "counts": counts,
+        "exit_code": EXIT_FAILED if failed else EXIT_OK,
+        "results": results,
+    }
+
+
+def summary(report):
+    counts = report["counts"]
+    parts = ["%d passed" % counts["pass"]]
+    for status, word in (("warn", "warning"), ("fail", "failed"), ("crash", "crashed"), ("timeout", "timed out"), ("skip", "skipped")):
+        if counts[status]:
+            parts.append("%d %s" % (counts[status], word + ("s" if status == "warn" and counts[status] > 1 else "")))
+    verdict = "OK" if report["exit_code"] == EXIT_OK else "FAILED"
+    return "%s in %.1f s: %s" % (", ".join(parts), report["seconds"], verdict)
+
+
+def render_text(report, verbose=False):
+    out = ["torchup doctor: %s%s" % (report["python"], " (torch %s)" % report["torch"] if report["torch"] else "")]
+    group = None
+    for result in report["results"]:
+        if result["group"] != group:
+            group = result["group"]
+            out.append("")
+            out.append(group)
+        status = result["status"]
+        label = "" if status in ("pass", "skip", "warn", "fail") else status + ": "
+        out.append("  %s %s  %s" % (MARKS[status], result["id"], result["title"]))
+        if status != "pass" or verbose:
+            for line in (label + result["evidence"]).splitlines():
+                out.append("      %s" % line)
+        fix = result.get("fix")
+        if fix and status != "pass":
+            for command in fix["commands"]:
+                out.append("      fix: %s" % command)
+            if fix.get("link"):
+                out.append("      see: %s" % fix["link"])
+    out.append("")
+    out.append(summary(report))
+    return "\n".join(out) + "\n"
+
+
+def render_json(report):
+    return json.dumps(report, indent=2)
+
+
+def render_junit(report):
+    failures = sum(1 for r in report["results"] if r["status"] == "fail")
+    errors = sum(1 for r in report["results"] if r["status"] in ("crash", "timeout"))
+    suite = ElementTree.Element("testsuite", {
+        "name": "torchup doctor", "tests": str(len(report["results"])), "failures": str(failures), "errors": str(errors),
+        "skipped": str(report["counts"]["skip"]), "time": "%.3f" % report["seconds"], "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    })
+    for result in report["results"]:
+        case = ElementTree.SubElement(suite, "testcase", {"classname": "doctor." + result["group"], "name": result["id"], "time": "%.3f" % result.get("seconds", 0.0)})
+        detail = result["evidence"]
+        fix = result.get("fix")
+        if fix:
+            detail += "".join("\nfix: " + command for command in fix["commands"]) + ("\nsee: " + fix["link"] if fix.get("link") else "")
+        first_line = result["evidence"].splitlines()[0] if result["evidence"] else ""
+        if result["status"] == "fail":
+            ElementTree.SubElement(case, "failure", {"message": first_line, "type": "fail"}).text = detail
+        elif result["status"] in ("crash", "timeout"):
+            ElementTree.SubElement(case, "error", {"message": first_line, "type": result["status"]}).text = detail
+        elif result["status"] == "skip":
+            ElementTree.SubElement(case, "skipped", {"message": first_line})
+        elif result["status"] == "warn":
+            ElementTree.SubElement(case, "system-out").text = "warning: " + detail
+        else:
+            ElementTree.SubElement(case, "system-out").text = result["evidence"]
+    root = ElementTree.Element("testsuites")
+    root.append(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
+
+
+def redact(text):
+    """Home directories, the user's name and GPU UUIDs out of text meant for a public bug tracker."""
+    home = os.path.expanduser("~")
+    if home and home != "/":
+        text = text.replace(home, "~")
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    if user and len(user) > 2:
+        text = re.sub(r"\b%s\b" % re.escape(user), "<user>", text)
+    text = re.sub(r"/(home|Users)/[^/\s]+", r"/\1/<user>", text)
+    return re.sub(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b", r"\1-<redacted>", text)
+
+
+def render_markdown(report):
+    out = [
+        "## torchup doctor report",
+        "",
+        "- Python: `%s`" % report["python"],
+        "- torch: `%s`" % (report["torch"] or "does not import"),
+        "- Result: %s" % summary(report),
+        "",
+        "| | check | result |",
+        "|---|---|---|",
+    ]
+    for result in report["results"]:
+        evidence = result["evidence"].replace("|", "\\|").replace("\n", "<br>")
+        out.append("| %s | `%s` | %s |" % (MARKS[result["status"]], result["id"], evidence))
+    problems = [r for r in report["results"] if r["status"] not in ("pass", "skip")]
+    if problems:
+        out += ["", "### Fixes", ""]
+        for result in problems:
+            fix = result.get("fix") or {"commands": [], "link": None}
+            steps = "; ".join("`%s`" % command for command in fix["commands"]) or "none known"
+            out.append("- `%s`: %s%s" % (result["id"], steps, " ([docs](%s))" % fix["link"] if fix.get("link") else ""))
+    out += ["", "_Paths under your home directory, your user name and GPU UUIDs are redacted; read it once more before posting._"]
+    return redact("\n".join(out) + "\n")
+
+
+def github_annotations(report):
+    lines = []
+    for result in report["results"]:
+        level = "error" if result["status"] in FAILING else "warning" if result["status"] == "warn" else None
+        if level:
+            message = result["evidence"].replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            lines.append("::%s title=torchup doctor %s::%s" % (level, result["id"], message))
+    return lines

@@ -1,0 +1,205 @@
+"""``torchup doctor`` against real targets: a venv with the CPU torch, one without torch, one whose
+numpy is broken, and checks injected to segfault, hang and die by SIGILL."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from diagnostics import checks, doctor, report
+from diagnostics.causes import classify
+from tests.conftest import REPO, fixture_text, isolated_env, make_venv
+
+DEFAULT_IDS = [c.id for c in checks.CHECKS if not c.opt_in]
+
+
+def torchup(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=REPO, timeout=600)
+
+
+def by_id(document):
+    return {result["id"]: result for result in document["results"]}
+
+
+@pytest.fixture(scope="module")
+def healthy(torch_python):
+    result = torchup("doctor", "--python", str(torch_python), "--json")
+    return result, json.loads(result.stdout)
+
+
+def test_healthy_cpu_venv_passes(healthy):
+    result, document = healthy
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert document["schema"] == 1 and document["torch"] == "2.13.0+cpu"
+    assert [r["id"] for r in document["results"]] == DEFAULT_IDS
+    statuses = {r["id"]: r["status"] for r in document["results"]}
+    assert all(statuses[i] == "pass" for i in DEFAULT_IDS if i.startswith("tutorial.")), statuses
+    assert statuses["install.import"] == statuses["install.numpy_abi"] == "pass"
+    assert all(statuses[i] == "skip" for i in DEFAULT_IDS if i.startswith("accelerator."))
+    results = by_id(document)
+    assert results["tutorial.autograd"]["evidence"] == "out = 27.0, x.grad = 4.5 in every element"
+    assert results["tutorial.loss_cross_entropy"]["evidence"].startswith("2.0794")
+    assert "known difference: the tutorial printed -50" in results["tutorial.loss_bce"]["evidence"]
+    assert all(r["seconds"] >= 0 for r in document["results"])
+
+
+def test_text_report_and_junit(torch_python, tmp_path):
+    junit = tmp_path / "doctor.xml"
+    result = torchup("doctor", "--python", str(torch_python), "--junit", str(junit), "install", "tutorial.autograd")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"torchup doctor: {torch_python} (torch 2.13.0+cpu)\n")
+    assert "\ninstall\n  ✓ install.import  torch imports\n" in result.stdout
+    assert result.stdout.rstrip().endswith(": OK")
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite.get("tests") == "8" and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert [case.get("name") for case in suite.iter("testcase")][-1] == "tutorial.autograd"
+
+
+def test_venv_without_torch_fails_with_a_fix(tmp_path, torch_python):
+    python = make_venv(tmp_path / "venv", with_pip=False)
+    result = torchup("doctor", "--python", str(python))
+    assert result.returncode == 1
+    assert "✗ install.import  torch imports" in result.stdout
+    assert "import torch failed: ModuleNotFoundError: No module named 'torch'" in result.stdout
+    assert "fix: torchup doctor --markdown" in result.stdout
+    assert "torch does not import (see install.import)" in result.stdout
+    assert result.stdout.rstrip().endswith("FAILED")
+
+
+def test_broken_numpy_is_named(tmp_path, wheelhouse):
+    """A real breakage: numpy's compiled core is gone from an otherwise complete install."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv / "bin/python"), "--no-index", "--find-links", str(wheelhouse), "torch==2.13.0+cpu", "numpy"], check=True)
+    core = next((venv / "lib").glob("python3*/site-packages/numpy/_core/_multiarray_umath*.so"))
+    core.unlink()
+    result = torchup("doctor", "--python", str(venv / "bin/python"), "--json", "install")
+    document = json.loads(result.stdout)
+    results = by_id(document)
+    assert result.returncode == 1
+    # torch imports numpy as it starts, so its import fails too, and says why.
+    assert results["install.import"]["status"] == "fail"
+    assert "numpy's compiled part is missing or broken" in results["install.import"]["evidence"]
+    assert results["install.import"]["fix"]["commands"] == ["python -m pip install --force-reinstall numpy"]
+    assert results["install.numpy"]["status"] == "fail"
+    assert "Importing the numpy C-extensions failed" in results["install.numpy"]["evidence"]
+    assert results["install.numpy_abi"]["status"] == "skip"
+
+
+EXTRA = textwrap.dedent(
+    """
+    import os, signal, time
+    from diagnostics.checks import check, passed
+
+    @check("extra.segfault", "a check that kills its own process with SIGSEGV")
+    def segfault(context):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    @check("extra.hang", "a check that never returns")
+    def hang(context):
+        time.sleep(3600)
+
+    @check("extra.sigill", "a check that dies as a build for a newer CPU would")
+    def sigill(context):
+        os.kill(os.getpid(), signal.SIGILL)
+
+    @check("extra.fine", "a check that passes", needs_torch=False)
+    def fine(context):
+        return passed("fine")
+    """
+)
+
+
+def test_crashes_and_hangs_cost_one_check_each(torch_python, tmp_path):
+    extra = tmp_path / "extra_checks.py"
+    extra.write_text(EXTRA)
+    names = ["install.import", "extra.segfault", "extra.hang", "extra.sigill", "tutorial.autograd", "extra.fine"]
+    result = torchup("doctor", "--python", str(torch_python), "--extra-checks", str(extra), "--check-timeout", "3", "--json", *names)
+    assert result.returncode == 1
+    results = by_id(json.loads(result.stdout))
+    assert [results[n]["status"] for n in names] == ["pass", "crash", "timeout", "crash", "pass", "pass"]
+    assert results["extra.segfault"]["evidence"].startswith("the worker was killed by SIGSEGV: a segmentation fault in native code")
+    assert results["extra.hang"]["evidence"] == "no result within 3 s; the worker was stopped"
+    assert "this CPU lacks an instruction set the build needs" in results["extra.sigill"]["evidence"]
+    assert results["extra.sigill"]["fix"]["commands"][0].startswith("torchup detect")
+    assert results["tutorial.autograd"]["evidence"] == "out = 27.0, x.grad = 4.5 in every element"
+
+
+def test_github_annotations_and_strict(torch_python, tmp_path):
+    extra = tmp_path / "extra_checks.py"
+    extra.write_text("from diagnostics.checks import check, outcome\n"
+                     "@check('extra.warns', 'a check that warns', needs_torch=False)\n"
+                     "def warns(context):\n    return outcome('warn', 'something to know', ['do this'])\n")
+    env = isolated_env(GITHUB_ACTIONS="true")
+    relaxed = torchup("doctor", "--python", str(torch_python), "--extra-checks", str(extra), "extra.warns", env=env)
+    assert relaxed.returncode == 0
+    assert "::warning title=torchup doctor extra.warns::something to know" in relaxed.stdout
+    assert "fix: do this" in relaxed.stdout
+    strict = torchup("doctor", "--python", str(torch_python), "--extra-checks", str(extra), "--strict", "--json", "extra.warns", env=env)
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["exit_code"] == 1  # the annotations went to stderr, the JSON is whole
+    assert "::warning" in strict.stderr
+
+
+def test_markdown_is_redacted():
+    document = report.build("/home/alice/proj/.venv/bin/python", [
+        {"id": "install.import", "status": "pass", "evidence": "torch 2.13.0 imported from /home/alice/proj/.venv/lib", "fix": None, "seconds": 1.0, "torch_version": "2.13.0"},
+        {"id": "accelerator.arch", "status": "fail", "evidence": "GPU-8be06dda-c9f4-d5c6-8fd7-749beafc1536 (sm_61) is not among sm_70", "fix": {"commands": ["torchup plan"], "link": "https://x"}, "seconds": 0.1},
+    ], 1.5)
+    text = report.render_markdown(document)
+    assert "alice" not in text and "8be06dda" not in text
+    assert "/home/<user>/proj" in text and "GPU-<redacted>" in text
+    assert "| ✗ | `accelerator.arch` |" in text and "- `accelerator.arch`: `torchup plan` ([docs](https://x))" in text
+
+
+def test_list_checks_and_bad_names():
+    listed = torchup("doctor", "--list-checks")
+    assert listed.returncode == 0
+    assert "distributed.gloo" in listed.stdout and "(opt-in)" in listed.stdout
+    bad = torchup("doctor", "no.such.check")
+    assert bad.returncode == 2 and "unknown check or group: no.such.check" in bad.stderr
+
+
+def test_python_m_diagnostics_inside_the_torch_venv(torch_python):
+    """Where nothing but torch is installed: the source tree's diagnostics, run by that venv's python."""
+    result = subprocess.run([str(torch_python), "-m", "diagnostics", "tutorial.autograd", "tutorial.loss_mse"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "✓ tutorial.loss_mse" in result.stdout
+
+
+def test_distributed_gloo(torch_python):
+    result = torchup("doctor", "--python", str(torch_python), "--json", "distributed.gloo")
+    gloo = by_id(json.loads(result.stdout))["distributed.gloo"]
+    assert gloo["status"] == "pass", gloo
+    assert gloo["evidence"] == "2 ranks summed to 3.0 over tcp://127.0.0.1"
+
+
+def test_the_tool_process_never_imports_torch(torch_python):
+    document = doctor.run(str(torch_python), ["install.import", "tutorial.ones"])
+    assert document["exit_code"] == 0
+    assert "torch" not in sys.modules
+
+
+@pytest.mark.parametrize("name, cause", [
+    ("collected/torch-runtimeerror-driver-too-old-11040.txt", "driver-too-old"),
+    ("collected/torch-userwarning-driver-too-old-11000.txt", "driver-too-old"),
+    ("collected/torch-userwarning-error-803-unsupported-display-driver.txt", "unsupported-display-driver"),
+    ("collected/torch-userwarning-error-804-forward-compat.txt", "forward-compat-unsupported"),
+    ("collected/torch-userwarning-found-no-nvidia-driver.txt", "no-driver"),
+    ("collected/torch-userwarning-cuda-driver-init-failed.txt", "driver-init-failed"),
+    ("collected/torch-mps-runtimeerror-macos-13-required.txt", "mps-macos-too-old"),
+])
+def test_known_causes(name, cause):
+    found = classify(fixture_text(name))
+    assert found.id == cause
+    assert found.commands and found.link.startswith("https://")
+
+
+def test_driver_too_old_names_the_cuda_version():
+    assert classify(fixture_text("collected/torch-runtimeerror-driver-too-old-11040.txt")).cause.startswith("the NVIDIA driver supports CUDA 11.4 at most")
+    assert classify("RuntimeError: something new") is None
