@@ -521,11 +521,13 @@ def cudnn(torch, device):
         return skipped("no cuDNN in this build")
     runtime = torch.backends.cudnn.version()
     compiled = torch._C._cudnn.getCompileVersion() if hasattr(torch._C, "_cudnn") else None
-    runtime_parts = (runtime // 10000, runtime // 100 % 100) if runtime >= 10000 else (runtime // 1000, runtime // 100 % 10)
-    if compiled and tuple(compiled[:1]) != runtime_parts[:1]:
-        return outcome("fail", "cuDNN %s at runtime, built with %s" % (runtime, ".".join(map(str, compiled))),
+    # cuDNN 9 numbers itself major * 10000 + minor * 100 + patch (91900); cuDNN 8 used major * 1000.
+    parts = (runtime // 10000, runtime // 100 % 100, runtime % 100) if runtime >= 10000 else (runtime // 1000, runtime // 100 % 10, runtime % 100)
+    shown = ".".join(map(str, parts))
+    if compiled and tuple(compiled[:1]) != parts[:1]:
+        return outcome("fail", "cuDNN %s at runtime, built with %s" % (shown, ".".join(map(str, compiled))),
                        ["remove the other cuDNN from LD_LIBRARY_PATH"], "https://github.com/pytorch/pytorch/pull/104757")
-    return passed("cuDNN %s" % runtime + (", built with %s" % ".".join(map(str, compiled)) if compiled else ""))
+    return passed("cuDNN %s" % shown + (", built with %s" % ".".join(map(str, compiled)) if compiled else ""))
 
 
 @check("accelerator.nccl", "NCCL is there for multi-GPU work")

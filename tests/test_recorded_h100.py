@@ -37,3 +37,37 @@ def test_recorded_h100_facts():
     assert [(g["name"], g["compute_capability"]) for g in nvidia["gpus"]] == [("NVIDIA H100 80GB HBM3", "9.0")]
     assert recorded["interpreter"]["venv_creator"].startswith("uv ")
     assert "NVIDIA driver 580.159.04 (from /sys/module/nvidia/version)" in fixture_text("torchup-h100/detect-verbose.txt")
+
+
+def test_doctor_on_the_h100_passed_every_check_and_renders():
+    from diagnostics import report
+
+    recorded = json.loads(fixture_text("torchup-h100/doctor.json"))
+    assert recorded["exit_code"] == 0 and recorded["torch"] == "2.11.0+cu130"
+    results = {r["id"]: r for r in recorded["results"]}
+    assert results["accelerator.available"]["evidence"] == "1 device: NVIDIA H100 80GB HBM3"
+    assert results["accelerator.arch"]["evidence"].startswith("NVIDIA H100 80GB HBM3 sm_90 in sm_75 sm_80 sm_86 sm_90")
+    assert all(r["status"] == "pass" for r in recorded["results"])
+    text = report.render_text(recorded)
+    assert "✓ accelerator.autocast  fp16 and bf16 autocast run" in text and text.rstrip().endswith("OK")
+    assert "<testsuite " in report.render_junit(recorded)
+    distributed = {r["id"]: r["status"] for r in json.loads(fixture_text("torchup-h100/doctor-distributed.json"))["results"]}
+    assert distributed == {"distributed.gloo": "pass", "distributed.nccl": "pass"}
+
+
+def test_hidden_gpu_on_the_h100_was_a_warning():
+    recorded = json.loads(fixture_text("torchup-h100/doctor-cvd-empty.json"))
+    results = {r["id"]: r for r in recorded["results"]}
+    assert results["accelerator.available"]["status"] == "warn"
+    assert results["accelerator.available"]["fix"]["commands"] == ["unset CUDA_VISIBLE_DEVICES"]
+    assert recorded["exit_code"] == 0  # a warning fails a run only with --strict
+
+
+def test_recorded_plan_inputs_still_give_the_same_plan():
+    from installer.plan import Overrides, make_plan
+
+    recorded = json.loads(fixture_text("torchup-h100/plan-2.11.json"))
+    inputs = recorded["inputs"]
+    overrides = Overrides(torch="2.11", os=inputs["os"], arch=inputs["arch"], python_version=inputs["python"],
+                          nvidia_driver=inputs["nvidia_driver"], gpu_cc=tuple(g["compute_capability"] for g in inputs["gpus"]), offline=True)
+    assert make_plan(None, overrides).torch == recorded["torch"] == "2.11.0+cu130"

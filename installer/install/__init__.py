@@ -373,4 +373,5 @@ def render_text(result: Result) -> str:
     accelerator = "CUDA " + str(report["cuda"]) if report.get("cuda") else ("ROCm " + str(report["hip"]) if report.get("hip") else "the CPU build")
     available = "available" if report.get("cuda_available") else "not available"
     lines.append(f"  verified: torch imports ({accelerator}; GPU {available}), autograd gives 4.5, torch.from_numpy shares memory, scipy imports")
+    lines.append(f"  next: torchup doctor --python {result.target.python}")
     return "\n".join(lines) + "\n"
