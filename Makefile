@@ -16,7 +16,10 @@ setup: $(BIN)/torchup
 	$(BIN)/torchup install --venv $(VENV) --yes
 
 # torchup itself, editable, with the test extra; rebuilt when the project's metadata changes.
+# First the system Python is examined with the standard library alone: a Python without TLS,
+# pip or venv support stops here with the cause and the fix, before pip is ever run.
 $(BIN)/torchup: pyproject.toml
+	$(PYTHON) -m installer.preflight
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -24,6 +27,7 @@ $(BIN)/torchup: pyproject.toml
 
 $(WHEELHOUSE)/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(WHEELHOUSE) '$(TEST_TORCH)' numpy scipy
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(WHEELHOUSE)/old-pip 'pip==20.2.4'
 	touch $@
 
 $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete

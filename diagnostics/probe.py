@@ -262,24 +262,26 @@ def read_version_assignment(path):
 
 
 def ensurepip_facts():
-    """Whether ``python -m ensurepip`` can install pip offline, and which pip it carries."""
+    """Whether ``python -m ensurepip`` can install pip offline here, which pip it carries, and
+    whether a venv made from this interpreter gets pip (Debian disables the first, not the second)."""
     spec = find_spec("ensurepip")
     if spec is None or not spec.origin:
-        return {"available": False, "bundled_pip": None, "reason": "no ensurepip module"}
+        return {"available": False, "bundled_pip": None, "seeds_venv": False, "reason": "no ensurepip module"}
     package_dir = os.path.dirname(spec.origin)
-    with open(spec.origin, encoding="utf-8") as handle:
-        source = handle.read()
-    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
-    if "ensurepip is disabled in Debian/Ubuntu for the system python" in source and not in_venv:
-        return {"available": False, "bundled_pip": None, "reason": "disabled by Debian/Ubuntu for the system Python"}
     wheels = []
     for directory in (os.path.join(package_dir, "_bundled"), sysconfig.get_config_var("WHEEL_PKG_DIR")):
         if directory and os.path.isdir(directory):
             wheels.extend(name for name in os.listdir(directory) if name.startswith("pip-") and name.endswith(".whl"))
     wheels.sort()
+    bundled = wheels[-1].split("-")[1] if wheels else None
+    with open(spec.origin, encoding="utf-8") as handle:
+        source = handle.read()
+    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+    if "ensurepip is disabled in Debian/Ubuntu for the system python" in source and not in_venv:
+        return {"available": False, "bundled_pip": bundled, "seeds_venv": bool(wheels), "reason": "disabled by Debian/Ubuntu for the system Python"}
     if not wheels:
-        return {"available": False, "bundled_pip": None, "reason": "no bundled pip wheel"}
-    return {"available": True, "bundled_pip": wheels[-1].split("-")[1], "reason": None}
+        return {"available": False, "bundled_pip": None, "seeds_venv": False, "reason": "no bundled pip wheel"}
+    return {"available": True, "bundled_pip": bundled, "seeds_venv": True, "reason": None}
 
 
 def pip_config_files(environ):

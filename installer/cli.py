@@ -73,15 +73,20 @@ def detect(options, python, as_json):
     from .detect import detect as run_detect
     from .detect import report
 
+    from .findings import find, render_lines
+
     facts = run_detect(python, Host(timeout=options["timeout"]))
+    findings = find(facts)
     if as_json:
-        click.echo(json.dumps(facts.as_data(), indent=2))
+        click.echo(json.dumps(dict(facts.as_data(), findings=[f._asdict() for f in findings]), indent=2))
         return
     trail = []
     if options["verbose"]:
         for vendor in (facts.accelerators.nvidia, facts.accelerators.amd):
             trail.extend(vendor.trail if vendor else [])
     click.echo(report.render_text(report.sections(facts), trail), nl=False)
+    click.echo("\nFindings")
+    click.echo("\n".join(render_lines(findings) or ["  ✓ none: pip, TLS and this interpreter look fine"]))
 
 
 def _split_packages(ctx, param, value):
@@ -232,6 +237,45 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
                              echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
                              echo_err=lambda text: click.echo(text, err=True))
     click.get_current_context().exit(outcome["exit_code"])
+
+
+@cli.command()
+@python_option
+@click.option("--apply", "apply_fixes", is_flag=True, help="Carry out the safe fixes (no root; only the target, or what you named).")
+@click.option("--system", is_flag=True, help="With --apply, as root: also run the package-manager commands.")
+@click.option("--mirror", metavar="URL", help="Write a pip configuration that uses this index (an http(s) URL).")
+@click.option("--json", "as_json", is_flag=True, help="Print findings, plan and changes as JSON.")
+@click.pass_obj
+def fix(options, python, apply_fixes, system, mirror, as_json):
+    """Diagnose broken pip, TLS and PEP 668 setups, and give (or apply) the exact fix."""
+    from . import fix as fixing
+    from .detect import detect as run_detect
+    from .findings import find
+
+    mirror = fixing.check_mirror(mirror)
+    if system and not apply_fixes:
+        raise click.BadParameter("--system goes with --apply", param_hint="--system")
+    host = Host(timeout=options["timeout"])
+    facts = run_detect(python, host)
+    findings = find(facts)
+    actions = fixing.plan(facts, findings, mirror)
+    changes = after = None
+    if apply_fixes:
+        changes = fixing.apply(actions, mirror, facts, system, host.env)
+        after = find(run_detect(python, host))
+    remaining = after if after is not None else findings
+    if as_json:
+        click.echo(json.dumps({
+            "schema": 1,
+            "python": facts.python,
+            "findings": [f._asdict() for f in findings],
+            "actions": [a._asdict() for a in actions],
+            "changes": [c._asdict() for c in changes] if changes is not None else None,
+            "remaining": [f._asdict() for f in remaining],
+        }, indent=2))
+    else:
+        click.echo(fixing.render_text(facts.python, findings, actions, changes, after), nl=False)
+    click.get_current_context().exit(1 if fixing.blocking(remaining) else 0)
 
 
 def main():

@@ -126,8 +126,10 @@ def resources(host: Host, system: str, paths: List[str]) -> Resources:
         # Linux says it all in /proc, which is quicker to read than psutil is to import.
         total, available = parse_meminfo(meminfo)
         return Resources(total, available, free)
-    import psutil
-
+    try:
+        import psutil
+    except ImportError:  # `make setup` runs detection with the system Python, before anything is installed
+        return Resources(None, None, free)
     memory = psutil.virtual_memory()
     return Resources(memory.total, memory.available, free)
 
@@ -141,9 +143,12 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
     cpuinfo = host.read_text("/proc/cpuinfo") or ""
     cpu = parse_cpuinfo(cpuinfo)._replace(logical_cores=os.cpu_count(), physical_cores=physical_cores(cpuinfo))
     if system != "Linux":
-        import psutil
+        try:
+            import psutil
 
-        cpu = cpu._replace(physical_cores=psutil.cpu_count(logical=False))
+            cpu = cpu._replace(physical_cores=psutil.cpu_count(logical=False))
+        except ImportError:
+            pass
     if cpu.model is None and system == "Darwin":
         sysctl = host.run(["sysctl", "-n", "machdep.cpu.brand_string"])
         cpu = cpu._replace(model=sysctl.stdout.strip() or None if sysctl.ok else None)

@@ -1,0 +1,162 @@
+"""Broken interpreters built for real, diagnosed and fixed: ``torchup fix``, the findings in
+``torchup detect``, and the preflight `make setup` runs with the system Python."""
+
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, WHEELHOUSE, isolated_env, make_venv
+
+VERSION = "%d.%d" % sys.version_info[:2]
+SKIPPED_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "lib2to3"}
+
+
+def copy_cpython(destination: Path, *, without_ssl=False, externally_managed=False) -> Path:
+    """A copy of the real CPython running these tests: its binary and stdlib (pip kept, other packages not)."""
+    base = Path(sys.base_prefix)
+    stdlib = Path(sysconfig.get_paths(vars={"base": str(base), "installed_base": str(base)})["stdlib"])
+    binary = Path(os.path.realpath(os.path.join(base, "bin", "python" + VERSION)))
+    (destination / "bin").mkdir(parents=True)
+    shutil.copy2(binary, destination / "bin" / ("python" + VERSION))
+    (destination / "bin" / "python3").symlink_to("python" + VERSION)
+    target = destination / "lib" / ("python" + VERSION)
+    shutil.copytree(stdlib, target, symlinks=True, ignore=lambda directory, names: [n for n in names if n in SKIPPED_STDLIB] if directory == str(stdlib) else [])
+    site = target / "site-packages"
+    site.mkdir()
+    import pip
+
+    shutil.copytree(Path(pip.__file__).parent, site / "pip")
+    if without_ssl:
+        for extension in (target / "lib-dynload").glob("_ssl*"):
+            extension.unlink()
+    if externally_managed:
+        (target / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError = this Python belongs to the test's package manager\n")
+    return destination / "bin" / "python3"
+
+
+def torchup(*args, env=None, cwd=REPO):
+    env = env or isolated_env(PIP_CONFIG_FILE=os.devnull)
+    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def fix_json(python, *extra, env=None, cwd=REPO):
+    result = torchup("fix", "--python", str(python), "--json", *extra, env=env, cwd=cwd)
+    return result, json.loads(result.stdout)
+
+
+def ids(findings):
+    return [finding["id"] for finding in findings]
+
+
+@pytest.fixture(scope="module")
+def python_without_ssl(tmp_path_factory):
+    return copy_cpython(tmp_path_factory.mktemp("nossl") / "python", without_ssl=True)
+
+
+def test_python_without_ssl_is_f01_with_this_platforms_fix(python_without_ssl, tmp_path):
+    # What the user saw: pip warns as soon as an https index is configured (127.0.0.1 only here).
+    pip = subprocess.run([str(python_without_ssl), "-m", "pip", "download", "--no-deps", "-d", str(tmp_path), "--index-url", "https://127.0.0.1:9/simple", "--retries", "0", "nothing"],
+                         capture_output=True, text=True, env=isolated_env(PIP_CONFIG_FILE=os.devnull), timeout=120)
+    assert "the ssl module in Python is not available" in pip.stdout + pip.stderr
+    result, document = fix_json(python_without_ssl)
+    assert result.returncode == 1
+    f01 = next(f for f in document["findings"] if f["id"] == "F01")
+    assert f01["severity"] == "fail" and "ssl module in Python is not available" in f01["seen"]
+    distribution = Path("/etc/os-release").read_text() if Path("/etc/os-release").exists() else ""
+    if "ID=debian" in distribution or "ID=ubuntu" in distribution:
+        assert any("apt install libssl-dev" in step for step in f01["fix"])
+    assert any("uv python install" in step for step in f01["fix"])
+
+
+def test_setup_preflight_stops_on_a_python_without_ssl(python_without_ssl):
+    result = subprocess.run([str(python_without_ssl), "-m", "installer.preflight"], capture_output=True, text=True, cwd=REPO, env=isolated_env(PIP_CONFIG_FILE=os.devnull), timeout=120)
+    assert result.returncode == 1
+    assert "✗ F01 this Python has no ssl module" in result.stdout
+    assert "Setup stopped: fix F01 first" in result.stdout
+
+
+def test_venv_without_pip_gets_pip_and_a_second_run_changes_nothing(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    result, document = fix_json(python)
+    assert result.returncode == 1 and ids(document["findings"]) == ["F12"]
+    assert document["actions"][0]["argv"] == [str(python), "-m", "ensurepip", "--upgrade", "--default-pip"]
+    assert not (tmp_path / "venv" / "bin" / "pip").exists()  # a plan changes nothing
+
+    applied = torchup("fix", "--python", str(python), "--apply")
+    assert applied.returncode == 0, applied.stdout
+    assert f"✓ [F12] {python} -m ensurepip --upgrade --default-pip" in applied.stdout
+    assert "No findings left" in applied.stdout
+    assert subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode == 0
+
+    again = torchup("fix", "--python", str(python), "--apply")
+    assert again.returncode == 0
+    assert "nothing to change" in again.stdout
+
+
+def test_externally_managed_python_gets_a_venv_that_install_then_uses(tmp_path):
+    python = copy_cpython(tmp_path / "python", externally_managed=True)
+    work = tmp_path / "project"
+    work.mkdir()
+    result, document = fix_json(python, cwd=work)
+    assert "F14" in ids(document["findings"])
+    applied = torchup("fix", "--python", str(python), "--apply", cwd=work)
+    assert f"✓ [F14] {python} -m venv {work / '.venv'}" in applied.stdout
+    assert (work / ".venv" / "pyvenv.cfg").exists()
+    again = torchup("fix", "--python", str(python), "--apply", cwd=work)
+    assert f"{work / '.venv'} is already a venv" in again.stdout and "nothing to change" in again.stdout
+    planned = torchup("install", "--dry-run", "--offline", "--no-gpu", "--yes", cwd=work)
+    assert planned.returncode == 0, planned.stderr
+    assert f"[1/4] detect: {work / '.venv' / 'bin' / 'python'}" in planned.stderr
+
+
+def test_old_pip_in_a_venv_is_upgraded_offline(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv / "bin/python"), "--no-index", "--find-links", str(WHEELHOUSE / "old-pip"), "pip==20.2.4"], check=True)
+    result, document = fix_json(venv / "bin/python")
+    f16 = next(f for f in document["findings"] if f["id"] == "F16")
+    assert f16["title"] == "pip 20.2.4 cannot install manylinux_x_y wheels" and f16["action"] == "upgrade-pip"
+    applied = torchup("fix", "--python", str(venv / "bin/python"), "--apply")
+    assert applied.returncode == 0, applied.stdout
+    version = subprocess.run([str(venv / "bin/python"), "-m", "pip", "--version"], capture_output=True, text=True).stdout
+    assert not version.startswith("pip 20."), version
+
+
+def test_missing_certificate_files_and_an_https_proxy(tmp_path):
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull, SSL_CERT_FILE=str(tmp_path / "gone.pem"), PIP_CERT=str(tmp_path / "also-gone.pem"),
+                       HTTPS_PROXY="https://carol:s3cret@proxy.example:3128")
+    result, document = fix_json(sys.executable, env=env)
+    findings = {f["id"]: f for f in document["findings"]}
+    assert findings["F06"]["fix"][:2] == ["unset SSL_CERT_FILE", "unset PIP_CERT"]
+    assert findings["F11"]["fix"] == ["export HTTPS_PROXY=http://****@proxy.example:3128"]
+    assert result.returncode == 1
+    text = torchup("detect", "--python", sys.executable, env=env).stdout
+    assert "✗ F06 a certificate bundle setting points at a missing file" in text
+    assert "s3cret" not in result.stdout + text
+
+
+def test_mirror_is_written_once_and_never_printed_with_its_secret(tmp_path):
+    python = make_venv(tmp_path / "venv")
+    mirror = "https://dave:hunter2@mirror.example/simple"
+    applied = torchup("fix", "--python", str(python), "--apply", "--mirror", mirror)
+    assert "✓ [mirror] set index-url = https://****@mirror.example/simple in" in applied.stdout
+    config = configparser.RawConfigParser()
+    config.read(tmp_path / "venv" / "pip.conf")
+    assert config.get("global", "index-url") == mirror
+    again = torchup("fix", "--python", str(python), "--apply", "--mirror", mirror)
+    assert "already sets index-url" in again.stdout and "nothing to change" in again.stdout
+    assert "hunter2" not in applied.stdout + applied.stderr + again.stdout
+
+
+def test_bad_options_exit_2():
+    bad_mirror = torchup("fix", "--mirror", "ftp://mirror.example/simple")
+    assert bad_mirror.returncode == 2 and "--mirror ftp://mirror.example/simple: not an http(s) URL" in bad_mirror.stderr
+    assert torchup("fix", "--system").returncode == 2
