@@ -12,7 +12,7 @@ from diagnostics import checks
 SCHEMA_VERSION = 1
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "crash": "✗", "timeout": "✗", "skip": "-"}
 FAILING = ("fail", "crash", "timeout")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def build(python, results, seconds, strict=False):

@@ -14,7 +14,6 @@ from typing import List, NamedTuple, Optional, Tuple
 from .detect import Facts
 
 FAIL, WARN = "fail", "warn"
-CATALOG = "https://github.com/pypa/pip/blob/main/docs/html/topics/https-certificates.md"
 # manylinux_x_y (PEP 600) wheels need pip 20.3; numpy and torch ship nothing older for new releases.
 PIP_FOR_PEP600 = (20, 3)
 # Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 still used (pypa/pip#12358).

@@ -298,3 +298,10 @@ def DATA_FILE_TEXT():
     from installer.plan.data import DATA_FILE
 
     return DATA_FILE.read_text(encoding="utf-8")
+
+
+def test_what_pypi_would_have_given_is_said_where_it_differs():
+    cpu = decision(torch="2.13")
+    assert "a plain `pip install torch==2.13.0` from PyPI would install the cu130 build, several GB of CUDA libraries" in cpu.notes
+    gpu = decision(torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")], variant="cu130")
+    assert not any("from PyPI" in note for note in gpu.notes)

@@ -281,7 +281,7 @@ def decide(data: Compatibility, inputs: PlanInputs) -> Decision:
         reason = "asked for with --variant"
         if not chosen.accepted:
             notes.append(f"{inputs.variant} was asked for although {chosen.reason}")
-        return Decision(release, release_reason, inputs.variant, reason, candidates, notes)
+        return Decision(release, release_reason, inputs.variant, reason, candidates, notes + _pypi_default_note(release, inputs, inputs.variant))
 
     accepted = [candidate for candidate in candidates if candidate.accepted]
     chosen = accepted[0]  # the CPU build (or macOS default) is always accepted, and sorts last
@@ -289,7 +289,16 @@ def decide(data: Compatibility, inputs: PlanInputs) -> Decision:
         reason = _why_no_accelerator(release, inputs, data, candidates)
     else:
         reason = f"the newest build that fits: {chosen.reason}"
-    return Decision(release, release_reason, chosen.variant, reason, candidates, notes)
+    return Decision(release, release_reason, chosen.variant, reason, candidates, notes + _pypi_default_note(release, inputs, chosen.variant))
+
+
+def _pypi_default_note(release: Release, inputs: PlanInputs, variant: str) -> List[str]:
+    """What a plain `pip install torch` would have given instead, where that differs (Linux x86_64)."""
+    default = release.pypi_default_linux
+    if inputs.platform != "linux-x86_64" or not default or default == variant:
+        return []
+    size = ", several GB of CUDA libraries" if cuda_of(default) else ""
+    return [f"a plain `pip install torch=={release.version}` from PyPI would install the {default} build{size}"]
 
 
 def _why_no_accelerator(release: Release, inputs: PlanInputs, data: Compatibility, candidates: List[Candidate]) -> str:
