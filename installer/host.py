@@ -7,7 +7,6 @@ ask a :class:`Host`. Tests hand them a Host over a directory laid out like ``/sy
 
 import os
 import shutil
-from pathlib import Path
 from typing import List, Mapping, Optional, Sequence
 
 from . import runner
@@ -20,22 +19,23 @@ class Host:
         env: Optional[Mapping[str, str]] = None,
         timeout: float = runner.DEFAULT_TIMEOUT,
     ):
-        self.root = Path(root)
+        self.root = str(root)
         self.env = dict(os.environ if env is None else env)
         self.timeout = timeout
 
-    def path(self, absolute: str) -> Path:
-        return self.root / absolute.lstrip("/")
+    def path(self, absolute: str) -> str:
+        return os.path.join(self.root, absolute.lstrip("/"))
 
     def read_text(self, absolute: str) -> Optional[str]:
         """The file's text, or None when it does not exist or cannot be read."""
         try:
-            return self.path(absolute).read_bytes().decode("utf-8", errors="replace")
+            with open(self.path(absolute), "rb") as handle:
+                return handle.read().decode("utf-8", errors="replace")
         except OSError:
             return None
 
     def exists(self, absolute: str) -> bool:
-        return self.path(absolute).exists()
+        return os.path.exists(self.path(absolute))
 
     def list_dir(self, absolute: str) -> List[str]:
         try:
@@ -49,9 +49,9 @@ class Host:
         if found:
             return found
         for directory in extra_dirs:
-            candidate = self.path(directory) / name
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                return str(candidate)
+            candidate = os.path.join(self.path(directory), name)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
         return None
 
     def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> runner.Completed:

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 from importlib.util import find_spec
-from pathlib import Path
 from typing import Mapping, Optional
 
 from . import runner
@@ -36,13 +35,18 @@ def probe_path() -> str:
     return find_spec("diagnostics.probe").origin
 
 
+def venv_interpreters(venv: str):
+    """Where a venv keeps its python: bin/ on POSIX, Scripts\\ on Windows."""
+    return (os.path.join(venv, "bin", "python"), os.path.join(venv, "Scripts", "python.exe"))
+
+
 def default_interpreter(env: Mapping[str, str]) -> str:
     """The active virtual environment's python, else ``python3`` (then ``python``) on PATH."""
     venv = env.get("VIRTUAL_ENV")
     if venv:
-        for candidate in (Path(venv) / "bin" / "python", Path(venv) / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
+        for candidate in venv_interpreters(venv):
+            if os.path.exists(candidate):
+                return candidate
     for name in ("python3", "python"):
         found = shutil.which(name, path=env.get("PATH", os.defpath))
         if found:
@@ -52,9 +56,9 @@ def default_interpreter(env: Mapping[str, str]) -> str:
 
 def doctor_default(env: Mapping[str, str]) -> str:
     """As install would choose: the active venv, else ./.venv where it exists, else python3 on PATH."""
-    local = Path(".venv") / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    if not env.get("VIRTUAL_ENV") and local.exists():
-        return str(local.absolute())
+    local = os.path.join(".venv", "Scripts", "python.exe") if os.name == "nt" else os.path.join(".venv", "bin", "python")
+    if not env.get("VIRTUAL_ENV") and os.path.exists(local):
+        return os.path.abspath(local)
     return default_interpreter(env)
 
 
@@ -62,18 +66,18 @@ def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
     if python is None:
         return default_interpreter(env)
     if os.sep in python or (os.altsep and os.altsep in python) or os.path.exists(python):
-        path = Path(python).expanduser()
-        if not path.exists():
+        path = os.path.expanduser(python)
+        if not os.path.exists(path):
             raise TargetError(f"--python {python}: no such file")
-        if path.is_dir():
+        if os.path.isdir(path):
             # A virtual environment's directory is a fine way to name its interpreter.
-            for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return str(candidate)
+            for candidate in venv_interpreters(path):
+                if os.path.exists(candidate):
+                    return candidate
             raise TargetError(f"--python {python}: a directory with no bin/python in it")
         if not os.access(path, os.X_OK):
             raise TargetError(f"--python {python}: not executable")
-        return str(path)
+        return path
     found = shutil.which(python, path=env.get("PATH", os.defpath))
     if not found:
         raise TargetError(f"--python {python}: not found on PATH")
@@ -92,8 +96,8 @@ def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> di
         raise TargetError(
             f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shown})"
         ) from None
-    if not isinstance(document, dict):
-        raise TargetError(f"--python {python}: not a Python interpreter torchup can use")
+    if not isinstance(document, dict) or not ("too_old" in document or "probe_schema" in document):
+        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not the probe's)")
     if "too_old" in document:
         raise TargetError(
             f"--python {python}: Python {document['too_old']} is too old; torchup needs Python "

@@ -26,7 +26,10 @@ RUNS = 21
 INSTALL_RUNS = 3
 
 
-def median_seconds(argv, env=None, runs=RUNS):
+def median_seconds(argv, env=None, runs=RUNS, warm_up=3):
+    """Median wall time of ``runs`` runs, after ``warm_up`` unmeasured ones fill the caches."""
+    for _ in range(warm_up):
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
     timings = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -163,6 +163,9 @@ def test_not_a_python(tmp_path):
     tool = write_tool(tmp_path, "fake-python", "print('hello')\n")
     with pytest.raises(TargetError, match="it printed: hello"):
         run_probe(tool)
+    json_speaker = write_tool(tmp_path, "json-python", "print('{}')\n")
+    with pytest.raises(TargetError, match="its answer was not the probe's"):
+        run_probe(json_speaker)
 
 
 def test_hanging_interpreter_times_out(tmp_path):
