@@ -5,9 +5,9 @@ a check that outlives its timeout is marked as a timeout and its worker killed. 
 fresh worker carries on with the checks that are left. Standard library only: this also runs
 from ``python -m diagnostics`` in an environment that has nothing but torch.
 
-Like installer.runner, every process here gets an argv list (never a shell), a timeout and
-captured output; this module exists because its line-by-line protocol needs the process while
-it runs, not only once it has finished.
+As with installer.runner, every process here gets an argv list (never a shell), a timeout and
+captured output, and is ended the same way; this module exists because its line-by-line
+protocol needs the process while it runs, not only once it has finished.
 """
 
 import json
@@ -18,6 +18,9 @@ import subprocess
 import tempfile
 import threading
 import time
+
+# The seam's own way of ending a process group; installer/runner.py is standard library only too.
+from installer.runner import kill_group
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 CHECK_TIMEOUT = 60.0
@@ -137,11 +140,5 @@ def _one_worker(argv, env, stderr, remaining, results, check_timeout, import_tim
 
 
 def _kill(process):
-    try:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-    except (ProcessLookupError, PermissionError):
-        pass
+    kill_group(process)
     process.wait()

@@ -76,13 +76,13 @@ def run(
     try:
         out, err = process.communicate(input=_encode(input_text), timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(process)
+        kill_group(process)
         out, err = process.communicate()
         return Completed(
             argv, None, _decode(out), _decode(err), time.monotonic() - started, f"timed out after {timeout:g} s"
         )
     except KeyboardInterrupt:
-        _kill_group(process)
+        kill_group(process)
         raise
     return Completed(argv, process.returncode, _decode(out), _decode(err), time.monotonic() - started)
 
@@ -125,19 +125,20 @@ def run_echoed(
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(process)
+        kill_group(process)
         process.wait()
         reader.join()
         return Completed(argv, None, "".join(lines), "", time.monotonic() - started, f"timed out after {timeout:g} s")
     except KeyboardInterrupt:
-        _kill_group(process)
+        kill_group(process)
         process.wait()
         raise
     reader.join()
     return Completed(argv, process.returncode, "".join(lines), "", time.monotonic() - started)
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen) -> None:
+    """End a process started with start_new_session, and everything it started."""
     try:
         if os.name == "posix":
             os.killpg(process.pid, signal.SIGKILL)
