@@ -86,7 +86,7 @@ def detect(options, python, as_json):
             trail.extend(vendor.trail if vendor else [])
     click.echo(report.render_text(report.sections(facts), trail), nl=False)
     click.echo("\nFindings")
-    click.echo("\n".join(render_lines(findings) or ["  ✓ none: pip, TLS and this interpreter look fine"]))
+    click.echo("\n".join(render_lines(findings)))
 
 
 def _split_packages(ctx, param, value):

@@ -333,6 +333,8 @@ MARKS = {FAIL: "✗", WARN: "!"}
 
 
 def render_lines(findings: List[Finding]) -> List[str]:
+    if not findings:
+        return ["  ✓ none: pip, TLS and this interpreter look fine"]
     lines = []
     for finding in findings:
         lines.append(f"  {MARKS[finding.severity]} {finding.id} {finding.title}")

@@ -116,7 +116,7 @@ def blocking(findings: List[Finding]) -> bool:
 def render_text(python: str, findings: List[Finding], actions: List[Action], changes: Optional[List[Change]], after: Optional[List[Finding]]) -> str:
     from .findings import render_lines
 
-    out = [f"Findings for {python}"] + (render_lines(findings) or ["  ✓ none: pip, TLS and this interpreter look fine"])
+    out = [f"Findings for {python}"] + render_lines(findings)
     if actions:
         out += ["", "Plan"]
         for number, action in enumerate(actions, 1):
@@ -131,6 +131,5 @@ def render_text(python: str, findings: List[Finding], actions: List[Action], cha
         if not made:
             out.append("  nothing to change: every safe fix is already in place")
     if after is not None:
-        out += ["", "Still to do" if after else "No findings left"]
-        out += render_lines(after)
+        out += ["", "Still to do"] + render_lines(after) if after else ["", "No findings left"]
     return "\n".join(out) + "\n"

@@ -18,7 +18,7 @@ from .. import runner, target
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
-from ..plan import Overrides, Plan, make_plan
+from ..plan import Overrides, Plan, make_plan, pip_sources
 from ..plan.data import cuda_of, rocm_of
 from .backends import Pip, Sources, Uv
 from .transaction import Snapshot
@@ -65,7 +65,6 @@ class Result(NamedTuple):
     installer: str
     commands: List[Command]
     verification: Optional[dict]
-    problems: List[str]
     seconds: Dict[str, float]  # wall time of each step
 
     def as_data(self) -> dict:
@@ -79,7 +78,6 @@ class Result(NamedTuple):
             "plan": self.plan.as_data(),
             "commands": [{"title": c.title, "argv": c.argv} for c in self.commands],
             "verification": self.verification,
-            "problems": self.problems,
             "seconds": {step: round(value, 3) for step, value in self.seconds.items()},
         }
 
@@ -136,25 +134,11 @@ def choose_installer(choice: str, facts: Facts, python: str, host: Host):
 
 def user_sources(facts: Facts, installer) -> Tuple[Sources, List[str]]:
     """The target pip's own configuration, as flags for uv (which ignores pip.conf); pip reads it itself."""
-    if isinstance(installer, Pip) or not facts.pip:
+    if isinstance(installer, Pip):
         return Sources(), []
-    settings = facts.pip["config"]["settings"]
-    skipped = []
-
-    def usable(values):
-        kept = []
-        for value in values:
-            (skipped if "****@" in value else kept).append(value)
-        return tuple(kept)
-
-    index = usable([settings["index-url"]["value"]]) if "index-url" in settings else ()
-    sources = Sources(
-        index_url=index[0] if index else None,
-        extra_index_urls=usable(settings.get("extra-index-url", {}).get("value", [])),
-        find_links=usable(settings.get("find-links", {}).get("value", [])),
-    )
-    notes = [f"uv does not read pip's configuration and torchup does not copy credentials: {url} was left out" for url in skipped]
-    return sources, notes
+    configured = pip_sources(facts)
+    notes = [f"uv does not read pip's configuration and torchup does not copy credentials: {url} was left out" for url in configured.left_out]
+    return Sources(configured.index_url, configured.extra_index_urls, configured.find_links), notes
 
 
 def companions_for(plan: Plan) -> List[str]:
@@ -265,7 +249,7 @@ def install(
         if not verification_problems(before, plan) and "torch" in before:
             say(f"[3/{STEPS}] install: torch {before['torch']}, numpy {before.get('numpy')} and scipy {before.get('scipy')} are already there and verify: nothing to do")
             lap("verify")
-            return Result("already-installed", the_target, plan, "none", [], before, [], seconds)
+            return Result("already-installed", the_target, plan, "none", [], before, seconds)
 
     installer = choose_installer(options.installer, facts, the_target.python, host)
     commands, notes = build_commands(plan, facts, installer, options)
@@ -276,11 +260,12 @@ def install(
             commands.insert(0, Command("a new venv", venv_argv(the_target, installer)))
         for command in commands:
             say(f"  would run: {' '.join(command.argv)}")
-        return Result("dry-run", the_target, plan, installer.name, commands, None, [], seconds)
+        return Result("dry-run", the_target, plan, installer.name, commands, None, seconds)
 
-    created = _create_venv(the_target, installer, host)
+    created = the_target.create_from is not None
     snapshot = None
     try:
+        _create_venv(the_target, installer, host)
         paths = (facts.interpreter or {}).get("paths", {}) if not created else {}
         directories = [paths.get("purelib"), paths.get("platlib")] + ([paths.get("scripts")] if the_target.venv else [])
         snapshot = Snapshot(directories).take()
@@ -306,7 +291,7 @@ def install(
         raise
     snapshot.discard()
     lap("verify")
-    return Result("installed", the_target, plan, installer.name, commands, report, [], seconds)
+    return Result("installed", the_target, plan, installer.name, commands, report, seconds)
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:
@@ -324,14 +309,12 @@ def venv_argv(the_target: Target, installer) -> List[str]:
     return [the_target.create_from, "-m", "venv"] + (["--without-pip"] if isinstance(installer, Uv) else []) + [str(the_target.venv)]
 
 
-def _create_venv(the_target: Target, installer, host: Host) -> bool:
+def _create_venv(the_target: Target, installer, host: Host) -> None:
     if the_target.create_from is None:
-        return False
+        return
     completed = runner.run(venv_argv(the_target, installer), env=host.env, timeout=INSTALL_TIMEOUT)
     if not completed.ok:
-        shutil.rmtree(the_target.venv, ignore_errors=True)
         raise InstallError(f"creating the venv {the_target.venv} failed: {completed.describe_failure()}")
-    return True
 
 
 def _has_pip(python: str, host: Host) -> bool:

@@ -94,16 +94,15 @@ def normalise_arch(os_name: str, machine: str) -> str:
     return machine
 
 
-def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInputs, Dict[str, str], Optional[List[str]]]:
-    """Plan inputs from detected facts and overrides, where each came from, and the target's platform tags."""
+def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInputs, Dict[str, str], Optional[Tuple[List[str], List[str]]]]:
+    """Plan inputs from detected facts and overrides, where each came from, and the target's (ABI, platform) tags."""
     sources: Dict[str, str] = {}
     interpreter = facts.interpreter if facts else None
     detected_os = OS_NAMES.get(facts.machine.os, facts.machine.os.lower()) if facts else None
 
     os_name = overrides.os or detected_os
     sources["os"] = "--os" if overrides.os else f"detected: {facts.machine.os}"
-    arch = overrides.arch or (normalise_arch(os_name, facts.machine.arch) if facts else None)
-    arch = normalise_arch(os_name, arch)
+    arch = normalise_arch(os_name, overrides.arch or facts.machine.arch)
     sources["arch"] = "--arch" if overrides.arch else "detected"
     if overrides.python_version:
         python, free_threaded = overrides.python_version, False
@@ -114,7 +113,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         sources["python"] = f"detected: {interpreter['executable']}"
 
     same_machine = facts is not None and os_name == detected_os
-    glibc = musl = None
+    glibc = None
     if same_machine and facts.machine.libc == "glibc":
         glibc = facts.machine.libc_version
     if same_machine and facts.machine.libc == "musl":
@@ -175,18 +174,35 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
     return inputs, sources, (abis, platforms) if platforms else None
 
 
+class PipSources(NamedTuple):
+    """The sources in the target pip's configuration; URLs holding credentials (redacted by the
+    probe, so unusable) are only named in ``left_out``."""
+
+    index_url: Optional[str] = None
+    extra_index_urls: Tuple[str, ...] = ()
+    find_links: Tuple[str, ...] = ()
+    left_out: Tuple[str, ...] = ()
+
+
+def pip_sources(facts: Optional[Facts]) -> PipSources:
+    if not facts or not facts.pip:
+        return PipSources()
+    settings = facts.pip["config"]["settings"]
+    values = {}
+    for key in ("index-url", "extra-index-url", "find-links"):
+        value = settings.get(key, {}).get("value")
+        values[key] = tuple(value) if isinstance(value, list) else (value,) if value else ()
+    left_out = tuple(v for vs in values.values() for v in vs if "****@" in v)
+    usable = {key: tuple(v for v in vs if v not in left_out) for key, vs in values.items()}
+    return PipSources(usable["index-url"][0] if usable["index-url"] else None, usable["extra-index-url"], usable["find-links"], left_out)
+
+
 def configured_sources(facts: Optional[Facts]) -> List[Tuple[str, str]]:
     """The target pip's own sources that could hold a torch build: (kind, location), PyPI excluded (it never has +cpu/+cuXXX builds)."""
-    if not facts or not facts.pip:
-        return []
-    settings = facts.pip["config"]["settings"]
-    found = []
-    for key, kind in (("index-url", "index"), ("extra-index-url", "index"), ("find-links", "find-links")):
-        value = settings.get(key, {}).get("value")
-        for location in value if isinstance(value, list) else [value] if value else []:
-            if "pypi.org" not in location and "****@" not in location:
-                found.append((kind, location))
-    return found
+    sources = pip_sources(facts)
+    indexes = ((sources.index_url,) if sources.index_url else ()) + sources.extra_index_urls
+    found = [("index", url) for url in indexes] + [("find-links", location) for location in sources.find_links]
+    return [(kind, location) for kind, location in found if "pypi.org" not in location]
 
 
 def make_plan(
