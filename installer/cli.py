@@ -108,6 +108,7 @@ def plan_options(command):
         click.option("--python-version", metavar="X.Y", envvar="TORCHUP_PYTHON_VERSION", help="Plan for this Python version instead of the target's."),
         click.option("--nvidia-driver", metavar="VERSION", envvar="TORCHUP_NVIDIA_DRIVER", help="Take this NVIDIA driver version."),
         click.option("--gpu-cc", multiple=True, metavar="X.Y", envvar="TORCHUP_GPU_CC", help="A GPU's compute capability; repeat once per GPU."),
+        click.option("--jetson", "jetson", metavar="L4T", envvar="TORCHUP_JETSON", help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU."),
         click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
         click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
         click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
@@ -120,7 +121,7 @@ def plan_options(command):
 
 def overrides_from(options) -> "Overrides":
     from .plan import Overrides
-    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_python_version
+    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_l4t, parse_python_version
     from .plan.data import load
 
     torch_spec, variant = options["torch_spec"], options["variant"]
@@ -141,6 +142,7 @@ def overrides_from(options) -> "Overrides":
         python_version=parse_python_version(options["python_version"]) if options["python_version"] else None,
         nvidia_driver=parse_driver(options["nvidia_driver"]) if options["nvidia_driver"] else None,
         gpu_cc=tuple(parse_compute_capability(cc) for cc in options["gpu_cc"]),
+        jetson=parse_l4t(options["jetson"]) if options["jetson"] else None,
         rocm_arch=tuple(arch for given in options["rocm_arch"] for arch in given.replace(",", " ").split()),
         no_gpu=options["no_gpu"],
         offline=options["offline"],

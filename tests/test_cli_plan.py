@@ -66,7 +66,7 @@ def test_bad_input_is_one_line_and_exit_2():
         (["--torch", "2.x"], "torchup: error: --torch 2.x: not a version or a version range"),
         (["--nvidia-driver", "abc"], "torchup: error: --nvidia-driver abc: not a driver version"),
         (["--gpu-cc", "sm_86"], "torchup: error: --gpu-cc sm_86: not a compute capability"),
-        (["--torch", "2.4", "--python-version", "3.13"], "torchup: error: torch 2.4 has a wheel for Python 3.13"),
+        (["--torch", "2.4", "--python-version", "3.13"], "torchup: error: torch 2.4 has no wheel for Python 3.13"),
         (["--with", "torchtext"], "Invalid value for '--with': torchtext"),
         (["--torch", "2.13", "--with", "torchaudio"], "torchup: error: --with torchaudio: no torchaudio release matches torch 2.13.0"),
     ):
@@ -85,3 +85,49 @@ def test_rocm_architectures_from_the_environment_as_detect_reads_them():
     data = json.loads(result.stdout)
     assert data["inputs"]["rocm_archs"] == ["gfx942", "gfx90a"]
     assert data["variant"] == "rocm7.2"
+
+
+def test_the_readme_examples_plan_on_the_default_release():
+    for extra, torch in (
+        (["--with", "torchvision,torchaudio"], "2.11.0+cpu"),
+        (["--variant", "cu128", "--nvidia-driver", "570.124.06", "--gpu-cc", "8.6"], "2.11.0+cu128"),
+        (["--variant", "rocm6.4", "--rocm-arch", "gfx942"], "2.9.1+rocm6.4"),
+        (["--variant", "xpu"], "2.15.0+xpu"),
+    ):
+        result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, *(["--no-gpu"] if "--gpu-cc" not in extra and "--rocm-arch" not in extra else []), *extra)
+        assert result.returncode == 0, (extra, result.stderr)
+        assert json.loads(result.stdout)["torch"] == torch, extra
+
+
+def test_a_driver_below_580_gets_the_newest_gpu_build_and_says_why():
+    result = torchup("plan", "--offline", *ANOTHER_MACHINE, "--nvidia-driver", "570.86.15", "--gpu-cc", "8.6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Plan: torch 2.14.1+cu126 from https://download.pytorch.org/whl/cu126\n")
+    assert "! torch 2.15.0 has no build for this machine's GPU (driver 570.86.15 is older than 580, the minimum for CUDA 13.x) → 2.14.1+cu126" in result.stdout
+
+
+def test_a_jetson_is_described_with_its_l4t_release():
+    thor = torchup("plan", "--offline", "--json", "--os", "linux", "--arch", "aarch64", "--python-version", "3.12", "--jetson", "38.2", "--gpu-cc", "11.0")
+    assert thor.returncode == 0, thor.stderr
+    data = json.loads(thor.stdout)
+    assert (data["torch"], data["inputs"]["jetson"], data["inputs"]["sources"]["jetson"]) == ("2.15.0+cu130", "38.2", "--jetson")
+    orin = torchup("plan", "--offline", "--json", "--os", "linux", "--arch", "aarch64", "--python-version", "3.12", "--jetson", "36.4", "--gpu-cc", "8.7")
+    assert json.loads(orin.stdout)["variant"] == "cpu"
+    bad = torchup("plan", "--offline", "--os", "linux", "--arch", "aarch64", "--python-version", "3.12", "--jetson", "thor", "--gpu-cc", "11.0")
+    assert (bad.returncode, bad.stderr.splitlines()[0]) == (2, "torchup: error: --jetson thor: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")
+
+
+def test_a_gpu_plan_that_only_a_cpu_build_could_serve_exits_1(tmp_path):
+    import sys
+
+    py = "cp%d%d" % sys.version_info[:2]
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / f"torch-2.13.0+cpu-{py}-{py}-manylinux_2_28_x86_64.whl").write_text("")
+    env = isolated_env(PIP_CONFIG_FILE="/dev/null", PIP_FIND_LINKS=str(wheels))
+    argv = ["--timeout", "2", "plan", "--python", sys.executable, "--nvidia-driver", "580.95.05", "--gpu-cc", "9.0", "--index-base", "http://127.0.0.1:9/whl"]
+    result = torchup(*argv, env=env)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("torchup: error: the index did not answer within 2 s")
+    assert "only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132, and a CPU build would leave the GPU unused" in result.stderr
+    assert torchup(*argv, "--variant", "cpu", env=env).returncode == 0

@@ -242,6 +242,7 @@ NOT_PARSED = {
     "nvidia-h100-driver-580/SOURCES.md": "provenance",
     "collected/SOURCES.md": "provenance",
     "torchup-h100/SOURCES.md": "provenance",
+    "pypi-json/SOURCES.md": "provenance",
 }
 DOCTOR_MESSAGES = "torch-"  # PyTorch's own warnings and errors: classified by doctor's tests
 

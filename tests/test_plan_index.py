@@ -133,3 +133,52 @@ def test_wheel_tags_are_checked():
     ]
     assert index.matching_wheels(names, "torch", "2.13.0+cpu", tags) == [names[0]]
     assert index.versions_listed(names, "torch") == ["2.13.0+cpu", "2.13.0"]
+
+
+# --- a GPU plan never quietly becomes a CPU plan -----------------------------------------------
+
+GPU = dict(nvidia_driver="580.95.05", gpu_cc=("8.6",))
+
+
+def test_unreachable_index_and_only_a_cpu_build_at_hand_stops(tmp_path):
+    from installer.plan.confirm import GpuLeftUnused
+
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    (wheels / wheel("2.13.0", "cpu")).write_text("")
+    facts = facts_here(PIP_FIND_LINKS=str(wheels))
+    down = f"http://127.0.0.1:{closed_port()}/whl"
+    with pytest.raises(GpuLeftUnused) as stopped:
+        make_plan(facts, Overrides(index_base=down, **GPU))
+    assert stopped.value.exit_code == 1
+    assert "hold no build for this machine's GPU, only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132" in stopped.value.message
+    assert "--variant cpu" in stopped.value.hint
+    # Asked for on purpose, the CPU build is taken.
+    plan = make_plan(facts, Overrides(index_base=down, variant="cpu", **GPU))
+    assert (plan.torch, plan.found_in) == ("2.13.0+cpu", str(wheels))
+
+
+def test_a_gpu_build_in_the_users_sources_is_taken_when_the_index_is_down(tmp_path):
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    for name in (wheel("2.13.0", "cpu"), wheel("2.13.0", "cu130")):
+        (wheels / name).write_text("")
+    facts = facts_here(PIP_FIND_LINKS=str(wheels))
+    plan = make_plan(facts, Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", **GPU))
+    assert (plan.torch, plan.confirmed) == ("2.13.0+cu130", "configured-source")
+
+
+def test_an_index_holding_only_cpu_builds_stops_a_gpu_plan(local_index):
+    from installer.plan.confirm import GpuLeftUnused
+
+    local_index.add_listing("whl/cpu/torch", [wheel("2.15.0", "cpu")])
+    with pytest.raises(GpuLeftUnused, match=f"the index {local_index.url}/whl hold no build for this machine's GPU, only torch 2.15.0\\+cpu"):
+        make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", **GPU))
+
+
+def test_an_older_release_with_a_gpu_build_beats_a_newer_cpu_build_on_the_index(local_index):
+    # Driver 570: 2.15's CUDA 13 builds are out of reach; the index has 2.14.1+cu126.
+    local_index.add_listing("whl/cpu/torch", [wheel("2.15.0", "cpu")])
+    local_index.add_listing("whl/cu126/torch", [wheel("2.14.1", "cu126")])
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", nvidia_driver="570.86.15", gpu_cc=("8.6",)))
+    assert (plan.torch, plan.confirmed) == ("2.14.1+cu126", "index")

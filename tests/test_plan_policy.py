@@ -180,6 +180,120 @@ CASES = [
         "policy: XPU supports Arc and Data Center GPUs",
     ),
     (
+        "RTX 3090 (8.6) on driver 570, no --torch: 2.15's builds need 580, so 2.14.1's CUDA 12.6 build",
+        dict(nvidia_driver="570.86.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")]),
+        "2.14.1", "cu126",
+        "releases[2.15].platforms.linux-x86_64.builds cu130/cu132 only (cuda12-last-2.14); nvidia_drivers.floors cuda 13 = 580",
+    ),
+    (
+        "H100 on driver 580, no --torch: the newest release, CUDA 13.2 under minor-version compatibility",
+        dict(nvidia_driver="580.159.04", ccs=[("NVIDIA H100 80GB HBM3", "9.0")]),
+        "2.15.0", "cu132",
+        "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.floors cuda 13 = 580",
+    ),
+    (
+        "P100 (6.0) with --torch 2.7: Linux cu128 has no Pascal kernels, cu126 does",
+        dict(torch="2.7", nvidia_driver="570.124.06", ccs=[("Tesla P100-PCIE-16GB", "6.0")]),
+        "2.7.1", "cu126",
+        "releases[2.7].platforms.linux-x86_64.builds.cu128 = turing-blackwell-ptx (corridorkey-141, cu128-dropped-maxwell-volta)",
+    ),
+    (
+        "GTX 1080 (6.1) with --torch 2.7 on Windows: Windows cu128 keeps Pascal",
+        dict(os="windows", glibc=None, torch="2.7", nvidia_driver="576.02", ccs=[("NVIDIA GeForce GTX 1080", "6.1")]),
+        "2.7.1", "cu128",
+        "releases[2.7].platforms.windows-x86_64.builds.cu128 = maxwell-blackwell-win (corridorkey-141)",
+    ),
+    (
+        "V100 (7.0) with --torch 2.7 on Linux: cu126, not cu128",
+        dict(torch="2.7", nvidia_driver="570.124.06", ccs=[("Tesla V100-SXM2-16GB", "7.0")]),
+        "2.7.1", "cu126",
+        "cuda_arch_sets turing-blackwell-ptx (cu128-dropped-maxwell-volta)",
+    ),
+    (
+        "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: a CUDA 12.9 build",
+        dict(arch="aarch64", torch="2.9", nvidia_driver="570.133.20", ccs=[("NVIDIA GH200 480GB", "9.0")]),
+        "2.9.1", "cu129",
+        "releases[2.9].platforms.linux-aarch64.builds (uv-17380, openral-167); CUDA 13 floor 580",
+    ),
+    (
+        "GB200 (aarch64, 10.0) with --torch 2.9 on driver 580: cu130",
+        dict(arch="aarch64", torch="2.9", nvidia_driver="580.95.05", ccs=[("NVIDIA GB200", "10.0")]),
+        "2.9.1", "cu130",
+        "releases[2.9].platforms.linux-aarch64.builds.cu130 = ampere-blackwell-arm (arch-matrix-2.12)",
+    ),
+    (
+        "GH200 with --torch 2.11: aarch64 CUDA builds exist there too (PyPI's own aarch64 wheel is CUDA 13.0)",
+        dict(arch="aarch64", torch="2.11", nvidia_driver="580.95.05", ccs=[("NVIDIA GH200 480GB", "9.0")]),
+        "2.11.0", "cu130",
+        "releases[2.11].platforms.linux-aarch64.builds (pypi-metadata, aarch64-cuda)",
+    ),
+    (
+        "RTX 5090 (12.0) on driver 575 with --torch 2.13: cu129 runs where CUDA 13 cannot",
+        dict(torch="2.13", nvidia_driver="575.57.08", ccs=[("NVIDIA GeForce RTX 5090", "12.0")]),
+        "2.13.0", "cu129",
+        "releases[2.13].platforms.linux-x86_64.builds.cu129 (cu129-in-use, not verified)",
+    ),
+    (
+        "Tesla K80 (3.7) on driver 470: the newest release whose CUDA 11.8 build still has sm_37 with cuDNN 8",
+        dict(nvidia_driver="470.256.02", ccs=[("Tesla K80", "3.7")]),
+        "2.3.1", "cu118",
+        "cuda_arch_sets kepler-hopper (builder-cuda) for 2.0-2.3; maxwell-hopper from 2.4 (cudnn9-support)",
+    ),
+    (
+        "Radeon RX 7900 XTX (gfx1100), no --torch: a ROCm build, not CPU",
+        dict(rocm_archs=("gfx1100",)),
+        "2.15.0", "rocm7.14",
+        "releases[2.15].platforms.linux-x86_64.builds rocm7.14 (assumed from 2.14, not verified); rocm_architectures",
+    ),
+    (
+        "gfx1100 on 2.14: both ROCm builds are published, the newer wins",
+        dict(torch="2.14", rocm_archs=("gfx1100",)),
+        "2.14.1", "rocm7.14",
+        "releases[2.14].platforms.linux-x86_64.builds rocm7.2, rocm7.14 (rocm-2.14)",
+    ),
+    (
+        "Jetson Thor (L4T 38.2, cc 11.0): the SBSA CUDA 13.0 build",
+        dict(arch="aarch64", jetson="38.2", ccs=[("NVIDIA Thor", "11.0")]),
+        "2.15.0", "cu130",
+        "jetson l4t_from 38.0 (thor-sbsa); cuda_arch_sets ampere-blackwell-arm has 11.0",
+    ),
+    (
+        "Jetson Orin (L4T 36.4, cc 8.7): no download.pytorch.org build, in any release",
+        dict(arch="aarch64", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
+        "2.15.0", "cpu",
+        "jetson l4t_from 32.0 (jetson-wheels)",
+    ),
+    (
+        "--variant cu128 without --torch: the newest release that has it",
+        dict(variant="cu128"),
+        "2.11.0", "cu128",
+        "releases[2.12].platforms.linux-x86_64.builds has no cu128",
+    ),
+    (
+        "--variant rocm6.4 without --torch",
+        dict(variant="rocm6.4"),
+        "2.9.1", "rocm6.4",
+        "releases[2.9].platforms.linux-x86_64.builds rocm6.4",
+    ),
+    (
+        "--with torchvision,torchaudio without --torch: the newest release that has both",
+        dict(with_packages=("torchvision", "torchaudio")),
+        "2.11.0", "cpu",
+        "releases[2.12].companions torchaudio = null (pypi-files)",
+    ),
+    (
+        "--with torchvision without --torch: 2.15 has no torchvision yet",
+        dict(with_packages=("torchvision",)),
+        "2.14.1", "cpu",
+        "releases[2.15].companions torchvision = null (pypi-files)",
+    ),
+    (
+        "Python 3.13 with --torch 2.5 on Linux x86_64: cp313 wheels exist there",
+        dict(python="3.13", torch="2.5"),
+        "2.5.1", "cpu",
+        "releases[2.5].python max 3.13 (pypi-files)",
+    ),
+    (
         "free-threaded 3.13: 2.11 is the newest with cp313t wheels",
         dict(python="3.13", free_threaded=True),
         "2.11.0", "cpu",
@@ -242,14 +356,45 @@ def test_explicit_variant_wins_and_says_what_it_overrides():
 
 def test_unverified_rows_are_visible():
     assert any("not verified" in note for note in decision(torch="2.8").notes)
-    cu118 = next(c for c in decision(torch="2.7", nvidia_driver="570.124.06", ccs=[("RTX 3080", "8.6")]).candidates if c.variant == "cu118")
-    assert any("not verified" in note for note in cu118.notes)
+    rocm = next(c for c in decision(rocm_archs=("gfx1100",)).candidates if c.variant == "rocm7.14")
+    assert rocm.notes == ("the architectures of rocm7.14 are not verified", "not verified: assumed from 2.14 ('2.14 less CUDA 12.6'); not confirmed for 2.15")
+    arm = next(c for c in decision(arch="aarch64", torch="2.7", nvidia_driver="570.124.06", ccs=[("GH200", "9.0")]).candidates if c.variant == "cu128")
+    assert arm.accepted and not arm.verified
+    assert "the GPU architectures of this build are not verified (https://github.com/pytorch/pytorch/issues/160162" in arm.notes[-2]
+
+
+def test_a_driver_too_old_for_the_newest_release_says_what_it_would_need():
+    result = decision(nvidia_driver="570.86.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")])
+    blocker = "driver 570.86.15 is older than 580, the minimum for CUDA 13.x"
+    assert result.release_reason == f"the newest release with a build for this machine's GPU (torch 2.15.0: {blocker})"
+    assert f"torch 2.15.0 has no build for this machine's GPU ({blocker}) → 2.14.1+cu126" in result.notes
+
+
+def test_amd_reasons_name_the_architecture_not_nvidia():
+    result = decision(torch="2.0", rocm_archs=("gfx1100",))
+    assert result.variant == "cpu"
+    assert result.variant_reason == "no release matching --torch 2.0 has a GPU build that fits: gfx1100 is not among the GPU architectures of rocm5.4.2"
+    windows = decision(os="windows", glibc=None, rocm_archs=("gfx1100",))
+    assert windows.variant_reason == "no release has a GPU build that fits: torch 2.15.0 has no ROCm build for Windows x86_64"
+
+
+def test_companions_missing_for_the_asked_release_name_the_releases_that_have_them():
+    with pytest.raises(PlanError) as raised:
+        decision(torch="2.13", with_packages=("torchaudio",))
+    assert raised.value.message == "--with torchaudio: no torchaudio release matches torch 2.13.0"
+    assert raised.value.hint.startswith("torch releases with a torchaudio: 2.11.0, 2.10.0, 2.9.1")
+
+
+def test_windows_python_3_13_has_no_2_5_wheel():
+    with pytest.raises(PlanError) as raised:
+        decision(os="windows", glibc=None, python="3.13", torch="2.5")
+    assert raised.value.message == "torch 2.5 has no wheel for Python 3.13 on Windows x86_64: 2.5.1 supports Python 3.9 to 3.12"
 
 
 @pytest.mark.parametrize(
     "given, message",
     [
-        (dict(torch="2.4", python="3.13"), "torch 2.4 has a wheel for Python 3.13 on Linux x86_64: 2.4.1 supports Python 3.8 to 3.12"),
+        (dict(torch="2.4", python="3.13"), "torch 2.4 has no wheel for Python 3.13 on Linux x86_64: 2.4.1 supports Python 3.8 to 3.12"),
         (dict(torch="2.x"), "--torch 2.x: not a version or a version range (e.g. 2.7, 2.7.1, '>=2.5,<2.8')"),
         (dict(torch="1.13"), "--torch 1.13: no such release series"),
         (dict(torch=">=9"), "--torch >=9: no known release matches"),
@@ -273,31 +418,43 @@ def test_python_outside_range_names_the_releases_that_fit():
 
 def test_every_row_names_a_known_source():
     import json
+    import re
 
-    raw = json.loads(DATA_FILE_TEXT())
-    sources = set(raw["sources"])
-    for release in raw["releases"]:
-        assert release["python"]["source"] in sources and release["platforms"]["source"] in sources
-        assert release["variants_source"] in sources and release["companions_source"] in sources
-        for table in ("cuda_archs", "cuda_archs_aarch64"):
-            for variant, arch_set in release[table].items():
-                assert arch_set in raw["cuda_arch_sets"], (release["version"], variant)
-        cuda_variants = {v for key, vs in release["variants"].items() if key != "linux-aarch64" for v in vs if v.startswith("cu")}
-        assert cuda_variants == set(release["cuda_archs"]), release["version"]
-        arm_cuda = {v for v in release["variants"]["linux-aarch64"] if v.startswith("cu")}
-        assert arm_cuda == set(release["cuda_archs_aarch64"]), release["version"]
-        for variant in {v for vs in release["variants"].values() for v in vs if v.startswith("rocm")}:
-            assert variant in {row["variant"] for row in raw["rocm_architectures"]}
-    for row in raw["nvidia_drivers"]["floors"] + raw["nvidia_drivers"]["toolkits"] + raw["rocm_architectures"]:
-        assert row["source"].split(" ")[0] in sources or row["source"].startswith(("not verified", "assumed"))
-    for arch_set in raw["cuda_arch_sets"].values():
-        assert arch_set["verified"] or "not verified" in arch_set["source"] or "inference" in arch_set["source"]
-
-
-def DATA_FILE_TEXT():
     from installer.plan.data import DATA_FILE
 
-    return DATA_FILE.read_text(encoding="utf-8")
+    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    sources = set(raw["sources"])
+
+    def named(text):
+        return [key for key in re.findall(r"[a-z0-9][a-z0-9.-]*", text) if key in sources]
+
+    for release in raw["releases"]:
+        assert release["python"]["source"] in sources and release["companions_source"] in sources
+        assert release["pypi_default"]["source"] in sources
+        for platform, row in release["platforms"].items():
+            assert row["source"] and set(row["source"]) <= sources, (release["version"], platform)
+            for build, arch_set in row["builds"].items():
+                # A CUDA build names its architectures; no other build has any.
+                assert (arch_set in raw["cuda_arch_sets"]) if build.startswith("cu") else arch_set is None, (release["version"], platform, build)
+                if build.startswith("rocm"):
+                    assert build in {r["variant"] for r in raw["rocm_architectures"]}
+            assert set(row.get("unverified", {})) <= set(row["builds"])
+    for row in raw["nvidia_drivers"]["floors"] + raw["nvidia_drivers"]["toolkits"] + raw["rocm_architectures"] + raw["jetson"]:
+        assert named(row["source"]) or row["source"].startswith(("not verified", "assumed")), row
+    for arch_set in raw["cuda_arch_sets"].values():
+        assert named(arch_set["source"]), arch_set
+        assert arch_set["verified"] != arch_set["source"].startswith("not verified"), arch_set
+
+
+def test_sources_are_public_addresses():
+    """What the plan cites must be reachable by anyone: a URL, never a note or file of this project."""
+    from installer.plan.data import load
+
+    for key, text in DATA.sources.items():
+        assert text.split(" — ")[0].startswith("https://") or "https://" in text, key
+        assert "research" not in text and "tests/" not in text and "anchors" not in text, key
+    assert DATA.cite("arch-matrix-2.12; corridorkey-141 (Linux)") == "https://github.com/pytorch/pytorch/pull/182849, https://github.com/nikopueringer/CorridorKey/pull/141"
+    assert load() is DATA
 
 
 def test_what_pypi_would_have_given_is_said_where_it_differs():
@@ -305,3 +462,8 @@ def test_what_pypi_would_have_given_is_said_where_it_differs():
     assert "a plain `pip install torch==2.13.0` from PyPI would install the cu130 build, several GB of CUDA libraries" in cpu.notes
     gpu = decision(torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")], variant="cu130")
     assert not any("from PyPI" in note for note in gpu.notes)
+    # PyPI's 2.14.1 wheel requires cuda-toolkit 13.0.3, its 2.15.0 wheel 13.2.2; aarch64 wheels are CUDA builds from 2.11.
+    assert "a plain `pip install torch==2.14.1` from PyPI would install the cu130 build, several GB of CUDA libraries" in decision(torch="2.14").notes
+    assert any("torch==2.15.0` from PyPI would install the cu132 build" in note for note in decision().notes)
+    assert any("torch==2.11.0` from PyPI would install the cu130 build" in note for note in decision(arch="aarch64", torch="2.11").notes)
+    assert not any("from PyPI" in note for note in decision(arch="aarch64", torch="2.10").notes)

@@ -19,7 +19,7 @@ from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_sources
-from ..plan.data import cuda_of, rocm_of
+from ..plan.data import BuildKind
 from .backends import Pip, Sources, Uv
 from .transaction import Snapshot
 
@@ -156,7 +156,7 @@ def build_commands(plan: Plan, facts: Facts, installer, options: Options) -> Tup
         user = user._replace(find_links=wheelhouse + user.find_links)
         # A build found in the user's own sources, or macOS's PyPI wheel, comes from those sources;
         # otherwise only the planned index serves torch (--index-url, never --extra-index-url).
-        if plan.found_in or plan.variant == "default":
+        if plan.found_in or plan.build.kind is BuildKind.DEFAULT:
             torch_sources = user
         else:
             torch_sources = Sources(index_url=plan.index_url, find_links=wheelhouse)
@@ -190,15 +190,15 @@ def verification_problems(report: dict, plan: Plan) -> List[str]:
             problems.append(f"{key.replace('_error', '').replace('_', ' ')}: {report[key]}")
     if "torch" in report and report["torch"] != plan.torch:
         problems.append(f"torch is {report['torch']}, the plan is {plan.torch}")
-    cuda, rocm = cuda_of(plan.variant), rocm_of(plan.variant)
+    build = plan.build
     if "torch" in report:
-        if cuda and not (report.get("cuda") or "").startswith(f"{cuda[0]}.{cuda[1]}"):
-            problems.append(f"torch's CUDA runtime is {report.get('cuda')}, the plan is CUDA {cuda[0]}.{cuda[1]}")
-        if rocm and not report.get("hip"):
+        if build.kind is BuildKind.CUDA and not (report.get("cuda") or "").startswith(".".join(map(str, build.version))):
+            problems.append(f"torch's CUDA runtime is {report.get('cuda')}, the plan is {build.runtime}")
+        if build.kind is BuildKind.ROCM and not report.get("hip"):
             problems.append("torch is not a ROCm build")
-        if plan.variant == "cpu" and (report.get("cuda") or report.get("hip")):
+        if build.kind is BuildKind.CPU and (report.get("cuda") or report.get("hip")):
             problems.append(f"torch is a GPU build (CUDA {report.get('cuda')}, HIP {report.get('hip')}), the plan is the CPU build")
-        if (cuda or rocm) and plan.inputs.gpus and report.get("cuda_available") is False:
+        if build.kind in (BuildKind.CUDA, BuildKind.ROCM) and plan.inputs.gpus and report.get("cuda_available") is False:
             problems.append("torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`")
         if report.get("autograd") not in (None, [[4.5, 4.5], [4.5, 4.5]]):
             problems.append(f"autograd gave {report['autograd']}, expected 4.5 in every element")

@@ -4,23 +4,13 @@ Inputs come from detection unless an override names them; the decision is made f
 bundled data (``policy``), then confirmed against the index itself unless offline.
 """
 
-import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..detect import Facts
 from ..runner import DEFAULT_TIMEOUT
-from .data import Compatibility, Release, load
-from .policy import (
-    Candidate,
-    Decision,
-    Gpu,
-    PlanError,
-    PlanInputs,
-    companion_pins,
-    decide,
-    local_version,
-    preference,
-)
+from . import policy
+from .data import Build, BuildKind, Compatibility, load
+from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
 
 SCHEMA_VERSION = 1
 OS_NAMES = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}
@@ -36,6 +26,7 @@ class Overrides(NamedTuple):
     nvidia_driver: Optional[str] = None
     gpu_cc: Tuple[str, ...] = ()
     rocm_arch: Tuple[str, ...] = ()
+    jetson: Optional[str] = None
     no_gpu: bool = False
     offline: bool = False
     index_base: Optional[str] = None
@@ -43,13 +34,13 @@ class Overrides(NamedTuple):
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
         machine_given = self.os and self.arch and self.python_version
-        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch
+        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson
         return not (machine_given and gpus_given)
 
 
 class Plan(NamedTuple):
     decision: Decision
-    variant: str
+    build: Build
     index_url: str
     torch: str
     packages: List[str]
@@ -61,6 +52,10 @@ class Plan(NamedTuple):
     found_in: Optional[str]
     notes: List[str]
 
+    @property
+    def variant(self) -> str:
+        return self.build.name
+
     def as_data(self) -> dict:
         return {
             "schema": SCHEMA_VERSION,
@@ -71,7 +66,7 @@ class Plan(NamedTuple):
             "release": {"version": self.decision.release.version, "reason": self.decision.release_reason},
             "reason": self.decision.variant_reason,
             "candidates": [
-                {"variant": c.variant, "accepted": c.accepted, "chosen": c.variant == self.variant, "reason": c.reason, "notes": list(c.notes)}
+                {"variant": c.variant, "accepted": c.accepted, "chosen": c.variant == self.variant, "verified": c.verified, "reason": c.reason, "notes": list(c.notes)}
                 for c in self.candidates
             ],
             "inputs": {
@@ -143,7 +138,12 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         elif nvidia and nvidia.driver_version and not overrides.rocm_arch:
             driver = nvidia.driver_version
             sources["nvidia_driver"] = f"detected: {nvidia.driver_source}"
-        jetson = nvidia.jetson.l4t if nvidia and nvidia.jetson else None
+        if overrides.jetson:
+            jetson = overrides.jetson
+            sources["jetson"] = "--jetson"
+        elif nvidia and nvidia.jetson:
+            jetson = nvidia.jetson.l4t
+            sources["jetson"] = "detected: /etc/nv_tegra_release"
         if rocm_archs:
             sources["rocm_archs"] = "--rocm-arch"
         elif amd and not overrides.gpu_cc:
@@ -217,7 +217,9 @@ def make_plan(
     before the pip configuration's; ``skip_index``: an air-gapped install, where only they count."""
     data = data or load()
     inputs, sources, target_tags = build_inputs(facts, overrides)
-    decision = decide(data, inputs)
+    eligible = policy.eligible_releases(data, inputs)
+    ranked = policy.ranked_builds(data, inputs, eligible)
+    decision = policy.decision_for(data, inputs, eligible, ranked[0].release, ranked[0].candidate.build)
     base = (overrides.index_base or data.default_index_base).rstrip("/")
     notes = list(decision.notes)
     candidates = list(decision.candidates)
@@ -226,141 +228,19 @@ def make_plan(
     if overrides.offline:
         notes.append("decided offline from the bundled data (--offline)")
     else:
+        from .confirm import IndexCheck
+
         if skip_index:
-            confirmation = _from_user_sources(data, decision, inputs, _tags(inputs, target_tags), list(local_sources), timeout, "--no-index: the index was not asked")
+            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, local_sources)
+            confirmation = check.in_user_sources(decision, "--no-index: the index was not asked")
         else:
-            sources_to_ask = list(local_sources) + configured_sources(facts)
-            confirmation = _confirm_on_index(data, decision, inputs, target_tags, base, timeout, sources_to_ask)
+            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, list(local_sources) + configured_sources(facts))
+            confirmation = check.on_index(decision)
         decision, candidates, confirmed, found_in = confirmation.decision, confirmation.candidates, confirmation.confirmed, confirmation.found_in
-        notes.append(confirmation.note)
+        notes = list(decision.notes) + [confirmation.note]
 
-    release, variant = decision.release, decision.variant
-    index_url = data.pypi_index if variant == "default" else f"{base}/{variant}"
-    torch = local_version(release, variant)
-    packages = [f"torch=={torch}"] + companion_pins(release, variant, inputs.with_packages)
-    return Plan(decision, variant, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes)
-
-
-class Confirmation(NamedTuple):
-    decision: Decision
-    candidates: List[Candidate]
-    confirmed: str
-    found_in: Optional[str]
-    note: str
-
-
-def _confirm_on_index(data, decision, inputs, target_tags, base, timeout, user_sources) -> Confirmation:
-    """Walk the planned builds, best first, until the index has a matching wheel (PEP 503/691).
-
-    The walk goes down the builds of the chosen release, then (unless --torch pins one) to older
-    releases, as when a mirror lags behind. When the index does not answer, the target pip's own
-    configured sources are asked for exactly one of the planned builds instead; failing that,
-    the bundled data decides.
-    """
-    from . import index
-
-    tags = _tags(inputs, target_tags)
-    platforms = target_tags[1] if target_tags else index.generic_platforms(inputs.os, inputs.arch, inputs.glibc)
-    where = f"cp{inputs.python.replace('.', '')} on {platforms[0]}"
-    listings: Dict[str, List[str]] = {}
-    for release, variant in _builds(data, decision, inputs):
-        url = data.pypi_index if variant == "default" else f"{base}/{variant}"
-        if url not in listings:
-            try:
-                listings[url] = index.fetch_listing(url, "torch", timeout)
-            except index.IndexUnreachable as error:
-                unreachable = f"the index did not answer within {timeout:g} s ({error})"
-                return _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable)
-        wanted = local_version(release, variant)
-        if index.matching_wheels(listings[url], "torch", wanted, tags):
-            decision = _switch(data, decision, inputs, release, variant, f"the newest release the index has ({base})")
-            return Confirmation(decision, _mark_missing(decision, listings, base, data, tags, where), "index", None,
-                                f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter")
-    if inputs.variant != "auto":
-        raise PlanError(f"--variant {inputs.variant}: the index {base} has no torch {inputs.variant} build for this interpreter", hint="check --index-base, or plan with --offline")
-    raise PlanError(f"no planned build of torch is on the index {base} for this interpreter", hint="check --index-base, or plan with --offline")
-
-
-def _builds(data: Compatibility, decision: Decision, inputs: PlanInputs) -> List[Tuple[Release, str]]:
-    """Every build worth installing, best first: any accelerated build before any CPU build, then
-    the newest release, then the best build of it. The decision's own choice comes first."""
-    from .policy import evaluate, matching_releases, release_misfit
-
-    releases = matching_releases(data, inputs.torch) if inputs.torch else data.releases
-    if inputs.torch and re.fullmatch(r"\d+\.\d+\.\d+", inputs.torch):
-        releases = [decision.release]
-    builds = []
-    for release in releases:
-        if release_misfit(release, inputs):
-            continue
-        for variant in release.variants[inputs.platform]:
-            wanted = variant == inputs.variant if inputs.variant != "auto" else evaluate(release, variant, inputs, data).accepted
-            if wanted:
-                builds.append((release, variant))
-    builds.sort(key=lambda build: (build[1] in ("cpu", "default"), [-part for part in build[0].parsed.release], preference(build[1])))
-    chosen = (decision.release, decision.variant)
-    return [chosen] + [build for build in builds if build != chosen]
-
-
-def _switch(data, decision, inputs, release, variant, why) -> Decision:
-    """The decision, moved to another build that a source actually holds."""
-    from .policy import evaluate
-
-    if (release, variant) == (decision.release, decision.variant):
-        return decision
-    candidates = decision.candidates if release == decision.release else [
-        evaluate(release, v, inputs, data) for v in sorted(release.variants[inputs.platform], key=preference)
-    ]
-    chosen = next(c for c in candidates if c.variant == variant)
-    release_reason = decision.release_reason if release == decision.release else f"{why}; {decision.release.version} is not there"
-    return decision._replace(release=release, release_reason=release_reason, variant=variant,
-                             variant_reason=f"the best build the source has: {chosen.reason}", candidates=candidates)
-
-
-def _mark_missing(decision, listings, base, data, tags, where) -> List[Candidate]:
-    """Candidates of the chosen release whose wheel an index listing read on the way lacks."""
-    from . import index
-
-    marked = []
-    for candidate in decision.candidates:
-        url = data.pypi_index if candidate.variant == "default" else f"{base}/{candidate.variant}"
-        wanted = local_version(decision.release, candidate.variant)
-        listing = listings.get(url)
-        if candidate.accepted and listing is not None and not index.matching_wheels(listing, "torch", wanted, tags):
-            listed = index.versions_listed(listing, "torch")
-            reason = f"the index has no torch {wanted} wheel for {where}" + (
-                f" (it lists {', '.join(listed[:4])}{'…' if len(listed) > 4 else ''})" if listed else " (it lists no torch wheels)"
-            )
-            candidate = candidate._replace(accepted=False, reason=reason)
-        marked.append(candidate)
-    return marked
-
-
-def _from_user_sources(data, decision, inputs, tags, user_sources, timeout, unreachable) -> Confirmation:
-    from . import index
-
-    if not user_sources:
-        return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}")
-    listings = {}
-    for kind, location in user_sources:
-        try:
-            listings[location] = index.source_listing(location, "torch", kind, timeout)
-        except index.IndexUnreachable:
-            listings[location] = []
-    for release, variant in _builds(data, decision, inputs):
-        wanted = local_version(release, variant)
-        for location, listing in listings.items():
-            if index.matching_wheels(listing, "torch", wanted, tags):
-                decision = _switch(data, decision, inputs, release, variant, f"the newest release that a source of your pip configuration holds ({location})")
-                return Confirmation(decision, decision.candidates, "configured-source", location, f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration")
-    checked = ", ".join(location for _, location in user_sources)
-    return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds")
-
-
-def _tags(inputs: PlanInputs, target_tags):
-    """The wheel tags the target installs: from its probe, or generic ones for a machine given by overrides."""
-    from . import index
-
-    abis, platforms = target_tags or (None, index.generic_platforms(inputs.os, inputs.arch, inputs.glibc))
-    interpreter = "cp" + inputs.python.replace(".", "")
-    return index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
+    release, build = decision.release, decision.build
+    index_url = data.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
+    torch = policy.local_version(release, build)
+    packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
+    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes)

@@ -1,10 +1,14 @@
 """The bundled compatibility data (compatibility.json beside this file), as small typed views.
 
-The JSON is the reviewed artefact: every row names a key of its "sources" map, and rows
-whose facts are inferred rather than read from a source say ``"verified": false``.
+The JSON is the reviewed artefact: every row names keys of its "sources" map, and rows whose
+facts are inferred rather than read from a source say so (``"verified": false`` on an
+architecture set, an ``"unverified"`` reason on a build). Everything is parsed once, here:
+the rest of the planner works with :class:`Build`, :class:`PlatformRow` and :class:`Release`.
 """
 
+import enum
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -16,6 +20,51 @@ DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
 
 def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
+
+
+class BuildKind(enum.Enum):
+    CPU = "cpu"
+    CUDA = "cuda"
+    ROCM = "rocm"
+    XPU = "xpu"
+    # PyPI's own macOS wheel: no local tag, MPS on Apple Silicon.
+    DEFAULT = "default"
+
+
+class Build(NamedTuple):
+    """A torch build as the index names it (``cu128``, ``rocm6.2.4``, ``cpu``), parsed once."""
+
+    name: str
+    kind: BuildKind
+    version: Tuple[int, ...] = ()  # (12, 8) for cu128, (6, 2, 4) for rocm6.2.4
+
+    @classmethod
+    def parse(cls, name: str) -> Optional["Build"]:
+        """The build a variant name stands for, or None when the name is none torchup knows."""
+        if name in ("cpu", "xpu", "default"):
+            return cls(name, BuildKind(name))
+        cuda = re.fullmatch(r"cu(\d+)(\d)", name)
+        if cuda:
+            return cls(name, BuildKind.CUDA, (int(cuda.group(1)), int(cuda.group(2))))
+        rocm = re.fullmatch(r"rocm(\d+(?:\.\d+)+)", name)
+        if rocm:
+            return cls(name, BuildKind.ROCM, version_tuple(rocm.group(1)))
+        return None
+
+    @property
+    def accelerated(self) -> bool:
+        return self.kind in (BuildKind.CUDA, BuildKind.ROCM, BuildKind.XPU)
+
+    @property
+    def runtime(self) -> str:
+        """``CUDA 12.8``, ``ROCm 6.2.4``, ``XPU``, ``CPU``: the build in words."""
+        dotted = ".".join(map(str, self.version))
+        return {BuildKind.CUDA: f"CUDA {dotted}", BuildKind.ROCM: f"ROCm {dotted}"}.get(self.kind, self.kind.value.upper())
+
+    def preference(self) -> Tuple[int, Tuple[int, ...]]:
+        """Sort key, best first: newest CUDA, then newest ROCm, then XPU, then the CPU build."""
+        rank = {BuildKind.CUDA: 0, BuildKind.ROCM: 1, BuildKind.XPU: 2, BuildKind.CPU: 3, BuildKind.DEFAULT: 4}[self.kind]
+        return rank, tuple(-part for part in self.version)
 
 
 class ArchSet(NamedTuple):
@@ -31,18 +80,29 @@ class ArchSet(NamedTuple):
         return built + (f" + PTX {self.ptx[0]}.{self.ptx[1]}" if self.ptx else ", no PTX")
 
 
+class PlatformRow(NamedTuple):
+    """What one release publishes for one platform (``linux-x86_64``, ``windows-x86_64``, …)."""
+
+    builds: List[Build]
+    arch_sets: Dict[str, ArchSet]  # CUDA build name -> the GPU architectures compiled into it
+    python_max: Tuple[int, int]
+    glibc: Optional[str]
+    macos: Optional[str]
+    unverified: Dict[str, str]  # build name -> why its existence or architectures are not confirmed
+    sources: List[str]
+
+    def build(self, name: str) -> Optional[Build]:
+        return next((build for build in self.builds if build.name == name), None)
+
+
 class Release(NamedTuple):
     series: str
     version: str
     python_min: Tuple[int, int]
-    python_max: Tuple[int, int]
     free_threaded: List[str]
-    platforms: Dict[str, dict]
-    variants: Dict[str, List[str]]
-    variants_verified: bool
-    pypi_default_linux: Optional[str]
-    cuda_archs: Dict[str, str]
-    cuda_archs_aarch64: Dict[str, str]
+    platforms: Dict[str, PlatformRow]
+    builds_verified: bool
+    pypi_default: Dict[str, Build]  # platform -> the build a plain `pip install torch` gets there
     companions: Dict[str, Optional[str]]
     note: Optional[str]
 
@@ -72,6 +132,16 @@ class RocmArchs(NamedTuple):
     source: str
 
 
+class JetsonRelease(NamedTuple):
+    """Which wheels a Jetson board of this L4T release (and newer, up to the next row) can use."""
+
+    l4t_from: Tuple[int, ...]
+    name: str
+    sbsa: bool  # True: the CUDA builds for Linux aarch64 (SBSA) run there; False: NVIDIA's Jetson wheels only
+    cuda: Optional[Tuple[int, int]]  # the CUDA the board's driver provides
+    source: str
+
+
 class Compatibility(NamedTuple):
     sources: Dict[str, str]
     releases: List[Release]  # newest first
@@ -79,6 +149,7 @@ class Compatibility(NamedTuple):
     driver_floors: Dict[int, DriverFloor]
     toolkit_drivers: List[ToolkitDriver]
     rocm: Dict[str, RocmArchs]
+    jetson: List[JetsonRelease]  # newest first
     default_index_base: str
     pypi_index: str
 
@@ -90,39 +161,72 @@ class Compatibility(NamedTuple):
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
 
+    def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
+        given = version_tuple(l4t)
+        return next((row for row in self.jetson if row.l4t_from <= given), None)
+
+    def known_builds(self) -> List[str]:
+        found: Dict[str, None] = {}
+        for release in self.releases:
+            for row in release.platforms.values():
+                found.update((build.name, None) for build in row.builds)
+        return list(found)
+
+    def cite(self, keys: str) -> str:
+        """A row's source keys (``"arch-matrix-2.12; corridorkey-141 (…)"``) as their public addresses."""
+        named = [self.sources[key] for key in re.findall(r"[a-z0-9][a-z0-9.-]*", keys) if key in self.sources]
+        found = [url for text in named for url in re.findall(r"https://[^\s,;()']+", text)]
+        return ", ".join(dict.fromkeys(found)) or keys
+
 
 def _cc(text: str) -> Tuple[int, int]:
     major, minor = text.split(".")
     return int(major), int(minor)
 
 
+def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, ArchSet]) -> PlatformRow:
+    builds = [Build.parse(name) for name in raw["builds"]]
+    unknown = [name for name, build in zip(raw["builds"], builds) if build is None]
+    if unknown:
+        raise ValueError(f"compatibility.json: unknown build names {unknown}")
+    return PlatformRow(
+        builds=builds,
+        arch_sets={name: arch_sets[archs] for name, archs in raw["builds"].items() if archs},
+        python_max=version_tuple(raw["python_max"]) if "python_max" in raw else python_max,
+        glibc=raw.get("glibc"),
+        macos=raw.get("macos"),
+        unverified=raw.get("unverified", {}),
+        sources=raw["source"],
+    )
+
+
 @lru_cache(maxsize=None)
 def load(path: Path = DATA_FILE) -> Compatibility:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    releases = [
-        Release(
-            series=row["series"],
-            version=row["version"],
-            python_min=version_tuple(row["python"]["min"]),
-            python_max=version_tuple(row["python"]["max"]),
-            free_threaded=row["python"]["free_threaded"],
-            platforms={key: value for key, value in row["platforms"].items() if key != "source"},
-            variants=row["variants"],
-            variants_verified=row["variants_verified"],
-            pypi_default_linux=row["pypi_default_linux"],
-            cuda_archs=row["cuda_archs"],
-            cuda_archs_aarch64=row["cuda_archs_aarch64"],
-            companions=row["companions"],
-            note=row.get("note"),
-        )
-        for row in raw["releases"]
-    ]
-    releases.sort(key=lambda release: release.parsed, reverse=True)
     arch_sets = {
         name: ArchSet(name, [_cc(cc) for cc in row["sass"]], _cc(row["ptx"]) if row["ptx"] else None, row.get("ptx_os", []), row["verified"], row["source"])
         for name, row in raw["cuda_arch_sets"].items()
     }
+    releases = []
+    for row in raw["releases"]:
+        python_max = version_tuple(row["python"]["max"])
+        releases.append(Release(
+            series=row["series"],
+            version=row["version"],
+            python_min=version_tuple(row["python"]["min"]),
+            free_threaded=row["python"]["free_threaded"],
+            platforms={name: _platform_row(platform, python_max, arch_sets) for name, platform in row["platforms"].items()},
+            builds_verified=row["builds_verified"],
+            pypi_default={name: Build.parse(build) for name, build in row["pypi_default"].items() if name != "source"},
+            companions=row["companions"],
+            note=row.get("note"),
+        ))
+    releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
+    jetson = [
+        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", _cc(row["cuda"]) if row["cuda"] else None, row["source"])
+        for row in raw["jetson"]
+    ]
     return Compatibility(
         sources=raw["sources"],
         releases=releases,
@@ -130,18 +234,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
         toolkit_drivers=[ToolkitDriver(_cc(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
+        jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
         default_index_base=raw["index"]["default_base"],
         pypi_index=raw["index"]["pypi"],
     )
-
-
-def cuda_of(variant: str) -> Optional[Tuple[int, int]]:
-    """``cu128`` -> (12, 8); None for cpu, rocm, xpu and default."""
-    if not variant.startswith("cu") or not variant[2:].isdigit():
-        return None
-    digits = variant[2:]
-    return int(digits[:-1]), int(digits[-1])
-
-
-def rocm_of(variant: str) -> Optional[Tuple[int, ...]]:
-    return version_tuple(variant[4:]) if variant.startswith("rocm") else None

@@ -3,8 +3,13 @@
 A build is a candidate when (a) it is published for the release, the Python, the OS and the
 arch; (b) the driver meets the floor of its CUDA major (ROCm: the GPU's gfx architecture is
 supported); (c) every GPU can run it: its compute capability is compiled in (SASS for X.Y runs on
-X.Z, Z >= Y), or PTX is included and the driver is new enough to JIT it. Among candidates the
-newest CUDA wins, then ROCm, then XPU; with none, the CPU build, saying why.
+X.Z, Z >= Y), or PTX is included and the driver is new enough to JIT it.
+
+The choice: any build that runs on the detected GPUs beats any CPU build; then the newer
+release; then, within a release, a build the sources confirm before one they do not, and the
+newest CUDA, then ROCm, then XPU. So a machine whose
+driver is too old for the newest release gets the newest release that still has a build for
+its GPU, and the CPU build only when no release has one (or when it is asked for).
 """
 
 import re
@@ -14,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ..errors import TorchupError
-from .data import Compatibility, Release, cuda_of, rocm_of, version_tuple
+from .data import Build, BuildKind, Compatibility, Release, version_tuple
 
 PLATFORM_NAMES = {
     "linux-x86_64": "Linux x86_64",
@@ -47,7 +52,7 @@ class PlanInputs(NamedTuple):
     macos: Optional[str] = None
     nvidia_driver: Optional[str] = None
     gpus: Tuple[Gpu, ...] = ()
-    jetson: Optional[str] = None
+    jetson: Optional[str] = None  # the board's L4T release
     rocm_archs: Tuple[str, ...] = ()
     intel_gpus: Tuple[str, ...] = ()
     intel_display_device: bool = False
@@ -63,41 +68,63 @@ class PlanInputs(NamedTuple):
     def platform_name(self) -> str:
         return PLATFORM_NAMES.get(self.platform, self.platform)
 
+    @property
+    def gpu_kinds(self) -> List[BuildKind]:
+        """The kinds of accelerated build this machine's GPUs could use."""
+        kinds = []
+        if self.gpus or self.nvidia_driver or self.jetson:
+            kinds.append(BuildKind.CUDA)
+        if self.rocm_archs:
+            kinds.append(BuildKind.ROCM)
+        if self.intel_gpus or self.intel_display_device:
+            kinds.append(BuildKind.XPU)
+        return kinds
+
 
 class Candidate(NamedTuple):
-    variant: str
+    build: Build
     accepted: bool
     reason: str
     notes: Tuple[str, ...] = ()
+    # False where no source confirms the build exists as described: it ranks after the confirmed ones.
+    verified: bool = True
+
+    @property
+    def variant(self) -> str:
+        return self.build.name
 
 
 class Decision(NamedTuple):
     release: Release
     release_reason: str
-    variant: str
+    build: Build
     variant_reason: str
-    candidates: List[Candidate]
+    candidates: List[Candidate]  # every build of the release for this platform, best first
     notes: List[str]
 
+    @property
+    def variant(self) -> str:
+        return self.build.name
 
-# --- the release -------------------------------------------------------------------------
+
+# --- the releases --------------------------------------------------------------------------
 
 
 def release_misfit(release: Release, inputs: PlanInputs) -> Optional[str]:
     """Why ``release`` has no wheel for these inputs, or None when it has one."""
-    if inputs.platform not in release.variants:
+    row = release.platforms.get(inputs.platform)
+    if row is None:
         return f"has no wheels for {inputs.platform_name}"
     python = version_tuple(inputs.python)[:2]
-    if not release.python_min <= python <= release.python_max:
-        low, high = release.python_min, release.python_max
+    if not release.python_min <= python <= row.python_max:
+        low, high = release.python_min, row.python_max
         return f"supports Python {low[0]}.{low[1]} to {high[0]}.{high[1]}"
     if inputs.free_threaded and inputs.python not in release.free_threaded:
         return f"has no free-threaded wheels for Python {inputs.python}"
-    needs = release.platforms.get(inputs.platform, {})
-    if needs.get("glibc") and inputs.glibc and version_tuple(inputs.glibc) < version_tuple(needs["glibc"]):
-        return f"needs glibc {needs['glibc']} (this system has {inputs.glibc})"
-    if needs.get("macos") and inputs.macos and version_tuple(inputs.macos)[:2] < version_tuple(needs["macos"]):
-        return f"needs macOS {needs['macos']} (this system has {inputs.macos})"
+    if row.glibc and inputs.glibc and version_tuple(inputs.glibc) < version_tuple(row.glibc):
+        return f"needs glibc {row.glibc} (this system has {inputs.glibc})"
+    if row.macos and inputs.macos and version_tuple(inputs.macos)[:2] < version_tuple(row.macos):
+        return f"needs macOS {row.macos} (this system has {inputs.macos})"
     return None
 
 
@@ -127,31 +154,57 @@ def matching_releases(data: Compatibility, spec: str) -> List[Release]:
     return found
 
 
-def select_release(data: Compatibility, inputs: PlanInputs) -> Tuple[Release, str]:
-    releases = matching_releases(data, inputs.torch) if inputs.torch else data.releases
-    skipped: List[Tuple[Release, str]] = []
-    for release in releases:
-        misfit = release_misfit(release, inputs)
-        if misfit is None:
-            if inputs.torch:
-                reason = f"the newest release matching --torch {inputs.torch} with a wheel for Python {inputs.python} on {inputs.platform_name}"
-            else:
-                reason = f"the newest release with a wheel for Python {inputs.python} on {inputs.platform_name}"
-            if skipped:
-                newest, why = skipped[0]
-                reason += f" ({newest.version} {why})"
-            return release, reason
-        skipped.append((release, misfit))
-    fitting = [release.version for release in data.releases if release_misfit(release, inputs) is None]
-    newest, why = skipped[0]
-    asked = f"torch {inputs.torch} has" if inputs.torch else "no torch release has"
-    raise PlanError(
-        f"{asked} a wheel for Python {inputs.python} on {inputs.platform_name}: {newest.version} {why}",
-        hint=f"releases that do: {', '.join(fitting)}" if fitting else "no known release has one: use another Python (e.g. 3.12)",
-    )
+class Eligible(NamedTuple):
+    releases: List[Release]  # newest first: a wheel for this Python and platform, the asked-for build and companions
+    skipped: List[Tuple[Release, str]]  # releases left out, each with why
 
 
-# --- one variant ---------------------------------------------------------------------------
+def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
+    asked = inputs.torch is not None
+    releases = matching_releases(data, inputs.torch) if asked else data.releases
+    skipped = [(release, release_misfit(release, inputs)) for release in releases]
+    fitting = [release for release, misfit in skipped if misfit is None]
+    skipped = [(release, misfit) for release, misfit in skipped if misfit]
+    if not fitting:
+        newest, why = skipped[0]
+        everywhere = [release.version for release in data.releases if release_misfit(release, inputs) is None]
+        raise PlanError(
+            f"{'torch ' + inputs.torch + ' has no' if asked else 'no torch release has a'} wheel for Python {inputs.python} on {inputs.platform_name}: {newest.version} {why}",
+            hint=f"releases that do: {', '.join(everywhere)}" if everywhere else "no known release has one: use another Python (e.g. 3.12)",
+        )
+    if inputs.variant != "auto":
+        published = [release for release in fitting if release.platforms[inputs.platform].build(inputs.variant)]
+        if not published:
+            newest = fitting[0]
+            others = [r.version for r in data.releases if not release_misfit(r, inputs) and r.platforms[inputs.platform].build(inputs.variant)]
+            available = ", ".join(build.name for build in newest.platforms[inputs.platform].builds)
+            whose = f"torch {newest.version} has no such build" if asked else "no torch release has such a build"
+            raise PlanError(
+                f"--variant {inputs.variant}: {whose} for {inputs.platform_name}",
+                hint=f"builds of {newest.version}: {available}" + (f"; releases with {inputs.variant}: {', '.join(others)}" if others else ""),
+            )
+        skipped += [(release, f"has no {inputs.variant} build for {inputs.platform_name}") for release in fitting if release not in published]
+        fitting = published
+    if inputs.with_packages:
+        def lacking(release: Release) -> List[str]:
+            return [name for name in inputs.with_packages if not release.companions.get(name)]
+
+        complete = [release for release in fitting if not lacking(release)]
+        if not complete:
+            missing = lacking(fitting[0])[0]
+            having = [r.version for r in data.releases if not release_misfit(r, inputs) and r.companions.get(missing)]
+            known = ", ".join(f"{n} {v}" for n, v in fitting[0].companions.items() if v) or "none"
+            raise PlanError(
+                f"--with {missing}: no {missing} release matches torch {fitting[0].version}",
+                hint=(f"torch releases with a {missing}: {', '.join(having)}" if having else f"companions of {fitting[0].version}: {known}"),
+            )
+        skipped += [(release, f"has no {', '.join(lacking(release))} release yet") for release in fitting if lacking(release)]
+        fitting = complete
+    skipped.sort(key=lambda pair: pair[0].parsed, reverse=True)
+    return Eligible(fitting, skipped)
+
+
+# --- one build -----------------------------------------------------------------------------
 
 
 def _cc(text: str) -> Tuple[int, int]:
@@ -163,39 +216,50 @@ def _driver_at_least(driver: str, floor: str) -> bool:
     return Version(driver) >= Version(floor)
 
 
-def evaluate(release: Release, variant: str, inputs: PlanInputs, data: Compatibility) -> Candidate:
-    if variant == "default":
+def evaluate(release: Release, build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
+    if build.kind is BuildKind.DEFAULT:
         what = "PyPI's default macOS wheel" + (", with MPS on Apple Silicon" if inputs.arch == "arm64" else ", CPU only")
-        return Candidate(variant, True, what)
-    if variant == "cpu":
-        return Candidate(variant, True, "runs on any CPU")
-    if cuda_of(variant):
-        return _evaluate_cuda(release, variant, inputs, data)
-    if rocm_of(variant):
-        return _evaluate_rocm(variant, inputs, data)
-    if variant == "xpu":
-        return _evaluate_xpu(inputs)
-    return Candidate(variant, False, "not a build torchup knows")
+        return Candidate(build, True, what)
+    if build.kind is BuildKind.CPU:
+        return Candidate(build, True, "runs on any CPU")
+    unverified = release.platforms[inputs.platform].unverified.get(build.name)
+    if build.kind is BuildKind.CUDA:
+        candidate = _evaluate_cuda(release, build, inputs, data)
+    elif build.kind is BuildKind.ROCM:
+        candidate = _evaluate_rocm(build, inputs, data)
+    else:
+        candidate = _evaluate_xpu(build, inputs)
+    if unverified and candidate.accepted:
+        candidate = candidate._replace(notes=candidate.notes + (f"not verified: {unverified}",), verified=False)
+    return candidate
 
 
-def _evaluate_cuda(release: Release, variant: str, inputs: PlanInputs, data: Compatibility) -> Candidate:
-    cuda = cuda_of(variant)
-    if inputs.jetson:
-        return Candidate(variant, False, f"a Jetson board (L4T {inputs.jetson}) needs NVIDIA's Jetson wheels, not this index's")
-    if not inputs.gpus and not inputs.nvidia_driver:
-        return Candidate(variant, False, "no NVIDIA GPU detected")
-    driver = inputs.nvidia_driver
-    if driver is None:
-        return Candidate(variant, False, "an NVIDIA GPU is present but the driver version is unknown (give --nvidia-driver)")
-    floor_row = data.driver_floors[cuda[0]]
-    floor = floor_row.windows if inputs.os == "windows" else floor_row.linux
-    if not _driver_at_least(driver, floor):
-        return Candidate(variant, False, f"driver {driver} is older than {floor}, the minimum for CUDA {cuda[0]}.x")
-    arch_table = release.cuda_archs_aarch64 if inputs.arch == "aarch64" else release.cuda_archs
-    arch_set = data.arch_sets[arch_table[variant]]
+def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
+    cuda = build.version
+    runtime = build.runtime
     notes: List[str] = []
+    driver = inputs.nvidia_driver
+    if inputs.jetson:
+        board = data.jetson_release(inputs.jetson)
+        if board is None or not board.sbsa:
+            return Candidate(build, False, f"a Jetson board (L4T {inputs.jetson}) needs NVIDIA's Jetson wheels, not this index's")
+        if board.cuda and cuda > board.cuda:
+            return Candidate(build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, older than {runtime}")
+        driver = None  # the board's CUDA, not a driver version, decides
+        reason = f"L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, an SBSA system"
+    elif not inputs.gpus and not driver:
+        return Candidate(build, False, "no NVIDIA GPU detected")
+    elif driver is None:
+        return Candidate(build, False, "an NVIDIA GPU is present but the driver version is unknown (give --nvidia-driver)")
+    else:
+        floor_row = data.driver_floors[cuda[0]]
+        floor = floor_row.windows if inputs.os == "windows" else floor_row.linux
+        if not _driver_at_least(driver, floor):
+            return Candidate(build, False, f"driver {driver} is older than {floor}, the minimum for CUDA {cuda[0]}.x")
+        reason = f"driver {driver} meets {floor} (CUDA {cuda[0]}.x)"
+    arch_set = release.platforms[inputs.platform].arch_sets[build.name]
     toolkit = data.toolkit_driver(cuda)
-    toolkit_driver = (toolkit.windows if inputs.os == "windows" else toolkit.linux) if toolkit else None
+    toolkit_driver = (toolkit.windows if inputs.os == "windows" else toolkit.linux) if toolkit and driver else None
     for gpu in inputs.gpus:
         label = f"GPU {gpu.index} ({gpu.name}, compute capability {gpu.compute_capability})"
         if gpu.compute_capability is None:
@@ -207,110 +271,153 @@ def _evaluate_cuda(release: Release, variant: str, inputs: PlanInputs, data: Com
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
             if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
                 return Candidate(
-                    variant, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer (CUDA {cuda[0]}.{cuda[1]})"
+                    build, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer ({runtime})"
                 )
             notes.append(f"{label} runs through PTX {arch_set.ptx[0]}.{arch_set.ptx[1]}, compiled by the driver at first use")
             continue
-        return Candidate(variant, False, f"{label} has no kernels in this build ({arch_set.describe()})")
+        return Candidate(build, False, f"{label} has no kernels in this build ({arch_set.describe()})")
     if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
-        notes.append(
-            f"driver {driver} is below CUDA {cuda[0]}.{cuda[1]}'s own {toolkit_driver}: it runs under minor-version compatibility, with some features limited"
-        )
+        notes.append(f"driver {driver} is below {runtime}'s own {toolkit_driver}: it runs under minor-version compatibility, with some features limited")
     if not arch_set.verified:
-        notes.append(f"the GPU architectures of this build are not verified ({arch_set.source})")
-    reason = f"driver {driver} meets {floor} (CUDA {cuda[0]}.x)"
+        notes.append(f"the GPU architectures of this build are not verified ({data.cite(arch_set.source)})")
     reason += "; every GPU is supported" if inputs.gpus else "; no GPU listed to check"
-    return Candidate(variant, True, reason, tuple(notes))
+    return Candidate(build, True, reason, tuple(notes))
 
 
-def _evaluate_rocm(variant: str, inputs: PlanInputs, data: Compatibility) -> Candidate:
+def _evaluate_rocm(build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
     if inputs.os != "linux":
-        return Candidate(variant, False, "ROCm builds are for Linux only")
+        return Candidate(build, False, "ROCm builds are for Linux only")
     if not inputs.rocm_archs:
-        return Candidate(variant, False, "no AMD GPU detected")
-    table = data.rocm.get(variant)
+        return Candidate(build, False, "no AMD GPU detected")
+    table = data.rocm.get(build.name)
     if table is None:
-        return Candidate(variant, False, f"no architecture data for {variant}")
+        return Candidate(build, False, f"no architecture data for {build.name}")
     unsupported = sorted({arch for arch in inputs.rocm_archs if arch not in table.gfx})
     if unsupported:
-        return Candidate(variant, False, f"{', '.join(unsupported)} is not among the GPU architectures of {variant}")
-    notes = () if table.verified else (f"the architectures of {variant} are not verified",)
-    return Candidate(variant, True, f"every AMD GPU ({', '.join(sorted(set(inputs.rocm_archs)))}) is supported", notes)
+        return Candidate(build, False, f"{', '.join(unsupported)} is not among the GPU architectures of {build.name}")
+    notes = () if table.verified else (f"the architectures of {build.name} are not verified",)
+    return Candidate(build, True, f"every AMD GPU ({', '.join(sorted(set(inputs.rocm_archs)))}) is supported", notes)
 
 
-def _evaluate_xpu(inputs: PlanInputs) -> Candidate:
+def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
     supported = [name for name in inputs.intel_gpus if XPU_GPU_NAMES.search(name)]
     if supported:
-        return Candidate("xpu", True, f"Intel GPU {supported[0]}")
+        return Candidate(build, True, f"Intel GPU {supported[0]}")
     if inputs.intel_gpus or inputs.intel_display_device:
         return Candidate(
-            "xpu", False, "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)"
+            build, False, "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)"
         )
-    return Candidate("xpu", False, "no Intel GPU detected")
+    return Candidate(build, False, "no Intel GPU detected")
+
+
+def candidates_of(release: Release, inputs: PlanInputs, data: Compatibility) -> List[Candidate]:
+    """Every build of ``release`` for this platform, best first, each accepted or rejected with its reason."""
+    builds = sorted(release.platforms[inputs.platform].builds, key=Build.preference)
+    return [evaluate(release, build, inputs, data) for build in builds]
 
 
 # --- the choice ----------------------------------------------------------------------------
 
 
-def preference(variant: str) -> Tuple[int, Tuple[int, ...]]:
-    """Sort key, best first: newest CUDA, then newest ROCm, then XPU, then the CPU build."""
-    if cuda_of(variant):
-        return (0, tuple(-part for part in cuda_of(variant)))
-    if rocm_of(variant):
-        return (1, tuple(-part for part in rocm_of(variant)))
-    return ({"xpu": 2, "cpu": 3, "default": 4}.get(variant, 5), ())
+class Ranked(NamedTuple):
+    release: Release
+    candidate: Candidate
+
+
+def ranked_builds(data: Compatibility, inputs: PlanInputs, eligible: Eligible) -> List[Ranked]:
+    """Every build worth installing, best first (see the module docstring for the order).
+
+    With ``--variant X`` that build of each eligible release, newest first, fitting or not.
+    """
+    ranked = []
+    for position, release in enumerate(eligible.releases):
+        for candidate in candidates_of(release, inputs, data):
+            if inputs.variant != "auto":
+                if candidate.variant == inputs.variant:
+                    ranked.append((position, Ranked(release, candidate)))
+            elif candidate.accepted:
+                ranked.append((position, Ranked(release, candidate)))
+    ranked.sort(key=lambda item: (not item[1].candidate.build.accelerated, item[0], not item[1].candidate.verified, item[1].candidate.build.preference()))
+    return [item for _, item in ranked]
 
 
 def decide(data: Compatibility, inputs: PlanInputs) -> Decision:
-    release, release_reason = select_release(data, inputs)
-    published = sorted(release.variants[inputs.platform], key=preference)
-    candidates = [evaluate(release, variant, inputs, data) for variant in published]
+    eligible = eligible_releases(data, inputs)
+    best = ranked_builds(data, inputs, eligible)[0]  # an eligible release always has a CPU or the asked-for build
+    return decision_for(data, inputs, eligible, best.release, best.candidate.build)
+
+
+def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, release: Release, build: Build, found: Optional[str] = None) -> Decision:
+    """The decision for one build, with its reasons; ``found`` says which source holds it when that moved the choice."""
+    candidates = candidates_of(release, inputs, data)
+    chosen = next(candidate for candidate in candidates if candidate.build == build)
     notes: List[str] = []
-    if not release.variants_verified:
-        notes.append(f"the builds published for torch {release.series} are not verified ({data.sources['variants-table'].split(' — ')[0]})")
+    row = release.platforms[inputs.platform]
+    if not release.builds_verified:
+        notes.append(f"the builds published for torch {release.series} are not verified ({data.cite(' '.join(row.sources))})")
     if release.note:
         notes.append(release.note)
-
+    newer_without_gpu_build = []
     if inputs.variant != "auto":
-        if inputs.variant not in published:
-            raise PlanError(
-                f"--variant {inputs.variant}: torch {release.version} has no such build for {inputs.platform_name}",
-                hint=f"available: {', '.join(published)}",
-            )
-        chosen = next(candidate for candidate in candidates if candidate.variant == inputs.variant)
-        reason = "asked for with --variant"
+        variant_reason = "asked for with --variant"
         if not chosen.accepted:
             notes.append(f"{inputs.variant} was asked for although {chosen.reason}")
-        return Decision(release, release_reason, inputs.variant, reason, candidates, notes + _pypi_default_note(release, inputs, inputs.variant))
-
-    accepted = [candidate for candidate in candidates if candidate.accepted]
-    chosen = accepted[0]  # the CPU build (or macOS default) is always accepted, and sorts last
-    if chosen.variant in ("cpu", "default"):
-        reason = _why_no_accelerator(release, inputs, data, candidates)
+    elif build.accelerated:
+        variant_reason = f"the newest build that fits: {chosen.reason}"
+        newer_without_gpu_build = [r for r in eligible.releases if r.parsed > release.parsed]
     else:
-        reason = f"the newest build that fits: {chosen.reason}"
-    return Decision(release, release_reason, chosen.variant, reason, candidates, notes + _pypi_default_note(release, inputs, chosen.variant))
+        variant_reason = _why_no_accelerator(release, inputs, data, candidates)
+    release_reason = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
+    if newer_without_gpu_build and not found:
+        newest = newer_without_gpu_build[0]
+        blocker = _gpu_blocker(candidates_of(newest, inputs, data), inputs, newest)
+        release_reason += f" (torch {newest.version}: {blocker})"
+        notes.append(f"torch {newest.version} has no build for this machine's GPU ({blocker}) → {local_version(release, build)}")
+    notes += _pypi_default_note(release, inputs, build)
+    return Decision(release, release_reason, build, variant_reason, candidates, notes)
 
 
-def _pypi_default_note(release: Release, inputs: PlanInputs, variant: str) -> List[str]:
-    """What a plain `pip install torch` would have given instead, where that differs (Linux x86_64)."""
-    default = release.pypi_default_linux
-    if inputs.platform != "linux-x86_64" or not default or default == variant:
+def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, found: Optional[str], accelerated: bool) -> str:
+    if found:
+        return found
+    within = f" matching --torch {inputs.torch}" if inputs.torch else ""
+    if accelerated:
+        return f"the newest release{within} with a build for this machine's GPU"
+    what = f"a {inputs.variant} build" if inputs.variant != "auto" else "a wheel"
+    reason = f"the newest release{within} with {what} for Python {inputs.python} on {inputs.platform_name}"
+    newer = [(r, why) for r, why in eligible.skipped if r.parsed > release.parsed]
+    if newer:
+        reason += f" ({newer[0][0].version} {newer[0][1]})"
+    return reason
+
+
+def _gpu_blocker(candidates: List[Candidate], inputs: PlanInputs, release: Release) -> str:
+    """Why no build of a release runs on this machine's GPUs, vendor by vendor."""
+    parts = []
+    for kind in inputs.gpu_kinds:
+        rejected = [candidate for candidate in candidates if candidate.build.kind is kind]
+        label = {BuildKind.CUDA: "CUDA", BuildKind.ROCM: "ROCm", BuildKind.XPU: "XPU"}[kind]
+        parts.append(rejected[0].reason if rejected else f"torch {release.version} has no {label} build for {inputs.platform_name}")
+    return "; ".join(parts)
+
+
+def _pypi_default_note(release: Release, inputs: PlanInputs, build: Build) -> List[str]:
+    """What a plain `pip install torch` would have given instead, where that differs."""
+    default = release.pypi_default.get(inputs.platform)
+    if not default or default == build:
         return []
-    size = ", several GB of CUDA libraries" if cuda_of(default) else ""
-    return [f"a plain `pip install torch=={release.version}` from PyPI would install the {default} build{size}"]
+    size = ", several GB of CUDA libraries" if default.kind is BuildKind.CUDA else ""
+    return [f"a plain `pip install torch=={release.version}` from PyPI would install the {default.name} build{size}"]
 
 
 def _why_no_accelerator(release: Release, inputs: PlanInputs, data: Compatibility, candidates: List[Candidate]) -> str:
     if inputs.os == "macos":
         return "macOS wheels come from PyPI" + (" and use MPS on Apple Silicon" if inputs.arch == "arm64" else "")
-    if not (inputs.gpus or inputs.nvidia_driver or inputs.rocm_archs or inputs.intel_gpus or inputs.intel_display_device or inputs.jetson):
+    if not inputs.gpu_kinds:
         return "no GPU detected"
-    rejected = [candidate for candidate in candidates if not candidate.accepted]
-    if not rejected:
-        return f"torch {release.version} has no GPU build for {inputs.platform_name}"
-    reason = "no GPU build fits: " + rejected[0].reason
-    if inputs.gpus and inputs.nvidia_driver and not inputs.jetson:
+    within = f" matching --torch {inputs.torch}" if inputs.torch else ""
+    reason = f"no release{within} has a GPU build that fits: " + _gpu_blocker(candidates, inputs, release)
+    if BuildKind.CUDA in inputs.gpu_kinds and inputs.gpus and inputs.nvidia_driver and not inputs.jetson:
         reason += _what_would_change(release, inputs, data)
     return reason
 
@@ -319,34 +426,31 @@ def _what_would_change(release: Release, inputs: PlanInputs, data: Compatibility
     """A newer driver or an older torch that would give a CUDA build, named for the user."""
     hints = []
     newest_driver = inputs._replace(nvidia_driver="9999")
-    for variant in sorted(release.variants[inputs.platform], key=preference):
-        if cuda_of(variant) and evaluate(release, variant, newest_driver, data).accepted:
-            floor = data.driver_floors[cuda_of(variant)[0]]
-            hints.append(f"an NVIDIA driver {floor.windows if inputs.os == 'windows' else floor.linux} or newer would allow {variant}")
+    for candidate in candidates_of(release, newest_driver, data):
+        if candidate.build.kind is BuildKind.CUDA and candidate.accepted:
+            floor = data.driver_floors[candidate.build.version[0]]
+            hints.append(f"an NVIDIA driver {floor.windows if inputs.os == 'windows' else floor.linux} or newer would allow {candidate.variant}")
             break
     for older in data.releases:
         if older.parsed >= release.parsed or release_misfit(older, inputs):
             continue
-        fits = [variant for variant in sorted(older.variants[inputs.platform], key=preference) if cuda_of(variant) and evaluate(older, variant, inputs, data).accepted]
+        fits = [c.variant for c in candidates_of(older, inputs, data) if c.build.kind is BuildKind.CUDA and c.accepted]
         if fits:
             hints.append(f"torch {older.version} has a build for it ({fits[0]}): --torch {older.series}")
             break
     return "; " + "; ".join(hints) if hints else ""
 
 
-def local_version(release: Release, variant: str) -> str:
+def local_version(release: Release, build: Build) -> str:
     """The exact version with its local tag, as the index names it (macOS wheels carry none)."""
-    return release.version if variant == "default" else f"{release.version}+{variant}"
+    return release.version if build.kind is BuildKind.DEFAULT else f"{release.version}+{build.name}"
 
 
-def companion_pins(release: Release, variant: str, names: Tuple[str, ...]) -> List[str]:
+def companion_pins(release: Release, build: Build, names: Tuple[str, ...]) -> List[str]:
     pins = []
     for name in names:
-        version = release.companions.get(name)
-        if version is None:
-            known = ", ".join(f"{n} {v}" for n, v in release.companions.items() if v) or "none"
-            raise PlanError(f"--with {name}: no {name} release matches torch {release.version}", hint=f"companions of {release.version}: {known}")
-        pins.append(f"{name}=={version if variant == 'default' else version + '+' + variant}")
+        version = release.companions[name]
+        pins.append(f"{name}=={version if build.kind is BuildKind.DEFAULT else version + '+' + build.name}")
     return pins
 
 
@@ -362,6 +466,12 @@ def parse_compute_capability(text: str) -> str:
     return text
 
 
+def parse_l4t(text: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+){0,2}", text or ""):
+        raise PlanError(f"--jetson {text}: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")
+    return text
+
+
 def parse_python_version(text: str) -> str:
     try:
         version = Version(text)
@@ -373,9 +483,4 @@ def parse_python_version(text: str) -> str:
 
 
 def known_variants(data: Compatibility) -> Dict[str, None]:
-    found: Dict[str, None] = {}
-    for release in data.releases:
-        for variants in release.variants.values():
-            for variant in variants:
-                found[variant] = None
-    return found
+    return dict.fromkeys(data.known_builds())

@@ -42,7 +42,7 @@ def render_text(plan: Plan) -> str:
     if i.rocm_archs:
         shown.append(("AMD GPUs", ", ".join(i.rocm_archs), plan.sources.get("rocm_archs")))
     if i.jetson:
-        shown.append(("Jetson", f"L4T {i.jetson}", "detected: /etc/nv_tegra_release"))
+        shown.append(("Jetson", f"L4T {i.jetson}", plan.sources.get("jetson")))
     for label, value, source in shown:
         out.append(f"  {label}: {value}" + (f"  ({source})" if source else ""))
     if plan.notes:

@@ -1,0 +1,139 @@
+"""Confirming a decision against the index itself, or, when the index does not answer, against the
+target pip's own sources.
+
+The walk goes down the ranked builds (``policy.ranked_builds``) until a source holds a wheel the
+target installs, as when a mirror lags behind. It never turns a plan for the machine's GPU into
+a CPU plan: when the only build a source holds is a CPU build, it stops and says so.
+"""
+
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+from packaging.tags import Tag
+
+from ..errors import TorchupError
+from . import index
+from .data import Build, Compatibility
+from .policy import Candidate, Decision, Eligible, PlanError, PlanInputs, Ranked, decision_for, local_version
+
+
+class GpuLeftUnused(TorchupError):
+    """Only a CPU build can be had although a build for this machine's GPU was planned."""
+
+    exit_code = 1
+
+
+class Confirmation(NamedTuple):
+    decision: Decision
+    candidates: List[Candidate]
+    confirmed: str  # "index", "configured-source" or "offline"
+    found_in: Optional[str]  # the source of the user's own pip configuration holding the build
+    note: str
+
+
+class IndexCheck(NamedTuple):
+    """Everything the confirmation needs, gathered once."""
+
+    data: Compatibility
+    inputs: PlanInputs
+    eligible: Eligible
+    ranked: List[Ranked]
+    tags: Set[Tag]
+    where: str  # the interpreter and platform in words, e.g. "cp311 on manylinux_2_36_x86_64"
+    base: str
+    timeout: float
+    user_sources: Sequence[Tuple[str, str]]  # (kind, location): --find-links first, then the pip configuration's
+
+    @classmethod
+    def create(cls, data, inputs, eligible, ranked, target_tags, base, timeout, user_sources) -> "IndexCheck":
+        abis, platforms = target_tags or (None, index.generic_platforms(inputs.os, inputs.arch, inputs.glibc))
+        interpreter = "cp" + inputs.python.replace(".", "")
+        tags = index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
+        return cls(data, inputs, eligible, ranked, tags, f"{interpreter} on {platforms[0]}", base, timeout, list(user_sources))
+
+    def index_url(self, build: Build) -> str:
+        return self.data.pypi_index if build.name == "default" else f"{self.base}/{build.name}"
+
+    def on_index(self, decision: Decision) -> Confirmation:
+        listings: Dict[str, List[str]] = {}
+        for release, candidate in self._walk(decision):
+            url = self.index_url(candidate.build)
+            if url not in listings:
+                try:
+                    listings[url] = index.fetch_listing(url, "torch", self.timeout)
+                except index.IndexUnreachable as error:
+                    return self.in_user_sources(decision, f"the index did not answer within {self.timeout:g} s ({error})")
+            wanted = local_version(release, candidate.build)
+            if index.matching_wheels(listings[url], "torch", wanted, self.tags):
+                self._refuse_cpu_for_gpu(decision, release, candidate.build, f"the index {self.base}")
+                found = self._switch(decision, release, candidate.build, f"the newest release the index has ({self.base})")
+                return Confirmation(found, self._mark_missing(found, listings), "index", None,
+                                    f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter")
+        if self.inputs.variant != "auto":
+            raise PlanError(f"--variant {self.inputs.variant}: the index {self.base} has no torch {self.inputs.variant} build for this interpreter",
+                            hint="check --index-base, or plan with --offline")
+        raise PlanError(f"no planned build of torch is on the index {self.base} for this interpreter", hint="check --index-base, or plan with --offline")
+
+    def in_user_sources(self, decision: Decision, unreachable: str) -> Confirmation:
+        if not self.user_sources:
+            return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}")
+        listings = {}
+        for kind, location in self.user_sources:
+            try:
+                listings[location] = index.source_listing(location, "torch", kind, self.timeout)
+            except index.IndexUnreachable:
+                listings[location] = []
+        for release, candidate in self._walk(decision):
+            wanted = local_version(release, candidate.build)
+            for location, listing in listings.items():
+                if index.matching_wheels(listing, "torch", wanted, self.tags):
+                    self._refuse_cpu_for_gpu(decision, release, candidate.build, f"{unreachable}; your pip sources")
+                    found = self._switch(decision, release, candidate.build, f"the newest release that a source of your pip configuration holds ({location})")
+                    return Confirmation(found, found.candidates, "configured-source", location,
+                                        f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration")
+        checked = ", ".join(location for _, location in self.user_sources)
+        return Confirmation(decision, decision.candidates, "offline", None,
+                            f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds")
+
+    def _walk(self, decision: Decision) -> List[Tuple]:
+        """The ranked builds, the decision's own first."""
+        chosen = (decision.release.version, decision.build)
+        rest = [(r.release, r.candidate) for r in self.ranked if (r.release.version, r.candidate.build) != chosen]
+        own = next(c for c in decision.candidates if c.build == decision.build)
+        return [(decision.release, own)] + rest
+
+    def _refuse_cpu_for_gpu(self, decision: Decision, release, build: Build, where: str) -> None:
+        if not decision.build.accelerated or build.accelerated:
+            return
+        planned = local_version(decision.release, decision.build)
+        raise GpuLeftUnused(
+            f"{where} hold no build for this machine's GPU, only torch {local_version(release, build)}: "
+            f"the plan is torch {planned}, and a CPU build would leave the GPU unused",
+            hint="make the index reachable (check the network and proxy, or --index-base URL), "
+            "or give --variant cpu to take the CPU build on purpose",
+        )
+
+    def _switch(self, decision: Decision, release, build: Build, why: str) -> Decision:
+        """The decision, moved to another build that a source actually holds."""
+        if (release.version, build) == (decision.release.version, decision.build):
+            return decision
+        moved = decision_for(self.data, self.inputs, self.eligible, release, build,
+                             found=None if release.version == decision.release.version else f"{why}; {decision.release.version} is not there")
+        if not build.accelerated:
+            return moved  # its reason says why no GPU build applies ("no GPU detected")
+        chosen = next(c for c in moved.candidates if c.build == build)
+        return moved._replace(variant_reason=f"the best build the source has: {chosen.reason}")
+
+    def _mark_missing(self, decision: Decision, listings: Dict[str, List[str]]) -> List[Candidate]:
+        """Candidates of the chosen release whose wheel an index listing read on the way lacks."""
+        marked = []
+        for candidate in decision.candidates:
+            wanted = local_version(decision.release, candidate.build)
+            listing = listings.get(self.index_url(candidate.build))
+            if candidate.accepted and listing is not None and not index.matching_wheels(listing, "torch", wanted, self.tags):
+                listed = index.versions_listed(listing, "torch")
+                reason = f"the index has no torch {wanted} wheel for {self.where}" + (
+                    f" (it lists {', '.join(listed[:4])}{'…' if len(listed) > 4 else ''})" if listed else " (it lists no torch wheels)"
+                )
+                candidate = candidate._replace(accepted=False, reason=reason)
+            marked.append(candidate)
+        return marked
