@@ -35,6 +35,8 @@ $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	touch $@
 
 test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(TORCH_VENV)/.complete
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete

@@ -1,37 +1,51 @@
-"""``python -m diagnostics``: the doctor's checks in this interpreter, with nothing but torch installed."""
+"""``python -I path/to/diagnostics [CHECK|GROUP]... [--json]``: the doctor's checks in this
+interpreter, in this one process, from nothing but a copy of this folder.
 
-import argparse
+``torchup doctor`` runs each check in a worker it watches and survives a crash or a hang; this
+does not, and says so. It exists for a machine where only the target environment can be used.
+"""
+
+import json
+import os
 import sys
 
-from diagnostics import doctor, pool, report
 
+def main(argv):
+    import importlib.util
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m diagnostics", description="Prove that torch works here, or say exactly what is wrong.")
-    parser.add_argument("names", nargs="*", metavar="CHECK", help="check ids or groups (default: every check that is not opt-in)")
-    parser.add_argument("--python", default=sys.executable, help="the interpreter to check (default: this one)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML, one testcase per check")
-    parser.add_argument("--markdown", action="store_true", help="print a paste-ready report, with home paths, user names and GPU UUIDs redacted")
-    parser.add_argument("--strict", action="store_true", help="warnings fail the run too")
-    parser.add_argument("--list-checks", action="store_true", help="list the checks and exit")
-    parser.add_argument("--check-timeout", type=float, default=pool.CHECK_TIMEOUT, metavar="SECONDS", help="how long one check may take")
-    parser.add_argument("--extra-checks", metavar="FILE", help="a Python file registering more checks")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the evidence of passing checks too")
-    options = parser.parse_args(argv)
+    kit = os.path.dirname(os.path.abspath(__file__))
+    # Run as a directory, Python put this folder first on sys.path: take it off, so that
+    # nothing torch imports can be shadowed by a module here.
+    if sys.path and os.path.abspath(sys.path[0]) == kit:
+        del sys.path[0]
+    spec = importlib.util.spec_from_file_location("torchup_kit_worker", os.path.join(kit, "worker.py"))
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    worker.add_user_site()
+    checks, causes = worker.load_kit()
+    as_json = "--json" in argv
+    names = [name for name in argv if name != "--json"]
     try:
-        if options.extra_checks:
-            doctor.load_extra_checks(options.extra_checks)
-        if options.list_checks:
-            sys.stdout.write(doctor.list_checks())
-            return report.EXIT_OK
-        outcome = doctor.run(options.python, options.names, options.strict, options.check_timeout, options.extra_checks)
+        selected = [c.id for c in checks.select(names)]
     except ValueError as error:
-        parser.error(str(error))  # exits with status 2
-    doctor.write_outputs(outcome, options.json, options.junit, options.markdown, options.verbose,
-                         echo=print, echo_err=lambda line: print(line, file=sys.stderr))
-    return outcome["exit_code"]
+        sys.stderr.write("error: %s\n" % error)
+        return 2
+    results = []
+
+    def emit(event):
+        if event["event"] == "result":
+            results.append(event)
+            if not as_json:
+                mark = {"pass": "ok", "warn": "!", "skip": "-"}.get(event["status"], "FAIL")
+                sys.stdout.write("%-4s %s  %s\n" % (mark, event["id"], event["evidence"].splitlines()[0] if event["evidence"] else ""))
+                sys.stdout.flush()
+
+    worker.run(selected, checks, causes.classify, emit)
+    if as_json:
+        sys.stdout.write(json.dumps({"python": sys.executable, "results": results}, indent=2) + "\n")
+    failed = [r for r in results if r["status"] in ("fail", "crash")]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -12,7 +12,7 @@ import time
 import warnings
 from collections import namedtuple
 
-from diagnostics.causes import classify
+from .causes import classify
 
 Check = namedtuple("Check", "id group title function needs_torch opt_in")
 
@@ -110,9 +110,22 @@ def torch_build(context):
     torch = context.torch
     name = build_name(torch)
     if name == "CPU build" and nvidia_driver_present():
-        return outcome("warn", "torch %s is the CPU build, but an NVIDIA driver is present" % torch.__version__,
-                       ["torchup install  (it picks the CUDA build that fits this GPU and driver)"], INSTALL_LINK)
-    return passed("torch %s, the %s" % (torch.__version__, name))
+        result = outcome(
+            "warn",
+            "torch %s is the CPU build, but an NVIDIA driver is present" % torch.__version__,
+            ["torchup install  (it picks the CUDA build that fits this GPU and driver)"],
+            INSTALL_LINK,
+        )
+    else:
+        result = passed("torch %s, the %s" % (torch.__version__, name))
+    # What `torchup install` compares with its plan.
+    result["facts"] = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "hip": getattr(torch.version, "hip", None),
+        "cuda_available": bool(torch.cuda.is_available()),
+    }
+    return result
 
 
 @check("install.companions", "torchvision and torchaudio match torch")
@@ -133,8 +146,12 @@ def companions(context):
         found.append("%s %s" % (name, version))
         torch_tag, tag = torch.__version__.partition("+")[2], version.partition("+")[2]
         if torch_tag != tag:
-            return outcome("fail", "%s %s is not the same build as torch %s" % (name, version, torch.__version__),
-                           ["torchup install --with %s  (the matching release of the same build)" % name], INSTALL_LINK)
+            return outcome(
+                "fail",
+                "%s %s is not the same build as torch %s" % (name, version, torch.__version__),
+                ["torchup install --with %s  (the matching release of the same build)" % name],
+                INSTALL_LINK,
+            )
     if not found:
         return skipped("neither torchvision nor torchaudio is installed")
     return passed(", ".join(found) + " match torch")
@@ -146,7 +163,7 @@ def numpy_imports(context):
         import numpy
     except BaseException as error:
         return outcome("fail", "import numpy failed: %s: %s" % (type(error).__name__, error), ["pip install numpy"], "https://numpy.org/install/")
-    return passed("numpy %s" % numpy.__version__)
+    return dict(passed("numpy %s" % numpy.__version__), facts={"numpy": numpy.__version__})
 
 
 @check("install.scipy", "scipy imports", needs_torch=False)
@@ -155,7 +172,7 @@ def scipy_imports(context):
         import scipy
     except BaseException as error:
         return outcome("fail", "import scipy failed: %s: %s" % (type(error).__name__, error), ["pip install scipy"], "https://scipy.org/install/")
-    return passed("scipy %s" % scipy.__version__)
+    return dict(passed("scipy %s" % scipy.__version__), facts={"scipy": scipy.__version__})
 
 
 @check("install.numpy_abi", "torch and numpy share memory")
@@ -187,8 +204,12 @@ def single_torch(context):
         if entry and os.path.isfile(os.path.join(entry, "torch", "__init__.py")) and os.path.realpath(entry) not in places:
             places.append(os.path.realpath(entry))
     if len(places) > 1:
-        return outcome("warn", "torch is installed in %d places: %s; the first one wins" % (len(places), ", ".join(places)),
-                       ["python -m pip uninstall torch  (repeat until one is left, then reinstall: torchup install)"], INSTALL_LINK)
+        return outcome(
+            "warn",
+            "torch is installed in %d places: %s; the first one wins" % (len(places), ", ".join(places)),
+            ["python -m pip uninstall torch  (repeat until one is left, then reinstall: torchup install)"],
+            INSTALL_LINK,
+        )
     return passed("torch in %s" % places[0]) if places else skipped("torch is not on sys.path")
 
 
@@ -267,8 +288,11 @@ _loss_check("tutorial.loss_l1", "L1Loss on the tutorial's sample is 1.0", lambda
 _loss_check("tutorial.loss_smooth_l1", "SmoothL1Loss on the tutorial's sample is 0.625", lambda torch: torch.nn.SmoothL1Loss(), 0.625)
 _loss_check("tutorial.loss_mse", "MSELoss on the tutorial's sample is 1.5", lambda torch: torch.nn.MSELoss(), 1.5)
 _loss_check(
-    "tutorial.loss_cross_entropy", "CrossEntropyLoss with class-probability targets is 2.0794",
-    lambda torch: torch.nn.CrossEntropyLoss(), 3 * math.log(2), note="3 ln 2: targets taken as class probabilities",
+    "tutorial.loss_cross_entropy",
+    "CrossEntropyLoss with class-probability targets is 2.0794",
+    lambda torch: torch.nn.CrossEntropyLoss(),
+    3 * math.log(2),
+    note="3 ln 2: targets taken as class probabilities",
 )
 
 
@@ -418,10 +442,19 @@ def accelerator_available(context):
         return passed("%d device%s: %s" % (count, "" if count == 1 else "s", names))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and nvidia_driver_present() and not said:
-        return outcome("warn", "CUDA_VISIBLE_DEVICES=%r hides every GPU from torch" % visible, ["unset CUDA_VISIBLE_DEVICES"], "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars")
+        return outcome(
+            "warn",
+            "CUDA_VISIBLE_DEVICES=%r hides every GPU from torch" % visible,
+            ["unset CUDA_VISIBLE_DEVICES"],
+            "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars",
+        )
     if not nvidia_driver_present() and not getattr(torch.version, "hip", None):
-        return outcome("fail", "the %s finds no GPU: no NVIDIA driver is loaded" % build_name(torch),
-                       ["install the NVIDIA driver, or the CPU build: torchup install --no-gpu"], "https://www.nvidia.com/Download/index.aspx")
+        return outcome(
+            "fail",
+            "the %s finds no GPU: no NVIDIA driver is loaded" % build_name(torch),
+            ["install the NVIDIA driver, or the CPU build: torchup install --no-gpu"],
+            "https://www.nvidia.com/Download/index.aspx",
+        )
     return from_cause("fail", "torch.cuda.is_available() is False" + (": " + said.splitlines()[0] if said else ""), said)
 
 
@@ -441,11 +474,19 @@ def driver_cuda(torch, device):
     driver = (version.value // 1000, version.value % 1000 // 10)
     build = tuple(int(part) for part in torch.version.cuda.split(".")[:2])
     if driver[0] < build[0]:
-        return outcome("fail", "the driver supports CUDA %d.%d, the build needs CUDA %d.x" % (driver + (build[0],)),
-                       ["update the NVIDIA driver", "or torchup install (it picks a build the driver supports)"], "https://www.nvidia.com/Download/index.aspx")
+        return outcome(
+            "fail",
+            "the driver supports CUDA %d.%d, the build needs CUDA %d.x" % (driver + (build[0],)),
+            ["update the NVIDIA driver", "or torchup install (it picks a build the driver supports)"],
+            "https://www.nvidia.com/Download/index.aspx",
+        )
     if driver < build:
-        return outcome("warn", "the driver supports CUDA %d.%d, the build is CUDA %d.%d: it runs under minor-version compatibility" % (driver + build),
-                       ["update the NVIDIA driver for every feature"], "https://docs.nvidia.com/deploy/cuda-compatibility/")
+        return outcome(
+            "warn",
+            "the driver supports CUDA %d.%d, the build is CUDA %d.%d: it runs under minor-version compatibility" % (driver + build),
+            ["update the NVIDIA driver for every feature"],
+            "https://docs.nvidia.com/deploy/cuda-compatibility/",
+        )
     return passed("driver CUDA %d.%d, build CUDA %d.%d" % (driver + build))
 
 
@@ -466,8 +507,12 @@ def arch(torch, device):
         elif any((m, n) <= (major, minor) for m, n in ptx):
             found.append("%s sm_%d%d (through PTX)" % (name, major, minor))
         else:
-            return outcome("fail", "%s (sm_%d%d) is not among %s" % (name, major, minor, " ".join(compiled)),
-                           ["torchup plan  (it checks each GPU against each build)", "torchup install"], INSTALL_LINK)
+            return outcome(
+                "fail",
+                "%s (sm_%d%d) is not among %s" % (name, major, minor, " ".join(compiled)),
+                ["torchup plan  (it checks each GPU against each build)", "torchup install"],
+                INSTALL_LINK,
+            )
     return passed("; ".join(found) + " in " + " ".join(compiled))
 
 
@@ -492,7 +537,9 @@ def conv2d(torch, device):
     images, weights = torch.randn(4, 3, 32, 32), torch.randn(8, 3, 3, 3)
     # cuDNN may use TF32 for convolutions (torch's default), hence the tolerance.
     error, ok = _against_cpu(torch, device, lambda where: torch.nn.functional.conv2d(images.to(where), weights.to(where), padding=1), 1e-2)
-    return passed("4x3x32x32 * 8x3x3x3, relative error %.1e" % error) if ok else outcome("fail", "relative error %.1e against the CPU" % error, link=INSTALL_LINK)
+    return (
+        passed("4x3x32x32 * 8x3x3x3, relative error %.1e" % error) if ok else outcome("fail", "relative error %.1e against the CPU" % error, link=INSTALL_LINK)
+    )
 
 
 @check("accelerator.autocast", "fp16 and bf16 autocast run")
@@ -509,7 +556,9 @@ def autocast(torch, device):
             result = a @ b
         error = ((result.float() - exact).abs().max() / exact.abs().max()).item()
         if result.dtype != dtype or error > 5e-2:
-            return outcome("fail", "%s autocast gave %s with relative error %.1e" % (dtype, result.dtype, error), link="https://pytorch.org/docs/stable/amp.html")
+            return outcome(
+                "fail", "%s autocast gave %s with relative error %.1e" % (dtype, result.dtype, error), link="https://pytorch.org/docs/stable/amp.html"
+            )
         done.append("%s (error %.1e)" % (str(dtype).replace("torch.", ""), error))
     return passed(", ".join(done))
 
@@ -525,8 +574,12 @@ def cudnn(torch, device):
     parts = (runtime // 10000, runtime // 100 % 100, runtime % 100) if runtime >= 10000 else (runtime // 1000, runtime // 100 % 10, runtime % 100)
     shown = ".".join(map(str, parts))
     if compiled and tuple(compiled[:1]) != parts[:1]:
-        return outcome("fail", "cuDNN %s at runtime, built with %s" % (shown, ".".join(map(str, compiled))),
-                       ["remove the other cuDNN from LD_LIBRARY_PATH"], "https://github.com/pytorch/pytorch/pull/104757")
+        return outcome(
+            "fail",
+            "cuDNN %s at runtime, built with %s" % (shown, ".".join(map(str, compiled))),
+            ["remove the other cuDNN from LD_LIBRARY_PATH"],
+            "https://github.com/pytorch/pytorch/pull/104757",
+        )
     return passed("cuDNN %s" % shown + (", built with %s" % ".".join(map(str, compiled)) if compiled else ""))
 
 
@@ -569,7 +622,9 @@ def _all_reduce(backend, world):
 
     port = str(_free_port())
     processes = [
-        subprocess.Popen([sys.executable, "-c", _COLLECTIVE, str(rank), str(world), backend, port], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _COLLECTIVE, str(rank), str(world), backend, port], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True
+        )
         for rank in range(world)
     ]
     outputs = []
@@ -590,7 +645,12 @@ def _all_reduce(backend, world):
 def gloo(context):
     expected, failures = _all_reduce("gloo", 2)
     if failures:
-        return outcome("fail", "all_reduce failed: %s" % failures[0], ["check that 127.0.0.1 is reachable (firewall, no loopback in the container)"], "https://pytorch.org/docs/stable/distributed.html")
+        return outcome(
+            "fail",
+            "all_reduce failed: %s" % failures[0],
+            ["check that 127.0.0.1 is reachable (firewall, no loopback in the container)"],
+            "https://pytorch.org/docs/stable/distributed.html",
+        )
     return passed("2 ranks summed to %s over tcp://127.0.0.1" % expected)
 
 
@@ -601,7 +661,12 @@ def nccl_all_reduce(context):
         return skipped("no usable CUDA GPU")
     expected, failures = _all_reduce("nccl", 1)
     if failures:
-        return outcome("fail", "all_reduce failed: %s" % failures[0], ["NCCL_DEBUG=INFO torchup doctor distributed.nccl"], "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html")
+        return outcome(
+            "fail",
+            "all_reduce failed: %s" % failures[0],
+            ["NCCL_DEBUG=INFO torchup doctor distributed.nccl"],
+            "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html",
+        )
     return passed("1 rank over NCCL gave %s" % expected)
 
 

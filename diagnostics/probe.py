@@ -78,11 +78,7 @@ def venv_creator(prefix):
     """Who made the venv, from pyvenv.cfg: "uv 0.9.2", "virtualenv 20.26.3" or "venv"."""
     try:
         with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8") as handle:
-            config = dict(
-                (key.strip().lower(), value.strip())
-                for key, _, value in (line.partition("=") for line in handle)
-                if value
-            )
+            config = dict((key.strip().lower(), value.strip()) for key, _, value in (line.partition("=") for line in handle) if value)
     except OSError:
         return None
     for tool in ("uv", "virtualenv"):
@@ -138,7 +134,7 @@ def platform_tags(unknown):
 
 
 def linux_platform_tags(plat, unknown):
-    arch = plat[len("linux_"):]
+    arch = plat[len("linux_") :]
     if struct.calcsize("P") == 4:
         # A 32-bit interpreter on a 64-bit kernel installs 32-bit wheels (packaging's _32_BIT_INTERPRETER).
         arch = {"x86_64": "i686", "aarch64": "armv7l"}.get(arch, arch)
@@ -210,10 +206,10 @@ def elf_interpreter(path):
                 return None
             header = handle.read(48 if bits == 64 else 36)
             if bits == 64:
-                phoff, = struct.unpack(order + "Q", header[16:24])
+                (phoff,) = struct.unpack(order + "Q", header[16:24])
                 phentsize, phnum = struct.unpack(order + "HH", header[38:42])
             else:
-                phoff, = struct.unpack(order + "I", header[12:16])
+                (phoff,) = struct.unpack(order + "I", header[12:16])
                 phentsize, phnum = struct.unpack(order + "HH", header[26:30])
             for number in range(phnum):
                 handle.seek(phoff + number * phentsize)
@@ -221,11 +217,11 @@ def elf_interpreter(path):
                 if struct.unpack(order + "I", entry[:4])[0] != 3:  # PT_INTERP
                     continue
                 if bits == 64:
-                    offset, = struct.unpack(order + "Q", entry[8:16])
-                    size, = struct.unpack(order + "Q", entry[32:40])
+                    (offset,) = struct.unpack(order + "Q", entry[8:16])
+                    (size,) = struct.unpack(order + "Q", entry[32:40])
                 else:
-                    offset, = struct.unpack(order + "I", entry[4:8])
-                    size, = struct.unpack(order + "I", entry[16:20])
+                    (offset,) = struct.unpack(order + "I", entry[4:8])
+                    (size,) = struct.unpack(order + "I", entry[16:20])
                 handle.seek(offset)
                 return handle.read(size).rstrip(b"\0").decode("ascii", "replace")
     except (OSError, struct.error):

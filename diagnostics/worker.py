@@ -1,9 +1,15 @@
-"""Runs doctor checks inside the target interpreter: ``python worker.py '<json ids>' [extra-checks.py]``.
+"""Runs doctor checks inside the target interpreter:
+``python -I worker.py EVENTS_FD '<json ids>' [extra-checks.py]``.
 
-Prints one JSON line as each check starts and one with its result, so that whoever watches
-(``diagnostics.pool``) knows which check a crash or a hang belongs to. torch is imported once,
-by the first check that needs it. After a device-side assert the CUDA context is unusable: the
-result says so and the worker stops, and a fresh one carries on.
+Started by path with isolated flags from a neutral directory, so neither torchup's packages nor
+the current directory are on the target's path; this folder is imported as the package
+``torchup.diagnostics`` by its path. Events go, one JSON line each, to the file descriptor
+``EVENTS_FD``: "ready" once, "start" as each check starts, its "result", and "done". Whatever a
+check, a library or the interpreter itself prints goes to stdout and stderr, never into the
+events: whoever started the worker points both at one file, and "start" and "result" say where
+in it each check's own output lies. torch is imported once, by the first
+check that needs it. After a device-side assert the CUDA context is unusable: the result says so
+and the worker stops, and a fresh one carries on.
 """
 
 import json
@@ -13,17 +19,35 @@ import time
 import traceback
 import warnings
 
-# This file's directory is sys.path[0]; its parent holds the diagnostics package. Put the parent
-# there instead, so that nothing torch imports can be shadowed by a module beside this file.
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from diagnostics import checks  # noqa: E402  (after the path is set)
-from diagnostics.causes import classify  # noqa: E402
+def load_kit():
+    """This folder as the package ``torchup.diagnostics``, found by its path, never through sys.path."""
+    import importlib
+    import importlib.util
+    import types
+
+    kit = os.path.dirname(os.path.abspath(__file__))
+    if "torchup.diagnostics" not in sys.modules:
+        if "torchup" not in sys.modules:
+            top = types.ModuleType("torchup")
+            top.__path__ = []
+            sys.modules["torchup"] = top
+        spec = importlib.util.spec_from_file_location("torchup.diagnostics", os.path.join(kit, "__init__.py"), submodule_search_locations=[kit])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module("torchup.diagnostics.checks"), importlib.import_module("torchup.diagnostics.causes")
 
 
-def emit(event):
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
+def add_user_site():
+    """-I leaves out the user's site-packages, where ``pip install --user`` puts torch; put it back
+    where this interpreter would have used it (outside a venv)."""
+    import site
+
+    if sys.prefix == getattr(sys, "base_prefix", sys.prefix) and not hasattr(sys, "real_prefix"):
+        user_site = site.getusersitepackages()
+        if os.path.isdir(user_site):
+            site.addsitedir(user_site)
 
 
 def load_extra_checks(path):
@@ -34,40 +58,43 @@ def load_extra_checks(path):
     spec.loader.exec_module(module)
 
 
-def ensure_torch(context):
-    """Import torch for a check that needs it, when install.import has not run in this worker."""
-    if context.torch is None and context.import_error is None:
-        checks.import_torch(context)
-    return context.torch is not None
+def output_offset():
+    """How much this process has written to stdout and stderr, which share one file: where a check's own output starts or ends."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        return os.fstat(1).st_size
+    except OSError:
+        return None
 
 
-def run(ids):
+def run(ids, checks, classify, emit):
     by_id = dict((c.id, c) for c in checks.CHECKS)
     context = checks.Context()
     for check_id in ids:
         check = by_id[check_id]
         imports_torch = check.needs_torch and context.torch is None and context.import_error is None
-        emit({"event": "start", "id": check_id, "imports_torch": imports_torch or check_id == "install.import"})
+        emit({"event": "start", "id": check_id, "imports_torch": imports_torch or check_id == "install.import", "output_from": output_offset()})
         started = time.monotonic()
         poisoned = False
         try:
             if imports_torch:
-                ensure_torch(context)
+                checks.import_torch(context)
                 # torch is in: from here on the check has only the check timeout, not the import allowance.
-                emit({"event": "start", "id": check_id, "imports_torch": False})
+                emit({"event": "start", "id": check_id, "imports_torch": False, "output_from": None})
             if check.needs_torch and context.torch is None:
                 result = checks.skipped("torch does not import (see install.import)")
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # warnings a check cares about it records itself
                     result = check.function(context)
-        except BaseException as error:  # a check's own exception is a crash of that check, not of the run
+        except BaseException as error:  # a check's own exception, SystemExit included, is a crash of that check
             text = "%s: %s" % (type(error).__name__, error)
             cause = classify(text)
             result = checks.outcome("crash", text + ("\n" + cause.cause if cause else ""), cause.commands if cause else None, cause.link if cause else None)
             result["traceback"] = traceback.format_exc()
             poisoned = "device-side assert" in text
-        result.update({"event": "result", "id": check_id, "seconds": round(time.monotonic() - started, 3)})
+        result.update({"event": "result", "id": check_id, "seconds": round(time.monotonic() - started, 3), "output_to": output_offset()})
         if poisoned:
             result["poisoned"] = True
         emit(result)
@@ -76,9 +103,18 @@ def run(ids):
 
 
 def main(argv):
-    if len(argv) > 2:
-        load_extra_checks(argv[2])
-    run(json.loads(argv[1]))
+    events = os.fdopen(int(argv[1]), "w")
+
+    def emit(event):
+        events.write(json.dumps(event) + "\n")
+        events.flush()
+
+    add_user_site()
+    checks, causes = load_kit()
+    emit({"event": "ready", "python": "%d.%d.%d" % sys.version_info[:3]})
+    if len(argv) > 3:
+        load_extra_checks(argv[3])
+    run(json.loads(argv[2]), checks, causes.classify, emit)
     emit({"event": "done"})
     # Everything is reported: skip the interpreter's teardown, which with torch loaded takes
     # a noticeable part of a second and can itself crash on a broken install.

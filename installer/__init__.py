@@ -1,3 +1,3 @@
-"""torchup: take a machine to a working PyTorch, and prove it works."""
+"""torchup's tool side: the command line and everything it runs in torchup's own process."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

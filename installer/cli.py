@@ -11,6 +11,7 @@ from . import __version__
 from .errors import TorchupError
 from .host import Host
 from .runner import DEFAULT_TIMEOUT
+from .target import DEFAULT_HELP as DEFAULT_TARGET_HELP
 
 INTERNAL_ERROR_EXIT = 3
 
@@ -56,12 +57,7 @@ def cli(ctx, verbose, timeout):
     ctx.obj = {"verbose": verbose, "timeout": timeout}
 
 
-python_option = click.option(
-    "--python",
-    "python",
-    metavar="PATH",
-    help="The target interpreter or venv (default: the active venv, else python3 on PATH).",
-)
+python_option = click.option("--python", "python", metavar="PATH", help=DEFAULT_TARGET_HELP)
 
 
 @cli.command()
@@ -72,7 +68,6 @@ def detect(options, python, as_json):
     """Report the OS, the target Python, pip, TLS and GPUs."""
     from .detect import detect as run_detect
     from .detect import report
-
     from .findings import find, render_lines
 
     facts = run_detect(python, Host(timeout=options["timeout"]))
@@ -100,15 +95,38 @@ def _split_packages(ctx, param, value):
 def plan_options(command):
     """The options that decide a plan, shared by plan and install; each has a TORCHUP_* variable."""
     options = [
-        click.option("--torch", "torch_spec", metavar="SPEC", envvar="TORCHUP_TORCH", help="A torch version or range: 2.7, 2.7.1, '>=2.5,<2.8'. Default: the newest that fits."),
-        click.option("--variant", default="auto", show_default=True, envvar="TORCHUP_VARIANT", help="The build: cpu, cu128, rocm6.4, xpu, default (macOS), or auto."),
-        click.option("--with", "with_packages", metavar="NAMES", callback=_split_packages, envvar="TORCHUP_WITH", help="Companions from the same build: torchvision,torchaudio."),
-        click.option("--os", "os_name", type=click.Choice(["linux", "windows", "macos"]), envvar="TORCHUP_OS", help="Plan for this OS instead of this machine's."),
+        click.option(
+            "--torch",
+            "torch_spec",
+            metavar="SPEC",
+            envvar="TORCHUP_TORCH",
+            help="A torch version or range: 2.7, 2.7.1, '>=2.5,<2.8'. Default: the newest that fits.",
+        ),
+        click.option(
+            "--variant", default="auto", show_default=True, envvar="TORCHUP_VARIANT", help="The build: cpu, cu128, rocm6.4, xpu, default (macOS), or auto."
+        ),
+        click.option(
+            "--with",
+            "with_packages",
+            metavar="NAMES",
+            callback=_split_packages,
+            envvar="TORCHUP_WITH",
+            help="Companions from the same build: torchvision,torchaudio.",
+        ),
+        click.option(
+            "--os", "os_name", type=click.Choice(["linux", "windows", "macos"]), envvar="TORCHUP_OS", help="Plan for this OS instead of this machine's."
+        ),
         click.option("--arch", type=click.Choice(["x86_64", "aarch64", "arm64"]), envvar="TORCHUP_ARCH", help="Plan for this architecture."),
         click.option("--python-version", metavar="X.Y", envvar="TORCHUP_PYTHON_VERSION", help="Plan for this Python version instead of the target's."),
         click.option("--nvidia-driver", metavar="VERSION", envvar="TORCHUP_NVIDIA_DRIVER", help="Take this NVIDIA driver version."),
         click.option("--gpu-cc", multiple=True, metavar="X.Y", envvar="TORCHUP_GPU_CC", help="A GPU's compute capability; repeat once per GPU."),
-        click.option("--jetson", "jetson", metavar="L4T", envvar="TORCHUP_JETSON", help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU."),
+        click.option(
+            "--jetson",
+            "jetson",
+            metavar="L4T",
+            envvar="TORCHUP_JETSON",
+            help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU.",
+        ),
         click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
         click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
         click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
@@ -119,10 +137,11 @@ def plan_options(command):
     return command
 
 
-def overrides_from(options) -> "Overrides":
+def overrides_from(options):
+    """The plan options as the planner's Overrides (imported here, not at start-up)."""
     from .plan import Overrides
-    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_l4t, parse_python_version
     from .plan.data import load
+    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_l4t, parse_python_version
 
     torch_spec, variant = options["torch_spec"], options["variant"]
     if torch_spec and "+" in torch_spec:
@@ -175,8 +194,16 @@ def plan(options, python, as_json, **plan_choices):
 
 @cli.command()
 @python_option
-@click.option("--venv", metavar="DIR", help="Install into this venv, created when missing (default: the active venv, else ./.venv).")
-@click.option("--installer", "installer_choice", type=click.Choice(["auto", "uv", "pip"]), default="auto", show_default=True, envvar="TORCHUP_INSTALLER", help="uv when present, else pip.")
+@click.option("--venv", metavar="DIR", help="Install into this venv, created when missing (instead of --python).")
+@click.option(
+    "--installer",
+    "installer_choice",
+    type=click.Choice(["auto", "uv", "pip"]),
+    default="auto",
+    show_default=True,
+    envvar="TORCHUP_INSTALLER",
+    help="uv when present, else pip.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the exact commands; change nothing.")
 @click.option("--find-links", multiple=True, metavar="DIR", help="Also take wheels from this directory (a wheelhouse); repeatable.")
 @click.option("--no-index", is_flag=True, help="Use only --find-links: an air-gapped install.")
@@ -196,7 +223,9 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
     for directory in find_links:
         if not os.path.isdir(directory):
             raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
-    install_options = installing.Options(python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages)
+    install_options = installing.Options(
+        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages
+    )
     overrides = overrides_from(plan_choices)
     say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean
     if not (yes or dry_run or as_json) and _sys.stdin.isatty():
@@ -216,28 +245,42 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
 @click.option("--markdown", is_flag=True, help="Print a paste-ready report for a bug tracker (home paths, user names, GPU UUIDs redacted).")
 @click.option("--strict", is_flag=True, help="Warnings fail the run too.")
 @click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
-@click.option("--check-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True, metavar="SECONDS", help="How long one check may take before it is stopped.")
+@click.option(
+    "--check-timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long one check may take before it is stopped.",
+)
 @click.option("--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks.")
 @click.pass_obj
 def doctor(options, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks):
     """Run real computations in the target and report each check with evidence and a fix."""
-    from diagnostics import doctor as diagnosing
-
+    from . import doctor as diagnosing
     from . import target
 
     if extra_checks:
+        extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)
     if list_checks:
         click.echo(diagnosing.list_checks(), nl=False)
         return
-    interpreter = target.resolve_interpreter(python, os.environ) if python else target.doctor_default(os.environ)
+    interpreter = target.resolve_interpreter(python, os.environ)
+    target.check_interpreter(interpreter, os.environ, options["timeout"])
     try:
         outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="CHECK|GROUP") from None
-    diagnosing.write_outputs(outcome, as_json, junit, markdown, options["verbose"],
-                             echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
-                             echo_err=lambda text: click.echo(text, err=True))
+    diagnosing.write_outputs(
+        outcome,
+        as_json,
+        junit,
+        markdown,
+        options["verbose"],
+        echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
+        echo_err=lambda text: click.echo(text, err=True),
+    )
     click.get_current_context().exit(outcome["exit_code"])
 
 
@@ -267,14 +310,19 @@ def fix(options, python, apply_fixes, system, mirror, as_json):
         after = find(run_detect(python, host))
     remaining = after if after is not None else findings
     if as_json:
-        click.echo(json.dumps({
-            "schema": 1,
-            "python": facts.python,
-            "findings": [f._asdict() for f in findings],
-            "actions": [a._asdict() for a in actions],
-            "changes": [c._asdict() for c in changes] if changes is not None else None,
-            "remaining": [f._asdict() for f in remaining],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "schema": 1,
+                    "python": facts.python,
+                    "findings": [f._asdict() for f in findings],
+                    "actions": [a._asdict() for a in actions],
+                    "changes": [c._asdict() for c in changes] if changes is not None else None,
+                    "remaining": [f._asdict() for f in remaining],
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(fixing.render_text(facts.python, findings, actions, changes, after), nl=False)
     click.get_current_context().exit(1 if fixing.blocking(remaining) else 0)

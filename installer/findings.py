@@ -18,8 +18,6 @@ FAIL, WARN = "fail", "warn"
 PIP_FOR_PEP600 = (20, 3)
 # Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 still used (pypa/pip#12358).
 PIP_FOR_PY312 = (23, 1)
-# Current numpy (2.3+) and torch (2.7+) wheels are manylinux_2_28.
-GLIBC_FOR_CURRENT_WHEELS = (2, 28)
 DISK_NEEDED_BYTES = 10 * 1024**3
 DISK_MINIMUM_BYTES = 3 * 1024**3
 
@@ -96,81 +94,113 @@ def tls_findings(facts: Facts) -> List[Finding]:
     found = []
     if tls and not tls.get("ssl_importable"):
         if tls.get("ssl_extension"):
-            found.append(Finding(
-                "F02", FAIL, "the ssl module's OpenSSL library is gone",
-                tls.get("ssl_error") or "ImportError: libssl.so.1.1: cannot open shared object file",
-                f"the _ssl extension ({tls['ssl_extension']}) exists but the OpenSSL library it was built against no longer loads",
-                _rebuild(facts),
-            ))
+            found.append(
+                Finding(
+                    "F02",
+                    FAIL,
+                    "the ssl module's OpenSSL library is gone",
+                    tls.get("ssl_error") or "ImportError: libssl.so.1.1: cannot open shared object file",
+                    f"the _ssl extension ({tls['ssl_extension']}) exists but the OpenSSL library it was built against no longer loads",
+                    _rebuild(facts),
+                )
+            )
         else:
-            found.append(Finding(
-                "F01", FAIL, "this Python has no ssl module",
-                "WARNING: pip is configured with locations that require TLS/SSL, however the ssl module in Python is not available.",
-                "Python was built without OpenSSL (its headers were missing, or OpenSSL was older than 1.1.1), so pip cannot reach an https index",
-                _rebuild(facts),
-            ))
+            found.append(
+                Finding(
+                    "F01",
+                    FAIL,
+                    "this Python has no ssl module",
+                    "WARNING: pip is configured with locations that require TLS/SSL, however the ssl module in Python is not available.",
+                    "Python was built without OpenSSL (its headers were missing, or OpenSSL was older than 1.1.1), so pip cannot reach an https index",
+                    _rebuild(facts),
+                )
+            )
         return found
     version_info = tuple(tls.get("openssl_version_info") or ())
     text = tls.get("openssl_version") or ""
     if version_info and version_info < (1, 1, 1) and text.startswith("OpenSSL"):
-        found.append(Finding(
-            "F03", FAIL, "OpenSSL is older than 1.1.1",
-            f"ImportError: urllib3 v2 only supports OpenSSL 1.1.1+, currently the 'ssl' module is compiled with '{text}'.",
-            "urllib3 2 (in pip 26.1 and newer, and in requests) refuses OpenSSL before 1.1.1",
-            [f"uv python install {_python_xy(facts)}  (a Python with its own current OpenSSL)", 'or, as a stopgap: pip install "urllib3<2"'],
-        ))
+        found.append(
+            Finding(
+                "F03",
+                FAIL,
+                "OpenSSL is older than 1.1.1",
+                f"ImportError: urllib3 v2 only supports OpenSSL 1.1.1+, currently the 'ssl' module is compiled with '{text}'.",
+                "urllib3 2 (in pip 26.1 and newer, and in requests) refuses OpenSSL before 1.1.1",
+                [f"uv python install {_python_xy(facts)}  (a Python with its own current OpenSSL)", 'or, as a stopgap: pip install "urllib3<2"'],
+            )
+        )
     if text and not text.startswith("OpenSSL"):
-        found.append(Finding(
-            "F04", WARN, f"the ssl module uses {text.split()[0]}, not OpenSSL",
-            f"NotOpenSSLWarning: urllib3 v2 only supports OpenSSL 1.1.1+, currently the 'ssl' module is compiled with '{text}'.",
-            "Apple's system Python is linked against LibreSSL; the warning is cosmetic while HTTPS works",
-            ["use a python.org, Homebrew or uv Python: uv python install 3.12"],
-        ))
+        found.append(
+            Finding(
+                "F04",
+                WARN,
+                f"the ssl module uses {text.split()[0]}, not OpenSSL",
+                f"NotOpenSSLWarning: urllib3 v2 only supports OpenSSL 1.1.1+, currently the 'ssl' module is compiled with '{text}'.",
+                "Apple's system Python is linked against LibreSSL; the warning is cosmetic while HTTPS works",
+                ["use a python.org, Homebrew or uv Python: uv python install 3.12"],
+            )
+        )
     bundles = list(tls.get("ca_bundles", []))
-    pip_cert = ((facts.pip or {}).get("config", {}).get("settings", {}).get("cert") or {})
+    pip_cert = (facts.pip or {}).get("config", {}).get("settings", {}).get("cert") or {}
     if pip_cert and pip_cert.get("source") != "PIP_CERT":  # PIP_CERT is among the bundles already
         bundles.append({"source": "pip cert", "path": pip_cert["value"], "exists": os.path.exists(pip_cert["value"])})
     missing = [b for b in bundles if b["path"] and not b["exists"] and b["source"] not in ("ssl default cafile", "ssl default capath", "certifi")]
     if missing:
         names = ", ".join(f"{b['source']}={b['path']}" for b in missing)
-        found.append(Finding(
-            "F06", FAIL, "a certificate bundle setting points at a missing file",
-            "Could not fetch URL …: There was a problem confirming the ssl certificate: … [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
-            f"{names}: TLS verification reads these instead of the system's bundle, and they do not exist",
-            [f"unset {b['source']}" if b["source"] != "pip cert" else "remove cert = … from your pip configuration" for b in missing]
-            + ["or point them at a PEM bundle holding the public roots and your organisation's root"],
-        ))
+        found.append(
+            Finding(
+                "F06",
+                FAIL,
+                "a certificate bundle setting points at a missing file",
+                "Could not fetch URL …: There was a problem confirming the ssl certificate: … [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+                f"{names}: TLS verification reads these instead of the system's bundle, and they do not exist",
+                [f"unset {b['source']}" if b["source"] != "pip cert" else "remove cert = … from your pip configuration" for b in missing]
+                + ["or point them at a PEM bundle holding the public roots and your organisation's root"],
+            )
+        )
     defaults = {b["source"]: b for b in bundles}
     cafile, capath = defaults.get("ssl default cafile"), defaults.get("ssl default capath")
     no_system_store = cafile and not cafile["exists"] and not (capath and capath["exists"])
     if no_system_store and not missing:
         framework = "/Library/Frameworks/Python.framework/" in _python(facts)
         if facts.machine.os == "Darwin" and framework:
-            found.append(Finding(
-                "F08", WARN, "the python.org installer's certificates were never installed",
-                "urllib.error.URLError: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate>",
-                "the python.org macOS installer ships its own OpenSSL, which does not read the keychain",
-                [f'"/Applications/Python {_python_xy(facts)}/Install Certificates.command"'],
-            ))
+            found.append(
+                Finding(
+                    "F08",
+                    WARN,
+                    "the python.org installer's certificates were never installed",
+                    "urllib.error.URLError: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate>",
+                    "the python.org macOS installer ships its own OpenSSL, which does not read the keychain",
+                    [f'"/Applications/Python {_python_xy(facts)}/Install Certificates.command"'],
+                )
+            )
         else:
             fix = {"debian": ["sudo apt install ca-certificates"], "rhel": ["sudo dnf install ca-certificates"], "alpine": ["sudo apk add ca-certificates"]}
-            found.append(Finding(
-                "F07", WARN, "this system has no CA certificate bundle",
-                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
-                f"OpenSSL's default bundle ({cafile['path']}) does not exist; pip still has certifi's, other tools do not",
-                fix.get(family(facts), ["install your distribution's ca-certificates package"]),
-                system=tuple(tuple(command.split()[1:]) for command in fix.get(family(facts), [])),
-            ))
+            found.append(
+                Finding(
+                    "F07",
+                    WARN,
+                    "this system has no CA certificate bundle",
+                    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
+                    f"OpenSSL's default bundle ({cafile['path']}) does not exist; pip still has certifi's, other tools do not",
+                    fix.get(family(facts), ["install your distribution's ca-certificates package"]),
+                    system=tuple(tuple(command.split()[1:]) for command in fix.get(family(facts), [])),
+                )
+            )
     proxies = tls.get("proxies", {})
     for variable in ("HTTPS_PROXY", "https_proxy"):
         if proxies.get(variable, "").lower().startswith("https://"):
             plain = "http://" + proxies[variable].split("://", 1)[1]
-            found.append(Finding(
-                "F11", WARN, f"{variable} uses the https:// scheme",
-                "ProxyError('Cannot connect to proxy.', …) or ValueError: check_hostname requires server_hostname",
-                "with an https:// proxy URL, pip's urllib3 speaks TLS to the proxy itself, which most proxies do not accept",
-                [f"export {variable}={plain}"],
-            ))
+            found.append(
+                Finding(
+                    "F11",
+                    WARN,
+                    f"{variable} uses the https:// scheme",
+                    "ProxyError('Cannot connect to proxy.', …) or ValueError: check_hostname requires server_hostname",
+                    "with an https:// proxy URL, pip's urllib3 speaks TLS to the proxy itself, which most proxies do not accept",
+                    [f"export {variable}={plain}"],
+                )
+            )
             break
     return found
 
@@ -185,64 +215,102 @@ def pip_findings(facts: Facts) -> List[Finding]:
     if pip and not pip.get("present"):
         ensurepip = pip.get("ensurepip", {})
         if ensurepip.get("available"):
-            found.append(Finding(
-                "F12", FAIL, "pip is not installed", f"{python}: No module named pip",
-                "this interpreter has no pip, but carries the wheel to install it offline",
-                [f"{python} -m ensurepip --upgrade"], action="ensurepip",
-            ))
+            found.append(
+                Finding(
+                    "F12",
+                    FAIL,
+                    "pip is not installed",
+                    f"{python}: No module named pip",
+                    "this interpreter has no pip, but carries the wheel to install it offline",
+                    [f"{python} -m ensurepip --upgrade"],
+                    action="ensurepip",
+                )
+            )
         else:
             apt = ("apt", "install", "-y", "python3-pip", f"python{xy}-venv") if platform == "debian" else ()
-            found.append(Finding(
-                "F12", FAIL, "pip is not installed, and ensurepip cannot install it",
-                f"{python}: No module named pip" + ("; ensurepip is disabled in Debian/Ubuntu for the system python." if platform == "debian" else ""),
-                ensurepip.get("reason") or "no ensurepip",
-                [f"sudo apt install python3-pip python{xy}-venv"] if platform == "debian" else ["install pip with your package manager, or use uv: uv venv && uv pip install …"],
-                system=(apt,) if apt else (),
-            ))
+            found.append(
+                Finding(
+                    "F12",
+                    FAIL,
+                    "pip is not installed, and ensurepip cannot install it",
+                    f"{python}: No module named pip" + ("; ensurepip is disabled in Debian/Ubuntu for the system python." if platform == "debian" else ""),
+                    ensurepip.get("reason") or "no ensurepip",
+                    [f"sudo apt install python3-pip python{xy}-venv"]
+                    if platform == "debian"
+                    else ["install pip with your package manager, or use uv: uv venv && uv pip install …"],
+                    system=(apt,) if apt else (),
+                )
+            )
     ensurepip = pip.get("ensurepip", {})
     if pip and not interpreter.get("in_venv") and not ensurepip.get("seeds_venv"):
         apt = ("apt", "install", "-y", f"python{xy}-venv") if platform == "debian" else ()
-        found.append(Finding(
-            "F13", FAIL if platform == "debian" else WARN, "python -m venv cannot seed pip",
-            "The virtual environment was not created successfully because ensurepip is not available.",
-            ensurepip.get("reason") or "ensurepip is missing",
-            [f"sudo apt install python{xy}-venv"] if platform == "debian" else [f"{python} -m venv --without-pip DIR, then install with uv", "or: uv venv DIR"],
-            system=(apt,) if apt else (),
-        ))
+        found.append(
+            Finding(
+                "F13",
+                FAIL if platform == "debian" else WARN,
+                "python -m venv cannot seed pip",
+                "The virtual environment was not created successfully because ensurepip is not available.",
+                ensurepip.get("reason") or "ensurepip is missing",
+                [f"sudo apt install python{xy}-venv"]
+                if platform == "debian"
+                else [f"{python} -m venv --without-pip DIR, then install with uv", "or: uv venv DIR"],
+                system=(apt,) if apt else (),
+            )
+        )
     managed = interpreter.get("externally_managed", {})
     if managed.get("applies"):
-        found.append(Finding(
-            "F14", WARN, "this Python is externally managed (PEP 668)",
-            "error: externally-managed-environment … This environment is externally managed",
-            "its packages belong to the system's package manager, so pip refuses to install into it",
-            [f"{python} -m venv .venv, then: torchup install --venv .venv"], action="venv",
-        ))
+        found.append(
+            Finding(
+                "F14",
+                WARN,
+                "this Python is externally managed (PEP 668)",
+                "error: externally-managed-environment … This environment is externally managed",
+                "its packages belong to the system's package manager, so pip refuses to install into it",
+                [f"{python} -m venv .venv, then: torchup install --venv .venv"],
+                action="venv",
+            )
+        )
     pip_version = _version(pip.get("version"))
     in_venv = interpreter.get("in_venv")
     upgrade = [f"{python} -m ensurepip --upgrade  (offline)", f"{python} -m pip install --upgrade pip"]
     if pip_version and _version(interpreter.get("version"))[:2] >= (3, 12) and pip_version < PIP_FOR_PY312:
-        found.append(Finding(
-            "F15", FAIL, f"pip {pip.get('version')} is too old for Python {xy}",
-            "AttributeError: module 'pkgutil' has no attribute 'ImpImporter'. Did you mean: 'zipimporter'?",
-            "Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 uses", upgrade, action="upgrade-pip" if in_venv else None,
-        ))
+        found.append(
+            Finding(
+                "F15",
+                FAIL,
+                f"pip {pip.get('version')} is too old for Python {xy}",
+                "AttributeError: module 'pkgutil' has no attribute 'ImpImporter'. Did you mean: 'zipimporter'?",
+                "Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 uses",
+                upgrade,
+                action="upgrade-pip" if in_venv else None,
+            )
+        )
     elif pip_version and pip_version < PIP_FOR_PEP600:
-        found.append(Finding(
-            "F16", FAIL, f"pip {pip.get('version')} cannot install manylinux_x_y wheels",
-            "Building wheel for numpy (pyproject.toml) ... error / ERROR: Could not build wheels for numpy",
-            "pip before 20.3 does not know PEP 600 tags, skips current numpy and torch wheels and tries to compile their sources",
-            upgrade, action="upgrade-pip" if in_venv else None,
-        ))
+        found.append(
+            Finding(
+                "F16",
+                FAIL,
+                f"pip {pip.get('version')} cannot install manylinux_x_y wheels",
+                "Building wheel for numpy (pyproject.toml) ... error / ERROR: Could not build wheels for numpy",
+                "pip before 20.3 does not know PEP 600 tags, skips current numpy and torch wheels and tries to compile their sources",
+                upgrade,
+                action="upgrade-pip" if in_venv else None,
+            )
+        )
     settings = pip.get("config", {}).get("settings", {})
     mirrors = [settings[key]["value"] for key in ("index-url", "extra-index-url") if key in settings]
     if mirrors:
         shown = ", ".join(value if isinstance(value, str) else " ".join(value) for value in mirrors)
-        found.append(Finding(
-            "F23", WARN, "a package mirror is configured",
-            "timeouts to pypi.org despite the mirror, or No matching distribution found from a torch-only index",
-            f"pip uses {shown}; a plain --index-url for torch replaces it for every package, and uv ignores pip's configuration",
-            ["torchup install  (torch from its index alone, numpy and scipy from your mirror, handed to uv explicitly)"],
-        ))
+        found.append(
+            Finding(
+                "F23",
+                WARN,
+                "a package mirror is configured",
+                "timeouts to pypi.org despite the mirror, or No matching distribution found from a torch-only index",
+                f"pip uses {shown}; a plain --index-url for torch replaces it for every package, and uv ignores pip's configuration",
+                ["torchup install  (torch from its index alone, numpy and scipy from your mirror, handed to uv explicitly)"],
+            )
+        )
     return found
 
 
@@ -250,51 +318,72 @@ def platform_findings(facts: Facts) -> List[Finding]:
     interpreter = facts.interpreter or {}
     machine = facts.machine
     found = []
+    from .plan.data import load  # the facts below are the compatibility data's
+
+    data = load()
     glibc = _version(machine.libc_version) if machine.libc == "glibc" else ()
-    if glibc and glibc < GLIBC_FOR_CURRENT_WHEELS:
-        found.append(Finding(
-            "F17", WARN, f"glibc {machine.libc_version} is older than 2.28",
-            "ImportError: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by …/torch/lib/libtorch_python.so)",
-            "current numpy (2.3+) and torch (2.7+) wheels are manylinux_2_28; this system gets older releases only",
-            ["move to a system with glibc 2.28 or newer (RHEL 8+, Debian 10+, Ubuntu 20.04+) or a container", "torchup plan picks the newest release that still fits"],
-        ))
+    floor = data.glibc_floor()
+    if glibc and floor and glibc < _version(floor):
+        found.append(
+            Finding(
+                "F17",
+                WARN,
+                f"glibc {machine.libc_version} is older than {floor}",
+                f"ImportError: /lib64/libc.so.6: version `GLIBC_{floor}' not found (required by …/torch/lib/libtorch_python.so)",
+                f"current torch wheels are manylinux_{floor.replace('.', '_')}; this system gets older releases only",
+                [
+                    f"move to a system with glibc {floor} or newer (RHEL 8+, Debian 10+, Ubuntu 20.04+) or a container",
+                    "torchup plan picks the newest release that still fits",
+                ],
+            )
+        )
     if interpreter and interpreter.get("bits") == 32:
-        found.append(Finding(
-            "F19", FAIL, "this Python is 32-bit",
-            "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
-            "PyTorch publishes no 32-bit wheels", ["install a 64-bit Python: uv python install 3.12"],
-        ))
-    if machine.os == "Darwin" and machine.arch == "x86_64":
-        found.append(Finding(
-            "F20", WARN, "macOS on x86_64 gets torch 2.2.2 at most",
-            "ERROR: Could not find a version that satisfies the requirement torch==2.4 (from versions: …, 2.2.2)",
-            "PyTorch stopped building for Intel Macs after 2.2",
-            ["on Apple Silicon, use an arm64 Python", "on an Intel Mac: torchup install --torch 2.2"],
-        ))
+        found.append(
+            Finding(
+                "F19",
+                FAIL,
+                "this Python is 32-bit",
+                "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
+                "PyTorch publishes no 32-bit wheels",
+                ["install a 64-bit Python: uv python install 3.12"],
+            )
+        )
+    last_intel_mac = data.newest_for("macos-x86_64")
+    if machine.os == "Darwin" and machine.arch == "x86_64" and last_intel_mac:
+        found.append(
+            Finding(
+                "F20",
+                WARN,
+                f"macOS on x86_64 gets torch {last_intel_mac.version} at most",
+                f"ERROR: Could not find a version that satisfies the requirement torch=={data.releases[0].version} (from versions: …, {last_intel_mac.version})",
+                f"PyTorch stopped building for Intel Macs after {last_intel_mac.series}",
+                ["on Apple Silicon, use an arm64 Python", f"on an Intel Mac: torchup install --torch {last_intel_mac.series}"],
+            )
+        )
     if machine.libc == "musl":
-        found.append(Finding(
-            "F21", FAIL, "musl (Alpine): no PyTorch wheels",
-            "ERROR: No matching distribution found for torch",
-            "PyTorch publishes no musllinux wheels and no source distribution",
-            ["use a glibc-based image (python:3.12-slim, Debian, Ubuntu)"],
-        ))
+        found.append(
+            Finding(
+                "F21",
+                FAIL,
+                "musl (Alpine): no PyTorch wheels",
+                "ERROR: No matching distribution found for torch",
+                "PyTorch publishes no musllinux wheels and no source distribution",
+                ["use a glibc-based image (python:3.12-slim, Debian, Ubuntu)"],
+            )
+        )
     version = _version(interpreter.get("version"))[:2]
-    if version and not _python_in_any_release(version):
-        found.append(Finding(
-            "F18", FAIL, f"no torch release has wheels for Python {_python_xy(facts)}",
-            "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
-            "PyTorch builds wheels for a fixed range of CPython versions",
-            ["install a supported Python alongside: uv python install 3.12", "then: torchup install --python …"],
-        ))
+    if version and not any(r.python_min <= version <= row.python_max for r in data.releases for row in r.platforms.values()):
+        found.append(
+            Finding(
+                "F18",
+                FAIL,
+                f"no torch release has wheels for Python {_python_xy(facts)}",
+                "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
+                "PyTorch builds wheels for a fixed range of CPython versions",
+                ["install a supported Python alongside: uv python install 3.12", "then: torchup install --python …"],
+            )
+        )
     return found
-
-
-def _python_in_any_release(version: Tuple[int, ...]) -> bool:
-    import json
-    from pathlib import Path
-
-    data = json.loads((Path(__file__).parent / "plan" / "compatibility.json").read_text(encoding="utf-8"))
-    return any(_version(r["python"]["min"]) <= version <= _version(r["python"]["max"]) for r in data["releases"])
 
 
 def resource_findings(facts: Facts) -> List[Finding]:
@@ -302,24 +391,32 @@ def resource_findings(facts: Facts) -> List[Finding]:
     for path, free in facts.machine.resources.disk_free_bytes.items():
         if free < DISK_NEEDED_BYTES:
             severity = FAIL if free < DISK_MINIMUM_BYTES else WARN
-            found.append(Finding(
-                "F25", severity, f"{free / 1024**3:.1f} GiB free at {path}",
-                "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device",
-                "a CUDA build of torch needs about 7 GB once unpacked, more while it downloads",
-                ["free space there", "or: TMPDIR=/a/larger/disk torchup install", "a CPU build needs about 1 GB: torchup install --no-gpu"],
-            ))
+            found.append(
+                Finding(
+                    "F25",
+                    severity,
+                    f"{free / 1024**3:.1f} GiB free at {path}",
+                    "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device",
+                    "a CUDA build of torch needs about 7 GB once unpacked, more while it downloads",
+                    ["free space there", "or: TMPDIR=/a/larger/disk torchup install", "a CPU build needs about 1 GB: torchup install --no-gpu"],
+                )
+            )
     executable = _python(facts)
     try:
         built = os.stat(executable).st_mtime
     except OSError:
         built = None
     if built and time.time() < built - 86400:
-        found.append(Finding(
-            "F09", WARN, "the system clock is behind",
-            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate is not yet valid",
-            f"the clock says {time.strftime('%Y-%m-%d')}, earlier than this Python's own files",
-            ["sudo timedatectl set-ntp true", "or set the date: sudo date -s 'YYYY-MM-DD HH:MM'"],
-        ))
+        found.append(
+            Finding(
+                "F09",
+                WARN,
+                "the system clock is behind",
+                "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate is not yet valid",
+                f"the clock says {time.strftime('%Y-%m-%d')}, earlier than this Python's own files",
+                ["sudo timedatectl set-ntp true", "or set the date: sudo date -s 'YYYY-MM-DD HH:MM'"],
+            )
+        )
     return found
 
 

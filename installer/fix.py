@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
-from diagnostics.probe import redact
-
 from . import runner
 from .detect import Facts
 from .errors import TorchupError
 from .findings import FAIL, Finding
-
-INSTALL_TIMEOUT = 600.0
+from .redact import redact
 
 
 class Action(NamedTuple):
@@ -61,9 +58,18 @@ def plan(facts: Facts, findings: List[Finding], mirror: Optional[str]) -> List[A
         if finding.action == "ensurepip":
             actions.append(Action(finding.id, "safe", "install pip with ensurepip", (python, "-m", "ensurepip", "--upgrade", "--default-pip")))
         elif finding.action == "upgrade-pip":
-            actions.append(Action(finding.id, "safe", "upgrade pip inside the venv (offline, from the pip ensurepip carries)", (python, "-m", "ensurepip", "--upgrade", "--default-pip")))
+            actions.append(
+                Action(
+                    finding.id,
+                    "safe",
+                    "upgrade pip inside the venv (offline, from the pip ensurepip carries)",
+                    (python, "-m", "ensurepip", "--upgrade", "--default-pip"),
+                )
+            )
         elif finding.action == "venv":
-            actions.append(Action(finding.id, "safe", "create ./.venv beside this externally managed Python", (python, "-m", "venv", str(Path(".venv").absolute()))))
+            actions.append(
+                Action(finding.id, "safe", "create ./.venv beside this externally managed Python", (python, "-m", "venv", str(Path(".venv").absolute())))
+            )
         for command in finding.system:
             actions.append(Action(finding.id, "system", "sudo " + " ".join(command), command))
         if not finding.action and not finding.system:
@@ -102,7 +108,7 @@ def apply(actions: List[Action], mirror: Optional[str], facts: Facts, system: bo
             if action.argv[-2:-1] == ("venv",) and Path(action.argv[-1], "pyvenv.cfg").exists():
                 changes.append(Change(action.finding, f"{action.argv[-1]} is already a venv", True, "unchanged"))
                 continue
-            completed = runner.run(action.argv, timeout=INSTALL_TIMEOUT, env=env)
+            completed = runner.run(action.argv, timeout=runner.INSTALLER_TIMEOUT, env=env)
             detail = "" if completed.ok else completed.describe_failure()
             changes.append(Change(action.finding, " ".join(action.argv), completed.ok, detail))
     return changes
@@ -110,7 +116,6 @@ def apply(actions: List[Action], mirror: Optional[str], facts: Facts, system: bo
 
 def blocking(findings: List[Finding]) -> bool:
     return any(finding.severity == FAIL for finding in findings)
-
 
 
 def render_text(python: str, findings: List[Finding], actions: List[Action], changes: Optional[List[Change]], after: Optional[List[Finding]]) -> str:

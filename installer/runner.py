@@ -6,14 +6,30 @@ executable, a non-zero exit, a hang, a crash. Those come back as data so that a
 broken ``nvidia-smi`` costs one line of a report, never the run.
 """
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from typing import Mapping, NamedTuple, Optional, Sequence, TextIO
 
 DEFAULT_TIMEOUT = 5.0
+# pip, uv and package managers run for minutes on a slow link: only a run this long is taken for a hang.
+INSTALLER_TIMEOUT = 3600.0
+_neutral: Optional[str] = None
+
+
+def neutral_dir() -> str:
+    """An empty directory of torchup's own, where every command starts: an interpreter started
+    there finds no ``json.py``, ``pip/`` or ``sitecustomize.py`` of the user's current directory."""
+    global _neutral
+    if _neutral is None:
+        _neutral = tempfile.mkdtemp(prefix="torchup-cwd-")
+        atexit.register(shutil.rmtree, _neutral, True)
+    return _neutral
 
 
 class Completed(NamedTuple):
@@ -65,7 +81,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
-            cwd=cwd,
+            cwd=cwd or neutral_dir(),
             # A process group of its own, so a timeout also ends whatever the command started.
             start_new_session=os.name == "posix",
         )
@@ -78,9 +94,7 @@ def run(
     except subprocess.TimeoutExpired:
         kill_group(process)
         out, err = process.communicate()
-        return Completed(
-            argv, None, _decode(out), _decode(err), time.monotonic() - started, f"timed out after {timeout:g} s"
-        )
+        return Completed(argv, None, _decode(out), _decode(err), time.monotonic() - started, f"timed out after {timeout:g} s")
     except KeyboardInterrupt:
         kill_group(process)
         raise
@@ -107,6 +121,7 @@ def run_echoed(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
+            cwd=neutral_dir(),
             start_new_session=os.name == "posix",
         )
     except OSError as error:

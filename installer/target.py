@@ -7,10 +7,9 @@ The probe (``diagnostics/probe.py``) is fed on stdin to a two-line bootstrap tha
 import json
 import os
 import shutil
-from importlib.util import find_spec
 from typing import Mapping, Optional
 
-from . import runner
+from . import kit, runner
 from .errors import TargetError
 
 OLDEST_PROBE_PYTHON = (3, 6)
@@ -20,7 +19,7 @@ OLDEST_PROBE_PYTHON = (3, 6)
 _BOOTSTRAP = (
     "import sys\n"
     "if sys.version_info < (3, 6):\n"
-    "    sys.stdout.write('{\"too_old\": \"%d.%d.%d\"}\\n' % tuple(sys.version_info[:3]))\n"
+    '    sys.stdout.write(\'{"too_old": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))\n'
     "else:\n"
     "    import importlib.util\n"
     "    spec = importlib.util.spec_from_file_location('torchup_probe', sys.argv[1])\n"
@@ -31,8 +30,11 @@ _BOOTSTRAP = (
 
 
 def probe_path() -> str:
-    # Located, not imported: the probe runs in the target, and importing it here would only cost start-up time.
-    return find_spec("diagnostics.probe").origin
+    return kit.path("probe.py")
+
+
+# Stated in every command's --help, as the README states it.
+DEFAULT_HELP = "The target interpreter or venv (default: the active venv, else ./.venv where it exists, else python3 on PATH)."
 
 
 def venv_interpreters(venv: str):
@@ -40,33 +42,35 @@ def venv_interpreters(venv: str):
     return (os.path.join(venv, "bin", "python"), os.path.join(venv, "Scripts", "python.exe"))
 
 
-def default_interpreter(env: Mapping[str, str]) -> str:
-    """The active virtual environment's python, else ``python3`` (then ``python``) on PATH."""
+def default_interpreter(env: Mapping[str, str], cwd: Optional[str] = None) -> str:
+    """The one default of every command: the active virtual environment's python, else ./.venv's
+    where it exists, else ``python3`` (then ``python``) on PATH. An active venv whose python is
+    missing is an error, never a reason to fall through to another Python."""
     venv = env.get("VIRTUAL_ENV")
     if venv:
         for candidate in venv_interpreters(venv):
             if os.path.exists(candidate):
-                return candidate
+                return os.path.abspath(candidate)
+        raise TargetError(
+            f"the active virtual environment {venv} has no python", hint="recreate it, `deactivate` it, or name an interpreter with --python PATH"
+        )
+    for candidate in venv_interpreters(os.path.join(cwd or os.getcwd(), ".venv")):
+        if os.path.exists(candidate):
+            return os.path.abspath(candidate)
     for name in ("python3", "python"):
         found = shutil.which(name, path=env.get("PATH", os.defpath))
         if found:
-            return found
-    raise TargetError("no Python found: no active virtual environment and no python3 on PATH", hint="name one with --python PATH")
-
-
-def doctor_default(env: Mapping[str, str]) -> str:
-    """As install would choose: the active venv, else ./.venv where it exists, else python3 on PATH."""
-    local = os.path.join(".venv", "Scripts", "python.exe") if os.name == "nt" else os.path.join(".venv", "bin", "python")
-    if not env.get("VIRTUAL_ENV") and os.path.exists(local):
-        return os.path.abspath(local)
-    return default_interpreter(env)
+            return os.path.abspath(found)
+    raise TargetError("no Python found: no active virtual environment, no ./.venv and no python3 on PATH", hint="name one with --python PATH")
 
 
 def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
+    """The interpreter ``--python`` names (a path, a venv directory or a command on PATH), as an
+    absolute path, since every command runs in a directory of torchup's own; else the default."""
     if python is None:
         return default_interpreter(env)
     if os.sep in python or (os.altsep and os.altsep in python) or os.path.exists(python):
-        path = os.path.expanduser(python)
+        path = os.path.abspath(os.path.expanduser(python))
         if not os.path.exists(path):
             raise TargetError(f"--python {python}: no such file")
         if os.path.isdir(path):
@@ -81,27 +85,53 @@ def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
     found = shutil.which(python, path=env.get("PATH", os.defpath))
     if not found:
         raise TargetError(f"--python {python}: not found on PATH")
-    return found
+    return os.path.abspath(found)
+
+
+def isolated(python: str, argv, env: Mapping[str, str], timeout: float) -> runner.Completed:
+    """Run ``python`` isolated from the user's current directory, PYTHONPATH and user site: ``-I``
+    where it has it, else (Python 2, 3.3 and older, which are only asked their version) ``-E -s``."""
+    completed = runner.run([python, "-I"] + list(argv), env=env, timeout=timeout)
+    if completed.returncode == 2 and "-I" in completed.stderr and "option" in completed.stderr.lower():
+        completed = runner.run([python, "-E", "-s"] + list(argv), env=env, timeout=timeout)
+    return completed
+
+
+_VERSION = 'import sys; sys.stdout.write(\'{"version": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))'
 
 
 def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> dict:
     """Run the probe with ``python``; the parsed JSON document, or a TargetError saying why not."""
-    completed = runner.run([python, "-c", _BOOTSTRAP, probe_path()], env=env, timeout=timeout)
+    document = _answer(python, isolated(python, ["-c", _BOOTSTRAP, probe_path()], env, timeout), "probe_schema")
+    if "too_old" in document:
+        _too_old(python, document["too_old"])
+    return document
+
+
+def check_interpreter(python: str, env: Mapping[str, str], timeout: float) -> str:
+    """That ``python`` is a Python the kit runs in (3.6 or newer): its version, or a TargetError saying why not."""
+    version = _answer(python, isolated(python, ["-c", _VERSION], env, timeout), "version")["version"]
+    if tuple(int(part) for part in version.split(".")[:2]) < OLDEST_PROBE_PYTHON:
+        _too_old(python, version)
+    return version
+
+
+def _answer(python: str, completed: runner.Completed, key: str) -> dict:
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}")
     try:
         document = json.loads(completed.stdout)
     except ValueError:
         shown = (completed.stdout.strip() or completed.stderr.strip() or "nothing").splitlines()[-1][:120]
-        raise TargetError(
-            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shown})"
-        ) from None
-    if not isinstance(document, dict) or not ("too_old" in document or "probe_schema" in document):
-        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not the probe's)")
-    if "too_old" in document:
-        raise TargetError(
-            f"--python {python}: Python {document['too_old']} is too old; torchup needs Python "
-            f"{'.'.join(map(str, OLDEST_PROBE_PYTHON))} or newer, and current PyTorch needs 3.10 or newer",
-            hint="install a newer Python (python.org, your distribution, or `uv python install 3.12`) and name it with --python",
-        )
+        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shown})") from None
+    if not isinstance(document, dict) or not ("too_old" in document or key in document):
+        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)")
     return document
+
+
+def _too_old(python: str, version: str) -> None:
+    raise TargetError(
+        f"--python {python}: Python {version} is too old; torchup needs Python "
+        f"{'.'.join(map(str, OLDEST_PROBE_PYTHON))} or newer, and current PyTorch needs 3.10 or newer",
+        hint="install a newer Python (python.org, your distribution, or `uv python install 3.12`) and name it with --python",
+    )

@@ -71,8 +71,20 @@ def bench_install(torchup: Path, env):
         for _ in range(INSTALL_RUNS):
             with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
                 target = Path(scratch) / "venv"
-                argv = [str(torchup), "install", "--venv", str(target), "--installer", backend, "--find-links", str(WHEELHOUSE),
-                        "--no-index", "--no-gpu", "--yes", "--json"]
+                argv = [
+                    str(torchup),
+                    "install",
+                    "--venv",
+                    str(target),
+                    "--installer",
+                    backend,
+                    "--find-links",
+                    str(WHEELHOUSE),
+                    "--no-index",
+                    "--no-gpu",
+                    "--yes",
+                    "--json",
+                ]
                 seconds, out = timed(argv, env)
                 result = json.loads(out)
                 totals.append(seconds)
@@ -88,8 +100,10 @@ def bench_install(torchup: Path, env):
         results[backend] = total
         overhead = total - bare - verify
         allowed = max(0.10 * bare, 1.0)
-        print(f"torchup install --installer {backend:<3}        {total:6.1f} s   bare commands {bare:5.1f} s   "
-              f"verification {verify:4.1f} s   other overhead {overhead:4.1f} s (target ≤ {allowed:.1f} s: {'meets' if overhead <= allowed else 'MISSES'})")
+        print(
+            f"torchup install --installer {backend:<3}        {total:6.1f} s   bare commands {bare:5.1f} s   "
+            f"verification {verify:4.1f} s   other overhead {overhead:4.1f} s (target ≤ {allowed:.1f} s: {'meets' if overhead <= allowed else 'MISSES'})"
+        )
     print(f"uv against pip                      {results['uv']:6.1f} s against {results['pip']:.1f} s ({results['pip'] / results['uv']:.1f}x faster)")
     print(f"installed size, CPU build           {size / 1e6:7.0f} MB (torch 2.13.0+cpu with its dependencies, numpy and scipy)")
 
@@ -103,8 +117,10 @@ def bench_doctor(torchup: Path, env):
         subprocess.run([str(torchup), "doctor", "--python", str(TORCH_VENV_PYTHON)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         doctor.append(time.perf_counter() - started)
     ratio = statistics.median(doctor) / bare
-    print(f"torchup doctor (default checks)     {statistics.median(doctor):6.2f} s   import torch alone {bare:.2f} s   "
-          f"{ratio:.2f}x (target ≤ 2x: {'meets' if ratio <= 2 else 'MISSES'})")
+    print(
+        f"torchup doctor (default checks)     {statistics.median(doctor):6.2f} s   import torch alone {bare:.2f} s   "
+        f"{ratio:.2f}x (target ≤ 2x: {'meets' if ratio <= 2 else 'MISSES'})"
+    )
 
 
 def cuda_build_size():
@@ -113,8 +129,13 @@ def cuda_build_size():
         return json.loads(CUDA_SIZE_CACHE.read_text())
     scratch = Path(tempfile.mkdtemp(dir=REPO / "build"))
     try:
-        completed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(scratch), "torch==2.14.1"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=1800)
+        completed = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(scratch), "torch==2.14.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=1800,
+        )
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1] if completed.stderr.strip() else "pip failed"}
         measured = {"version": "2.14.1", "bytes": installed_bytes(scratch), "measured": time.strftime("%Y-%m-%d")}
@@ -138,7 +159,9 @@ def main():
     bench_install(torchup, env)
     cuda = cuda_build_size()
     if "bytes" in cuda:
-        print(f"installed size, PyPI's default       {cuda['bytes'] / 1e6:7.0f} MB (torch {cuda['version']}, the CUDA build `pip install torch` takes on Linux; measured {cuda['measured']})")
+        print(
+            f"installed size, PyPI's default       {cuda['bytes'] / 1e6:7.0f} MB (torch {cuda['version']}, the CUDA build `pip install torch` takes on Linux; measured {cuda['measured']})"
+        )
     else:
         print(f"installed size, PyPI's default: not measured here ({cuda['error']})")
 

@@ -41,7 +41,7 @@ def replay_tool(directory: Path, name: str, responses: dict, default_exit: int =
     script = f"""
     import json, sys
     table = {table!r}
-    with open({str(directory / (name + '.calls'))!r}, "a") as log:
+    with open({str(directory / (name + ".calls"))!r}, "a") as log:
         log.write(json.dumps(sys.argv[1:]) + "\\n")
     key = " ".join(sys.argv[1:])
     text, status, stream = table.get(key, table.get("*", ("", {default_exit}, "stdout")))
@@ -120,7 +120,9 @@ def find_python(version: str):
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True).stdout.strip()
         candidates += sorted(str(p) for p in Path(root, "versions").glob(f"{version}.*/bin/python{version}"))
     for candidate in candidates:
-        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
@@ -174,7 +176,9 @@ class LocalIndex:
         if as_json:
             import json
 
-            (page_dir / "index.json").write_text(json.dumps({"meta": {"api-version": "1.0"}, "name": "torch", "files": [{"filename": n, "url": quote(n), "hashes": {}} for n in filenames]}))
+            (page_dir / "index.json").write_text(
+                json.dumps({"meta": {"api-version": "1.0"}, "name": "torch", "files": [{"filename": n, "url": quote(n), "hashes": {}} for n in filenames]})
+            )
         return page_dir
 
     def close(self):
@@ -223,6 +227,26 @@ def serve_wheels(index: "LocalIndex", listing_path: str, wheels, skip_files=()):
 
 
 TORCH_VENV = REPO / "build" / "torch-venv"
+# What the distribution is built from; anything else in the checkout (build/, .venv) stays out.
+DISTRIBUTED = ("pyproject.toml", "README.md", "LICENSE", "torchup", "installer", "diagnostics")
+
+
+def build_wheel(directory: Path) -> Path:
+    """torchup's wheel, built from a clean copy of the sources (setuptools would also pack a stale build/lib)."""
+    import shutil
+
+    source = directory / "source"
+    source.mkdir()
+    for name in DISTRIBUTED:
+        origin = REPO / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif origin.exists():
+            shutil.copy(origin, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory), str(source)], check=True, capture_output=True, timeout=300
+    )
+    return next(directory.glob("torchup-*.whl"))
 
 
 @pytest.fixture(scope="session")

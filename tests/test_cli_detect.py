@@ -6,13 +6,11 @@ import sys
 import time
 
 from tests.conftest import REPO, isolated_env, make_venv, replay_tool, write_tool
-from installer.detect import nvidia
+from torchup.installer.detect import nvidia
 
 
 def torchup(*args, env=None, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=REPO, timeout=timeout
-    )
+    return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=REPO, timeout=timeout)
 
 
 def test_json_has_schema_and_every_section():

@@ -9,7 +9,20 @@ ANOTHER_MACHINE = ["--os", "linux", "--arch", "x86_64", "--python-version", "3.1
 
 
 def test_json_document():
-    result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--nvidia-driver", "570.124.06", "--gpu-cc", "12.0", "--torch", "2.7", "--with", "torchvision,torchaudio")
+    result = torchup(
+        "plan",
+        "--offline",
+        "--json",
+        *ANOTHER_MACHINE,
+        "--nvidia-driver",
+        "570.124.06",
+        "--gpu-cc",
+        "12.0",
+        "--torch",
+        "2.7",
+        "--with",
+        "torchvision,torchaudio",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["schema"] == 1
@@ -35,8 +48,15 @@ def test_text_table_and_reasons():
 
 
 def test_environment_variables_are_overrides():
-    env = isolated_env(TORCHUP_OS="windows", TORCHUP_ARCH="x86_64", TORCHUP_PYTHON_VERSION="3.12", TORCHUP_NVIDIA_DRIVER="527.41",
-                       TORCHUP_GPU_CC="8.6", TORCHUP_TORCH="2.7", TORCHUP_OFFLINE="1")
+    env = isolated_env(
+        TORCHUP_OS="windows",
+        TORCHUP_ARCH="x86_64",
+        TORCHUP_PYTHON_VERSION="3.12",
+        TORCHUP_NVIDIA_DRIVER="527.41",
+        TORCHUP_GPU_CC="8.6",
+        TORCHUP_TORCH="2.7",
+        TORCHUP_OFFLINE="1",
+    )
     result = torchup("plan", "--json", env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["torch"] == "2.7.1+cu118"
@@ -70,7 +90,11 @@ def test_bad_input_is_one_line_and_exit_2():
         (["--with", "torchtext"], "Invalid value for '--with': torchtext"),
         (["--torch", "2.13", "--with", "torchaudio"], "torchup: error: --with torchaudio: no torchaudio release matches torch 2.13.0"),
     ):
-        argv = ["plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu"] + (["--python-version", "3.12"] if "--python-version" not in args else []) + args
+        argv = (
+            ["plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu"]
+            + (["--python-version", "3.12"] if "--python-version" not in args else [])
+            + args
+        )
         result = torchup(*argv)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert expected in result.stderr, (args, result.stderr)
@@ -94,7 +118,9 @@ def test_the_readme_examples_plan_on_the_default_release():
         (["--variant", "rocm6.4", "--rocm-arch", "gfx942"], "2.9.1+rocm6.4"),
         (["--variant", "xpu"], "2.15.0+xpu"),
     ):
-        result = torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, *(["--no-gpu"] if "--gpu-cc" not in extra and "--rocm-arch" not in extra else []), *extra)
+        result = torchup(
+            "plan", "--offline", "--json", *ANOTHER_MACHINE, *(["--no-gpu"] if "--gpu-cc" not in extra and "--rocm-arch" not in extra else []), *extra
+        )
         assert result.returncode == 0, (extra, result.stderr)
         assert json.loads(result.stdout)["torch"] == torch, extra
 
@@ -114,7 +140,10 @@ def test_a_jetson_is_described_with_its_l4t_release():
     orin = torchup("plan", "--offline", "--json", "--os", "linux", "--arch", "aarch64", "--python-version", "3.12", "--jetson", "36.4", "--gpu-cc", "8.7")
     assert json.loads(orin.stdout)["variant"] == "cpu"
     bad = torchup("plan", "--offline", "--os", "linux", "--arch", "aarch64", "--python-version", "3.12", "--jetson", "thor", "--gpu-cc", "11.0")
-    assert (bad.returncode, bad.stderr.splitlines()[0]) == (2, "torchup: error: --jetson thor: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")
+    assert (bad.returncode, bad.stderr.splitlines()[0]) == (
+        2,
+        "torchup: error: --jetson thor: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)",
+    )
 
 
 def test_a_gpu_plan_that_only_a_cpu_build_could_serve_exits_1(tmp_path):

@@ -2,9 +2,9 @@
 
 import time
 
-from installer.detect import amd, apple_facts, intel, machine, nvidia
-from installer.host import Host
 from tests.conftest import calls, isolated_env, replay_tool, write_tool
+from torchup.installer.detect import amd, apple_facts, intel, machine, nvidia
+from torchup.installer.host import Host
 
 QUERY = f"--query-gpu={nvidia.QUERY_FIELDS} --format=csv,nounits"
 
@@ -106,7 +106,10 @@ def test_cuda_na_header_falls_back_to_cuda_driver_api(fake_root, tool_dir):
     replay_tool(
         tool_dir,
         "nvidia-smi",
-        {"": ("collected/nvidia-smi-550.54.10-cuda-version-na-vgpu-host-PARTIAL.txt", 0, "stdout"), QUERY: ("index, name, compute_cap\n0, NVIDIA GeForce GTX 1660, 7.5\n", 0, "stdout")},
+        {
+            "": ("collected/nvidia-smi-550.54.10-cuda-version-na-vgpu-host-PARTIAL.txt", 0, "stdout"),
+            QUERY: ("index, name, compute_cap\n0, NVIDIA GeForce GTX 1660, 7.5\n", 0, "stdout"),
+        },
     )
     facts = nvidia.probe(Host(fake_root.path, isolated_env([tool_dir])))
     assert facts.driver_version == "550.54.10"
@@ -118,7 +121,11 @@ def test_unknown_table_layout_reads_q(fake_root, tool_dir):
     replay_tool(
         tool_dir,
         "nvidia-smi",
-        {"": ("a table from a future driver\n", 0, "stdout"), "-q": ("nvidia-h100-driver-580/nvidia-smi-q.txt", 0, "stdout"), QUERY: ("nvidia-h100-driver-580/nvidia-smi-query-gpu.csv", 0, "stdout")},
+        {
+            "": ("a table from a future driver\n", 0, "stdout"),
+            "-q": ("nvidia-h100-driver-580/nvidia-smi-q.txt", 0, "stdout"),
+            QUERY: ("nvidia-h100-driver-580/nvidia-smi-query-gpu.csv", 0, "stdout"),
+        },
     )
     facts = nvidia.probe(Host(fake_root.path, isolated_env([tool_dir])))
     assert (facts.driver_version, facts.driver_source, facts.cuda_driver_version) == ("580.159.04", "nvidia-smi -q", "13.0")
@@ -135,7 +142,14 @@ def test_jetson_l4t_is_never_a_driver_version(fake_root, tool_dir):
 
 def test_wsl_finds_nvidia_smi_in_the_wsl_lib_dir(fake_root, tool_dir):
     wsl_lib = fake_root.path / "usr/lib/wsl/lib"
-    replay_tool(wsl_lib, "nvidia-smi", {"": ("collected/nvidia-smi-wsl2-545.29.04-driver-546.17.txt", 0, "stdout"), QUERY: ("index, name, compute_cap\n0, NVIDIA GeForce RTX 3070 Ti, 8.6\n", 0, "stdout")})
+    replay_tool(
+        wsl_lib,
+        "nvidia-smi",
+        {
+            "": ("collected/nvidia-smi-wsl2-545.29.04-driver-546.17.txt", 0, "stdout"),
+            QUERY: ("index, name, compute_cap\n0, NVIDIA GeForce RTX 3070 Ti, 8.6\n", 0, "stdout"),
+        },
+    )
     host = Host(fake_root.path, isolated_env([tool_dir]))
     assert nvidia.probe(host, wsl=False) is None
     facts = nvidia.probe(host, wsl=True)
@@ -158,7 +172,10 @@ def test_rocm_falls_back_to_rocminfo_and_amd_smi(fake_root, tool_dir):
     replay_tool(
         tool_dir,
         "rocm-smi",
-        {"": ("collected/rocm-smi-mi300x-x4-concise.txt", 0, "stdout"), "--showdriverversion": ("collected/rocm-smi-a-mi300x-x4-driver-6.7.0.txt", 0, "stdout")},
+        {
+            "": ("collected/rocm-smi-mi300x-x4-concise.txt", 0, "stdout"),
+            "--showdriverversion": ("collected/rocm-smi-a-mi300x-x4-driver-6.7.0.txt", 0, "stdout"),
+        },
     )
     facts = amd.probe(Host(fake_root.path, isolated_env([tool_dir])))
     assert (facts.architectures, facts.source, facts.rocm_version) == (["gfx942"] * 4, "rocminfo", "6.1.0")
@@ -234,7 +251,7 @@ def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):
 
 def test_driver_libraries_on_ld_library_path_are_not_reported(fake_root, tmp_path):
     """As on the H100 machine: the container runtime puts libcuda and NVML on LD_LIBRARY_PATH; that is normal."""
-    from installer.detect import environment_facts
+    from torchup.installer.detect import environment_facts
 
     driver_dir, runtime_dir = tmp_path / "nvidia-lib64", tmp_path / "cuda-lib"
     for directory, names in ((driver_dir, ["libcuda.so.1", "libnvidia-ml.so.1"]), (runtime_dir, ["libcudart.so.12", "libcudnn.so.9"])):
@@ -249,9 +266,7 @@ def test_driver_libraries_on_ld_library_path_are_not_reported(fake_root, tmp_pat
 
 def test_memory_and_cores_from_proc(fake_root, tool_dir):
     fake_root.put("/proc/meminfo", "MemTotal:       16318480 kB\nMemFree:         1000000 kB\nMemAvailable:   12000000 kB\n")
-    fake_root.put("/proc/cpuinfo", "".join(
-        f"processor\t: {n}\nphysical id\t: 0\nsiblings\t: 4\ncore id\t\t: {n // 2}\nflags\t\t: avx2\n\n" for n in range(4)
-    ))
+    fake_root.put("/proc/cpuinfo", "".join(f"processor\t: {n}\nphysical id\t: 0\nsiblings\t: 4\ncore id\t\t: {n // 2}\nflags\t\t: avx2\n\n" for n in range(4)))
     facts = machine.probe(Host(fake_root.path, isolated_env([tool_dir])), {"system": "Linux", "machine": "x86_64"}, None)
     assert (facts.resources.memory_total_bytes, facts.resources.memory_available_bytes) == (16318480 * 1024, 12000000 * 1024)
     assert facts.cpu.physical_cores == 2

@@ -2,24 +2,26 @@
 numpy is broken, and checks injected to segfault, hang and die by SIGILL."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from diagnostics import checks, doctor, report
-from diagnostics.causes import classify
-from tests.conftest import REPO, fixture_text, isolated_env, make_venv
+from tests.conftest import REPO, find_python, fixture_text, isolated_env, make_venv
+from torchup.diagnostics import checks
+from torchup.diagnostics.causes import classify
+from torchup.installer import doctor
+from torchup.installer.doctor import report
 
 DEFAULT_IDS = [c.id for c in checks.CHECKS if not c.opt_in]
 
 
 def torchup(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=REPO, timeout=600)
+    return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=REPO, timeout=600)
 
 
 def by_id(document):
@@ -75,7 +77,24 @@ def test_broken_numpy_is_named(tmp_path, wheelhouse):
     """A real breakage: numpy's compiled core is gone from an otherwise complete install."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv / "bin/python"), "--no-index", "--find-links", str(wheelhouse), "torch==2.13.0+cpu", "numpy"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin/python"),
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "torch==2.13.0+cpu",
+            "numpy",
+        ],
+        check=True,
+    )
     core = next((venv / "lib").glob("python3*/site-packages/numpy/_core/_multiarray_umath*.so"))
     core.unlink()
     result = torchup("doctor", "--python", str(venv / "bin/python"), "--json", "install")
@@ -94,7 +113,7 @@ def test_broken_numpy_is_named(tmp_path, wheelhouse):
 EXTRA = textwrap.dedent(
     """
     import os, signal, time
-    from diagnostics.checks import check, passed
+    from torchup.diagnostics.checks import check, passed
 
     @check("extra.segfault", "a check that kills its own process with SIGSEGV")
     def segfault(context):
@@ -132,9 +151,11 @@ def test_crashes_and_hangs_cost_one_check_each(torch_python, tmp_path):
 
 def test_github_annotations_and_strict(torch_python, tmp_path):
     extra = tmp_path / "extra_checks.py"
-    extra.write_text("from diagnostics.checks import check, outcome\n"
-                     "@check('extra.warns', 'a check that warns', needs_torch=False)\n"
-                     "def warns(context):\n    return outcome('warn', 'something to know', ['do this'])\n")
+    extra.write_text(
+        "from torchup.diagnostics.checks import check, outcome\n"
+        "@check('extra.warns', 'a check that warns', needs_torch=False)\n"
+        "def warns(context):\n    return outcome('warn', 'something to know', ['do this'])\n"
+    )
     env = isolated_env(GITHUB_ACTIONS="true")
     relaxed = torchup("doctor", "--python", str(torch_python), "--extra-checks", str(extra), "extra.warns", env=env)
     assert relaxed.returncode == 0
@@ -147,10 +168,27 @@ def test_github_annotations_and_strict(torch_python, tmp_path):
 
 
 def test_markdown_is_redacted():
-    document = report.build("/home/alice/proj/.venv/bin/python", [
-        {"id": "install.import", "status": "pass", "evidence": "torch 2.13.0 imported from /home/alice/proj/.venv/lib", "fix": None, "seconds": 1.0, "torch_version": "2.13.0"},
-        {"id": "accelerator.arch", "status": "fail", "evidence": "GPU-8be06dda-c9f4-d5c6-8fd7-749beafc1536 (sm_61) is not among sm_70", "fix": {"commands": ["torchup plan"], "link": "https://x"}, "seconds": 0.1},
-    ], 1.5)
+    document = report.build(
+        "/home/alice/proj/.venv/bin/python",
+        [
+            {
+                "id": "install.import",
+                "status": "pass",
+                "evidence": "torch 2.13.0 imported from /home/alice/proj/.venv/lib",
+                "fix": None,
+                "seconds": 1.0,
+                "torch_version": "2.13.0",
+            },
+            {
+                "id": "accelerator.arch",
+                "status": "fail",
+                "evidence": "GPU-8be06dda-c9f4-d5c6-8fd7-749beafc1536 (sm_61) is not among sm_70",
+                "fix": {"commands": ["torchup plan"], "link": "https://x"},
+                "seconds": 0.1,
+            },
+        ],
+        1.5,
+    )
     text = report.render_markdown(document)
     assert "alice" not in text and "8be06dda" not in text
     assert "/home/<user>/proj" in text and "GPU-<redacted>" in text
@@ -165,11 +203,53 @@ def test_list_checks_and_bad_names():
     assert bad.returncode == 2 and "unknown check or group: no.such.check" in bad.stderr
 
 
-def test_python_m_diagnostics_inside_the_torch_venv(torch_python):
-    """Where nothing but torch is installed: the source tree's diagnostics, run by that venv's python."""
-    result = subprocess.run([str(torch_python), "-m", "diagnostics", "tutorial.autograd", "tutorial.loss_mse"], capture_output=True, text=True, cwd=REPO, timeout=300)
+def test_the_kit_runs_from_a_copy_in_an_empty_directory(torch_python, tmp_path):
+    """Where nothing but torch is installed: a copy of diagnostics/, run by that venv's python
+    under -I from an empty directory, with torchup nowhere on its path."""
+
+    copy = tmp_path / "copy" / "diagnostics"
+    shutil.copytree(REPO / "diagnostics", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run(
+        [str(torch_python), "-I", str(copy), "tutorial.autograd", "tutorial.loss_mse"], capture_output=True, text=True, cwd=empty, timeout=300
+    )
     assert result.returncode == 0, result.stderr
-    assert "✓ tutorial.loss_mse" in result.stdout
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["ok", "tutorial.autograd"], ["ok", "tutorial.loss_mse"]]
+    # The worker's protocol, on its own descriptor, from the same copy.
+    read, write = os.pipe()
+    worker = subprocess.run(
+        [str(torch_python), "-I", str(copy / "worker.py"), str(write), '["tutorial.ones"]'],
+        capture_output=True,
+        text=True,
+        cwd=empty,
+        timeout=300,
+        pass_fds=(write,),
+    )
+    os.close(write)
+    with os.fdopen(read) as events:
+        kinds = [json.loads(line)["event"] for line in events]
+    assert worker.returncode == 0, worker.stderr
+    # A second "start" says torch is imported: the check's own time starts there.
+    assert kinds == ["ready", "start", "start", "result", "done"]
+    probed = subprocess.run([str(torch_python), "-I", str(copy / "probe.py")], capture_output=True, text=True, cwd=empty, timeout=300)
+    assert probed.returncode == 0 and json.loads(probed.stdout)["probe_schema"], probed.stderr
+
+
+def test_the_kit_imports_nothing_from_the_tool():
+    """Every import in diagnostics/ is of the standard library, torch, numpy or the kit itself (relative)."""
+    import ast
+
+    allowed = set(sys.stdlib_module_names) | {"torch", "numpy", "scipy"}
+    for path in (REPO / "diagnostics").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                roots = [] if node.level else [node.module.split(".")[0]]
+            else:
+                continue
+            assert set(roots) <= allowed, (path.name, roots)
 
 
 def test_distributed_gloo(torch_python):
@@ -185,15 +265,18 @@ def test_the_tool_process_never_imports_torch(torch_python):
     assert "torch" not in sys.modules
 
 
-@pytest.mark.parametrize("name, cause", [
-    ("collected/torch-runtimeerror-driver-too-old-11040.txt", "driver-too-old"),
-    ("collected/torch-userwarning-driver-too-old-11000.txt", "driver-too-old"),
-    ("collected/torch-userwarning-error-803-unsupported-display-driver.txt", "unsupported-display-driver"),
-    ("collected/torch-userwarning-error-804-forward-compat.txt", "forward-compat-unsupported"),
-    ("collected/torch-userwarning-found-no-nvidia-driver.txt", "no-driver"),
-    ("collected/torch-userwarning-cuda-driver-init-failed.txt", "driver-init-failed"),
-    ("collected/torch-mps-runtimeerror-macos-13-required.txt", "mps-macos-too-old"),
-])
+@pytest.mark.parametrize(
+    "name, cause",
+    [
+        ("collected/torch-runtimeerror-driver-too-old-11040.txt", "driver-too-old"),
+        ("collected/torch-userwarning-driver-too-old-11000.txt", "driver-too-old"),
+        ("collected/torch-userwarning-error-803-unsupported-display-driver.txt", "unsupported-display-driver"),
+        ("collected/torch-userwarning-error-804-forward-compat.txt", "forward-compat-unsupported"),
+        ("collected/torch-userwarning-found-no-nvidia-driver.txt", "no-driver"),
+        ("collected/torch-userwarning-cuda-driver-init-failed.txt", "driver-init-failed"),
+        ("collected/torch-mps-runtimeerror-macos-13-required.txt", "mps-macos-too-old"),
+    ],
+)
 def test_known_causes(name, cause):
     found = classify(fixture_text(name))
     assert found.id == cause
@@ -203,3 +286,37 @@ def test_known_causes(name, cause):
 def test_driver_too_old_names_the_cuda_version():
     assert classify(fixture_text("collected/torch-runtimeerror-driver-too-old-11040.txt")).cause.startswith("the NVIDIA driver supports CUDA 11.4 at most")
     assert classify("RuntimeError: something new") is None
+
+
+def test_a_target_that_is_no_python_is_refused_at_once(tmp_path):
+    import time
+
+    started = time.monotonic()
+    result = torchup("doctor", "--python", "/bin/true")
+    assert time.monotonic() - started < 10
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "torchup: error: --python /bin/true: not a Python interpreter torchup can use (exit status 0; it printed: nothing)"
+    python2 = find_python("2.7")
+    if python2:
+        old = torchup("doctor", "--python", python2)
+        assert old.returncode == 2 and "Python 2.7" in old.stderr and "too old" in old.stderr and "Traceback" not in old.stderr
+
+
+def test_what_checks_and_libraries_print_stays_their_output(torch_python, tmp_path):
+    extra = tmp_path / "loud.py"
+    extra.write_text(
+        "import sys\n"
+        "from torchup.diagnostics.checks import check, passed\n\n"
+        "@check('extra.loud', 'a check that prints 5 MB', needs_torch=False)\n"
+        "def loud(context):\n"
+        "    sys.stdout.write('{\"event\": \"done\"}\\n' + 'x' * 5000000 + '\\nlast line\\n')\n"
+        "    return passed('said a lot')\n"
+    )
+    result = torchup(
+        "doctor", "--python", str(torch_python), "--extra-checks", str(extra), "--json", "extra.loud", "tutorial.autograd", env=isolated_env(MKL_VERBOSE="1")
+    )
+    assert result.returncode == 0, result.stderr
+    results = by_id(json.loads(result.stdout))
+    assert [results[i]["status"] for i in ("extra.loud", "tutorial.autograd")] == ["pass", "pass"]
+    loud = results["extra.loud"]["output"]
+    assert loud["bytes"] > 5000000 and loud["tail"].endswith("last line\n") and len(loud["tail"]) <= 4000

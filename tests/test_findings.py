@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from installer.detect import detect
-from installer.detect.machine import Distribution
-from installer.findings import find
-from installer.host import Host
 from tests.conftest import isolated_env
+from torchup.installer.detect import detect
+from torchup.installer.detect.machine import Distribution
+from torchup.installer.findings import find
+from torchup.installer.host import Host
 
 BASE = detect(sys.executable, Host(env=isolated_env(PIP_CONFIG_FILE="/dev/null")))
 
@@ -38,11 +38,27 @@ def test_this_interpreter_has_no_blocking_finding():
 
 
 CASES = [
-    ("F02", dict(tls={"ssl_importable": False, "ssl_extension": "/py/lib-dynload/_ssl.so", "ssl_error": "ImportError: libssl.so.1.1: cannot open shared object file"}), "fail"),
+    (
+        "F02",
+        dict(
+            tls={"ssl_importable": False, "ssl_extension": "/py/lib-dynload/_ssl.so", "ssl_error": "ImportError: libssl.so.1.1: cannot open shared object file"}
+        ),
+        "fail",
+    ),
     ("F03", dict(tls={"openssl_version": "OpenSSL 1.0.2k-fips  26 Jan 2017", "openssl_version_info": [1, 0, 2]}), "fail"),
     ("F04", dict(tls={"openssl_version": "LibreSSL 2.8.3", "openssl_version_info": [2, 8, 3]}), "warn"),
-    ("F07", dict(tls={"ca_bundles": [{"source": "ssl default cafile", "path": "/usr/lib/ssl/cert.pem", "exists": False},
-                                     {"source": "ssl default capath", "path": "/usr/lib/ssl/certs", "exists": False}]}), "warn"),
+    (
+        "F07",
+        dict(
+            tls={
+                "ca_bundles": [
+                    {"source": "ssl default cafile", "path": "/usr/lib/ssl/cert.pem", "exists": False},
+                    {"source": "ssl default capath", "path": "/usr/lib/ssl/certs", "exists": False},
+                ]
+            }
+        ),
+        "warn",
+    ),
     ("F15", dict(interpreter={"version": "3.12.4", "in_venv": True}, pip={"version": "22.3.1"}), "fail"),
     ("F16", dict(pip={"version": "20.2.4"}), "fail"),
     ("F17", dict(machine={"libc": "glibc", "libc_version": "2.17"}), "warn"),
@@ -64,35 +80,48 @@ def test_finding(finding_id, changes, severity):
 
 
 def test_f08_macos_framework_python():
-    facts = facts_with(machine={"os": "Darwin", "arch": "arm64"}, interpreter={"executable": "/Library/Frameworks/Python.framework/Versions/3.12/bin/python3", "version": "3.12.4"},
-                       tls={"ca_bundles": [{"source": "ssl default cafile", "path": "/Library/Frameworks/Python.framework/Versions/3.12/etc/openssl/cert.pem", "exists": False}]})
+    facts = facts_with(
+        machine={"os": "Darwin", "arch": "arm64"},
+        interpreter={"executable": "/Library/Frameworks/Python.framework/Versions/3.12/bin/python3", "version": "3.12.4"},
+        tls={
+            "ca_bundles": [{"source": "ssl default cafile", "path": "/Library/Frameworks/Python.framework/Versions/3.12/etc/openssl/cert.pem", "exists": False}]
+        },
+    )
     assert finding(facts, "F08").fix == ['"/Applications/Python 3.12/Install Certificates.command"']
 
 
-@pytest.mark.parametrize("distribution, command", [
-    (("debian", "12", "Debian"), "sudo apt install libssl-dev"),
-    (("fedora", "40", "Fedora"), "sudo dnf install openssl-devel"),
-    (("alpine", "3.20", "Alpine"), "sudo apk add openssl-dev"),
-])
+@pytest.mark.parametrize(
+    "distribution, command",
+    [
+        (("debian", "12", "Debian"), "sudo apt install libssl-dev"),
+        (("fedora", "40", "Fedora"), "sudo dnf install openssl-devel"),
+        (("alpine", "3.20", "Alpine"), "sudo apk add openssl-dev"),
+    ],
+)
 def test_f01_fix_per_platform(distribution, command):
-    facts = facts_with(distribution=distribution, tls={"ssl_importable": False, "ssl_extension": None},
-                       interpreter={"base_kind": "standalone"})
+    facts = facts_with(distribution=distribution, tls={"ssl_importable": False, "ssl_extension": None}, interpreter={"base_kind": "standalone"})
     assert finding(facts, "F01").fix[0].startswith(command)
 
 
-@pytest.mark.parametrize("kind, first_step", [
-    ("pyenv", "sudo apt install libssl-dev"),
-    ("uv-managed", "uv python install --reinstall"),
-    ("conda", "conda install openssl ca-certificates"),
-])
+@pytest.mark.parametrize(
+    "kind, first_step",
+    [
+        ("pyenv", "sudo apt install libssl-dev"),
+        ("uv-managed", "uv python install --reinstall"),
+        ("conda", "conda install openssl ca-certificates"),
+    ],
+)
 def test_f01_fix_per_kind_of_python(kind, first_step):
     facts = facts_with(distribution=("debian", "12", "Debian"), tls={"ssl_importable": False, "ssl_extension": None}, interpreter={"base_kind": kind})
     assert finding(facts, "F01").fix[0].startswith(first_step)
 
 
 def test_f12_on_debian_system_python_needs_the_package_manager():
-    facts = facts_with(distribution=("debian", "12", "Debian"), pip={"present": False, "ensurepip": {"available": False, "seeds_venv": False, "reason": "disabled by Debian/Ubuntu for the system Python"}},
-                       interpreter={"in_venv": False, "version": "3.11.2"})
+    facts = facts_with(
+        distribution=("debian", "12", "Debian"),
+        pip={"present": False, "ensurepip": {"available": False, "seeds_venv": False, "reason": "disabled by Debian/Ubuntu for the system Python"}},
+        interpreter={"in_venv": False, "version": "3.11.2"},
+    )
     f12 = finding(facts, "F12")
     assert f12.action is None and f12.system == (("apt", "install", "-y", "python3-pip", "python3.11-venv"),)
     assert finding(facts, "F13").severity == "fail"

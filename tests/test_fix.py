@@ -27,7 +27,9 @@ def copy_cpython(destination: Path, *, without_ssl=False, externally_managed=Fal
     shutil.copy2(binary, destination / "bin" / ("python" + VERSION))
     (destination / "bin" / "python3").symlink_to("python" + VERSION)
     target = destination / "lib" / ("python" + VERSION)
-    shutil.copytree(stdlib, target, symlinks=True, ignore=lambda directory, names: [n for n in names if n in SKIPPED_STDLIB] if directory == str(stdlib) else [])
+    shutil.copytree(
+        stdlib, target, symlinks=True, ignore=lambda directory, names: [n for n in names if n in SKIPPED_STDLIB] if directory == str(stdlib) else []
+    )
     site = target / "site-packages"
     site.mkdir()
     import pip
@@ -43,7 +45,7 @@ def copy_cpython(destination: Path, *, without_ssl=False, externally_managed=Fal
 
 def torchup(*args, env=None, cwd=REPO):
     env = env or isolated_env(PIP_CONFIG_FILE=os.devnull)
-    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 def fix_json(python, *extra, env=None, cwd=REPO):
@@ -62,8 +64,26 @@ def python_without_ssl(tmp_path_factory):
 
 def test_python_without_ssl_is_f01_with_this_platforms_fix(python_without_ssl, tmp_path):
     # What the user saw: pip warns as soon as an https index is configured (127.0.0.1 only here).
-    pip = subprocess.run([str(python_without_ssl), "-m", "pip", "download", "--no-deps", "-d", str(tmp_path), "--index-url", "https://127.0.0.1:9/simple", "--retries", "0", "nothing"],
-                         capture_output=True, text=True, env=isolated_env(PIP_CONFIG_FILE=os.devnull), timeout=120)
+    pip = subprocess.run(
+        [
+            str(python_without_ssl),
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "-d",
+            str(tmp_path),
+            "--index-url",
+            "https://127.0.0.1:9/simple",
+            "--retries",
+            "0",
+            "nothing",
+        ],
+        capture_output=True,
+        text=True,
+        env=isolated_env(PIP_CONFIG_FILE=os.devnull),
+        timeout=120,
+    )
     assert "the ssl module in Python is not available" in pip.stdout + pip.stderr
     result, document = fix_json(python_without_ssl)
     assert result.returncode == 1
@@ -76,7 +96,14 @@ def test_python_without_ssl_is_f01_with_this_platforms_fix(python_without_ssl, t
 
 
 def test_setup_preflight_stops_on_a_python_without_ssl(python_without_ssl):
-    result = subprocess.run([str(python_without_ssl), "-m", "installer.preflight"], capture_output=True, text=True, cwd=REPO, env=isolated_env(PIP_CONFIG_FILE=os.devnull), timeout=120)
+    result = subprocess.run(
+        [str(python_without_ssl), "-m", "installer.preflight"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=isolated_env(PIP_CONFIG_FILE=os.devnull),
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "✗ F01 this Python has no ssl module" in result.stdout
     assert "Setup stopped: fix F01 first" in result.stdout
@@ -120,7 +147,23 @@ def test_externally_managed_python_gets_a_venv_that_install_then_uses(tmp_path):
 def test_old_pip_in_a_venv_is_upgraded_offline(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(venv / "bin/python"), "--no-index", "--find-links", str(WHEELHOUSE / "old-pip"), "pip==20.2.4"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin/python"),
+            "--no-index",
+            "--find-links",
+            str(WHEELHOUSE / "old-pip"),
+            "pip==20.2.4",
+        ],
+        check=True,
+    )
     result, document = fix_json(venv / "bin/python")
     f16 = next(f for f in document["findings"] if f["id"] == "F16")
     assert f16["title"] == "pip 20.2.4 cannot install manylinux_x_y wheels" and f16["action"] == "upgrade-pip"
@@ -131,8 +174,12 @@ def test_old_pip_in_a_venv_is_upgraded_offline(tmp_path):
 
 
 def test_missing_certificate_files_and_an_https_proxy(tmp_path):
-    env = isolated_env(PIP_CONFIG_FILE=os.devnull, SSL_CERT_FILE=str(tmp_path / "gone.pem"), PIP_CERT=str(tmp_path / "also-gone.pem"),
-                       HTTPS_PROXY="https://carol:s3cret@proxy.example:3128")
+    env = isolated_env(
+        PIP_CONFIG_FILE=os.devnull,
+        SSL_CERT_FILE=str(tmp_path / "gone.pem"),
+        PIP_CERT=str(tmp_path / "also-gone.pem"),
+        HTTPS_PROXY="https://carol:s3cret@proxy.example:3128",
+    )
     result, document = fix_json(sys.executable, env=env)
     findings = {f["id"]: f for f in document["findings"]}
     assert findings["F06"]["fix"][:2] == ["unset SSL_CERT_FILE", "unset PIP_CERT"]

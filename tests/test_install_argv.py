@@ -2,9 +2,9 @@
 
 import pytest
 
-from installer.install import Command, Options, Target, build_commands, venv_argv
-from installer.install.backends import Pip, Sources, Uv
-from installer.plan import Overrides, make_plan
+from torchup.installer.install import Command, Options, Target, build_commands, venv_argv
+from torchup.installer.install.backends import Pip, Sources, Uv
+from torchup.installer.plan import Overrides, make_plan
 
 PY = "/t/venv/bin/python"
 PIP_PREFIX = [PY, "-m", "pip", "install", "--disable-pip-version-check"]
@@ -16,8 +16,11 @@ UV_PREFIX = ["uv", "pip", "install", "--compile-bytecode", "--python", PY]
     [
         (Sources(), False, []),
         (Sources(index_url="https://download.pytorch.org/whl/cu128"), False, ["--index-url", "https://download.pytorch.org/whl/cu128"]),
-        (Sources(index_url="https://i/simple", extra_index_urls=("https://e1", "https://e2"), find_links=("/w",)), False,
-         ["--index-url", "https://i/simple", "--extra-index-url", "https://e1", "--extra-index-url", "https://e2", "--find-links", "/w"]),
+        (
+            Sources(index_url="https://i/simple", extra_index_urls=("https://e1", "https://e2"), find_links=("/w",)),
+            False,
+            ["--index-url", "https://i/simple", "--extra-index-url", "https://e1", "--extra-index-url", "https://e2", "--find-links", "/w"],
+        ),
         (Sources(index_url="ignored", no_index=True, find_links=("/w1", "/w2")), False, ["--no-index", "--find-links", "/w1", "--find-links", "/w2"]),
         (Sources(), True, ["--break-system-packages"]),
     ],
@@ -74,7 +77,16 @@ def test_uv_gets_the_users_pip_configuration_explicitly_but_no_credentials():
     plan = planned(no_gpu=True)
     commands, notes = build_commands(plan, FakeFacts(SETTINGS), Uv(("uv",), PY), Options())
     assert commands[0].argv == UV_PREFIX + ["--index-url", "https://download.pytorch.org/whl/cpu", "torch==2.7.1+cpu"]
-    assert commands[1].argv == UV_PREFIX + ["--index-url", "https://mirror.example/simple", "--extra-index-url", "https://extra.example/simple", "--find-links", "/wheels", "numpy", "scipy"]
+    assert commands[1].argv == UV_PREFIX + [
+        "--index-url",
+        "https://mirror.example/simple",
+        "--extra-index-url",
+        "https://extra.example/simple",
+        "--find-links",
+        "/wheels",
+        "numpy",
+        "scipy",
+    ]
     assert notes == ["uv does not read pip's configuration and torchup does not copy credentials: https://****@private.example/simple was left out"]
 
 
@@ -92,25 +104,41 @@ def test_macos_default_comes_from_the_users_own_index():
     assert commands[0].argv == PIP_PREFIX + ["--break-system-packages", "torch==2.11.0"]
 
 
-GOOD = {"torch": "2.7.1+cu128", "cuda": "12.8", "hip": None, "cuda_available": True, "numpy": "2.1.0", "scipy": "1.14.0",
-        "autograd": [[4.5, 4.5], [4.5, 4.5]], "from_numpy": True, "warnings": []}
+def results(**facts):
+    """What the doctor's checks report after an install: every check passed, with these facts."""
+    good = {"torch": "2.7.1+cu128", "cuda": "12.8", "hip": None, "cuda_available": True, "numpy": "2.1.0", "scipy": "1.14.0"}
+    good.update(facts)
+    build = {k: good[k] for k in ("torch", "cuda", "hip", "cuda_available")}
+    return [
+        {"id": "install.import", "status": "pass", "evidence": "torch imported"},
+        {"id": "install.build", "status": "pass", "evidence": "the build", "facts": build},
+        {"id": "install.numpy", "status": "pass", "evidence": "numpy", "facts": {"numpy": good["numpy"]}},
+        {"id": "tutorial.autograd", "status": "pass", "evidence": "4.5"},
+    ]
 
 
 def test_verification_against_the_plan():
-    from installer.install import verification_problems
+    from torchup.installer.install import verification_problems
 
     plan = planned(nvidia_driver="570.124.06", gpu_cc=("8.6",))
-    assert verification_problems(GOOD, plan) == []
-    assert verification_problems(dict(GOOD, torch="2.7.1+cu126", cuda="12.6"), plan) == [
+    assert verification_problems(results(), plan) == []
+    assert verification_problems(results(torch="2.7.1+cu126", cuda="12.6"), plan) == [
         "torch is 2.7.1+cu126, the plan is 2.7.1+cu128",
         "torch's CUDA runtime is 12.6, the plan is CUDA 12.8",
     ]
-    assert verification_problems(dict(GOOD, cuda_available=False), plan) == [
+    assert verification_problems(results(cuda_available=False), plan) == [
         "torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`"
     ]
-    broken = {"torch_error": "ImportError: libtorch_cpu.so: cannot open shared object file", "numpy": "2.1.0", "scipy": "1.14.0", "warnings": []}
-    assert verification_problems(broken, plan) == ["torch: ImportError: libtorch_cpu.so: cannot open shared object file"]
-    numpy_1 = dict(GOOD, warnings=["A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."])
-    assert verification_problems(numpy_1, plan) == ["warning at import: A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."]
+    broken = [
+        {"id": "install.import", "status": "fail", "evidence": "import torch failed: ImportError: libtorch_cpu.so: cannot open shared object file\nmore"},
+        {"id": "install.build", "status": "skip", "evidence": "torch does not import (see install.import)"},
+    ]
+    assert verification_problems(broken, plan) == ["install.import: import torch failed: ImportError: libtorch_cpu.so: cannot open shared object file"]
+    numpy_1 = results() + [
+        {"id": "install.numpy_abi", "status": "fail", "evidence": "A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."}
+    ]
+    assert verification_problems(numpy_1, plan) == [
+        "install.numpy_abi: A module that was compiled using NumPy 1.x cannot be run in NumPy 2.1.0 as it may crash."
+    ]
     cpu_plan = planned(no_gpu=True)
-    assert verification_problems(dict(GOOD, torch="2.7.1+cpu"), cpu_plan) == ["torch is a GPU build (CUDA 12.8, HIP None), the plan is the CPU build"]
+    assert verification_problems(results(torch="2.7.1+cpu"), cpu_plan) == ["torch is a GPU build (CUDA 12.8, HIP None), the plan is the CPU build"]

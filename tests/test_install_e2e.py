@@ -38,7 +38,7 @@ def user_env(index_url=None, **extra):
 
 
 def torchup(*args, env, timeout=600):
-    return subprocess.run([sys.executable, "-m", "installer", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
 
 
 def venv_python_run(venv, code):
@@ -110,7 +110,18 @@ def test_wheel_missing_from_the_index_changes_nothing(indexes, venv_with_numpy, 
     torch_wheel = next(wheelhouse.glob("torch-*.whl")).name
     (indexes.root / "files" / torch_wheel).unlink()  # listed, but the file is gone: a 404 mid-install
     before = pip_freeze(venv_with_numpy)
-    result = torchup("install", "--venv", str(venv_with_numpy), "--installer", "pip", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", env=user_env(indexes.url + "/pypi"))
+    result = torchup(
+        "install",
+        "--venv",
+        str(venv_with_numpy),
+        "--installer",
+        "pip",
+        "--index-base",
+        indexes.url + "/whl",
+        "--no-gpu",
+        "--yes",
+        env=user_env(indexes.url + "/pypi"),
+    )
     assert result.returncode == 1, result.stderr
     assert "installing torch 2.13.0+cpu failed" in result.stderr and "the target was left as it was" in result.stderr
     assert pip_freeze(venv_with_numpy) == before
@@ -125,8 +136,21 @@ def test_a_source_with_another_build_only_changes_nothing(local_index, venv_with
     others = [w for w in wheelhouse.glob("*.whl") if w != torch_wheel]
     serve_wheels(local_index, "whl/cpu", [renamed] + others)
     before = pip_freeze(venv_with_numpy)
-    result = torchup("install", "--venv", str(venv_with_numpy), "--installer", "pip", "--index-base", local_index.url + "/whl",
-                     "--no-gpu", "--torch", "2.13", "--offline", "--yes", env=user_env(local_index.url + "/pypi"))
+    result = torchup(
+        "install",
+        "--venv",
+        str(venv_with_numpy),
+        "--installer",
+        "pip",
+        "--index-base",
+        local_index.url + "/whl",
+        "--no-gpu",
+        "--torch",
+        "2.13",
+        "--offline",
+        "--yes",
+        env=user_env(local_index.url + "/pypi"),
+    )
     assert result.returncode == 1, result.stderr
     assert "installing torch 2.13.0+cpu failed" in result.stderr
     assert "hint: the index has no such build for this interpreter" in result.stderr
@@ -136,8 +160,25 @@ def test_a_source_with_another_build_only_changes_nothing(local_index, venv_with
 def test_sigint_mid_install_puts_the_venv_back(indexes, venv_with_numpy):
     before = pip_freeze(venv_with_numpy)
     process = subprocess.Popen(
-        [sys.executable, "-m", "installer", "install", "--venv", str(venv_with_numpy), "--installer", "pip", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env(indexes.url + "/pypi"), cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "torchup",
+            "install",
+            "--venv",
+            str(venv_with_numpy),
+            "--installer",
+            "pip",
+            "--index-base",
+            indexes.url + "/whl",
+            "--no-gpu",
+            "--yes",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user_env(indexes.url + "/pypi"),
+        cwd=REPO,
     )
     torch_dir = venv_with_numpy / VENV_SITE / "torch"
     deadline = time.monotonic() + 300
@@ -174,8 +215,15 @@ def test_bad_targets_exit_2(tmp_path):
 def test_externally_managed_python_is_refused(tmp_path):
     """A real CPython whose stdlib carries PEP 668's marker: Debian's own python3 where present."""
     system_python = "/usr/bin/python3"
-    marker_check = subprocess.run([system_python, "-c", "import sysconfig, os; print(os.path.exists(os.path.join(sysconfig.get_paths()['stdlib'], 'EXTERNALLY-MANAGED')))"],
-                                  capture_output=True, text=True) if os.path.exists(system_python) else None
+    marker_check = (
+        subprocess.run(
+            [system_python, "-c", "import sysconfig, os; print(os.path.exists(os.path.join(sysconfig.get_paths()['stdlib'], 'EXTERNALLY-MANAGED')))"],
+            capture_output=True,
+            text=True,
+        )
+        if os.path.exists(system_python)
+        else None
+    )
     if not marker_check or marker_check.stdout.strip() != "True":
         pytest.skip("no externally managed system Python here")
     result = torchup("install", "--python", system_python, "--no-gpu", "--offline", "--dry-run", env=user_env())

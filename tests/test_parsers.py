@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from installer.detect import amd, intel, machine, nvidia
 from tests.conftest import FIXTURES, fixture_text
+from torchup.installer.detect import amd, intel, machine, nvidia
 
 # file -> (driver, tool version, CUDA field as printed, CUDA version parsed, GPU count, first GPU name, MIG devices)
 SMI_TABLES = {
@@ -210,15 +210,11 @@ def test_sycl_ls():
 
 
 def test_os_release():
-    assert machine.parse_os_release(fixture_text("nvidia-h100-driver-580/etc-os-release.txt")) == machine.Distribution(
-        "ubuntu", "24.04", "Ubuntu 24.04.3 LTS"
-    )
+    assert machine.parse_os_release(fixture_text("nvidia-h100-driver-580/etc-os-release.txt")) == machine.Distribution("ubuntu", "24.04", "Ubuntu 24.04.3 LTS")
 
 
 def test_cpuinfo_flags_and_model():
-    cpu = machine.parse_cpuinfo(
-        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse sse2 avx f16c avx2 fma avx512f avx512bw\n"
-    )
+    cpu = machine.parse_cpuinfo("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse sse2 avx f16c avx2 fma avx512f avx512bw\n")
     assert cpu.model == "Intel(R) Xeon(R) Processor"
     assert cpu.isa_flags == ["avx", "avx2", "fma", "avx512f", "avx512bw"]
 

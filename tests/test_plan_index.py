@@ -6,11 +6,10 @@ import time
 
 import pytest
 
-from installer.detect import detect
-from installer.host import Host
-from installer.plan import Overrides, make_plan
-from installer.plan import index
 from tests.conftest import isolated_env
+from torchup.installer.detect import detect
+from torchup.installer.host import Host
+from torchup.installer.plan import Overrides, index, make_plan
 
 PY = "cp%d%d" % sys.version_info[:2]
 
@@ -56,7 +55,7 @@ def test_pep_691_json_listing(local_index):
 
 def test_no_build_on_the_index_is_an_error(local_index):
     local_index.add_listing("whl/cpu/torch", [wheel("2.12.1", "cpu")])
-    from installer.plan.policy import PlanError
+    from torchup.installer.plan.policy import PlanError
 
     with pytest.raises(PlanError, match="no planned build of torch is on the index"):
         make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True))
@@ -141,7 +140,7 @@ GPU = dict(nvidia_driver="580.95.05", gpu_cc=("8.6",))
 
 
 def test_unreachable_index_and_only_a_cpu_build_at_hand_stops(tmp_path):
-    from installer.plan.confirm import GpuLeftUnused
+    from torchup.installer.plan.confirm import GpuLeftUnused
 
     wheels = tmp_path / "wheelhouse"
     wheels.mkdir()
@@ -169,7 +168,7 @@ def test_a_gpu_build_in_the_users_sources_is_taken_when_the_index_is_down(tmp_pa
 
 
 def test_an_index_holding_only_cpu_builds_stops_a_gpu_plan(local_index):
-    from installer.plan.confirm import GpuLeftUnused
+    from torchup.installer.plan.confirm import GpuLeftUnused
 
     local_index.add_listing("whl/cpu/torch", [wheel("2.15.0", "cpu")])
     with pytest.raises(GpuLeftUnused, match=f"the index {local_index.url}/whl hold no build for this machine's GPU, only torch 2.15.0\\+cpu"):

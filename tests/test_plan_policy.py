@@ -3,8 +3,8 @@ and, through them, their sources."""
 
 import pytest
 
-from installer.plan.data import load
-from installer.plan.policy import Gpu, PlanError, PlanInputs, decide
+from torchup.installer.plan.data import load
+from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide
 
 DATA = load()
 
@@ -32,271 +32,316 @@ CASES = [
     (
         "no GPU: the CPU build of the newest release that fits",
         dict(),
-        "2.15.0", "cpu",
+        "2.15.0",
+        "cpu",
         "releases[2.15].python (pypi-files)",
     ),
     (
         "driver too old for every CUDA build of 2.13: CPU",
         dict(torch="2.13", nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
-        "2.13.0", "cpu",
+        "2.13.0",
+        "cpu",
         "nvidia_drivers.floors cuda 12 = 525.60.13, cuda 13 = 580 (minor-version-compat); releases[2.13].variants",
     ),
     (
         "the same driver still has a CUDA 11.8 build in 2.7",
         dict(torch="2.7", nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
-        "2.7.1", "cu118",
+        "2.7.1",
+        "cu118",
         "nvidia_drivers.floors cuda 11 = 450.80.02; releases[2.7].variants has cu118",
     ),
     (
         "Pascal (GTX 1080 Ti, 6.1) left cu128/cu129 in 2.8: cu126",
         dict(torch="2.8", nvidia_driver="570.124.06", ccs=[("NVIDIA GeForce GTX 1080 Ti", "6.1")]),
-        "2.8.0", "cu126",
+        "2.8.0",
+        "cu126",
         "cuda_arch_sets volta-blackwell (pascal-dropped-2.8), maxwell-hopper",
     ),
     (
         "Volta (V100, 7.0) left cu128 in 2.11 and is in no CUDA 13 build: cu126",
         dict(torch="2.11", nvidia_driver="580.95.05", ccs=[("Tesla V100-SXM2-16GB", "7.0")] * 2),
-        "2.11.0", "cu126",
+        "2.11.0",
+        "cu126",
         "cuda_arch_sets turing-blackwell (volta-dropped-2.11)",
     ),
     (
         "Volta still in 2.10's cu128",
         dict(torch="2.10", nvidia_driver="570.124.06", ccs=[("Tesla V100-SXM2-16GB", "7.0")]),
-        "2.10.0", "cu128",
+        "2.10.0",
+        "cu128",
         "cuda_arch_sets volta-blackwell (volta-blackwell-2.9)",
     ),
     (
         "Blackwell (RTX 5090, 12.0) needs cu128 or newer: 2.7's cu128",
         dict(torch="2.7", nvidia_driver="570.124.06", ccs=[("NVIDIA GeForce RTX 5090", "12.0")]),
-        "2.7.1", "cu128",
+        "2.7.1",
+        "cu128",
         "cuda_arch_sets maxwell-blackwell vs maxwell-hopper",
     ),
     (
         "Blackwell has no build in 2.6: CPU",
         dict(torch="2.6", nvidia_driver="570.124.06", ccs=[("NVIDIA GeForce RTX 5090", "12.0")]),
-        "2.6.0", "cpu",
+        "2.6.0",
+        "cpu",
         "releases[2.6].cuda_archs all maxwell-hopper",
     ),
     (
         "mixed GPUs (TITAN V 7.0 + RTX 5880 Ada 8.9) on driver 570: only cu126 serves both",
         dict(torch="2.13", nvidia_driver="570.86.15", ccs=[("NVIDIA TITAN V", "7.0"), ("NVIDIA RTX 5880 Ada Generation", "8.9")]),
-        "2.13.0", "cu126",
+        "2.13.0",
+        "cu126",
         "maxwell-hopper (8.6 SASS runs on 8.9); cuda 13 floor 580",
     ),
     (
         "mixed GPUs on driver 590: CUDA 13 allowed by the driver, refused by the TITAN V",
         dict(torch="2.13", nvidia_driver="590.48.01", ccs=[("NVIDIA TITAN V", "7.0"), ("NVIDIA RTX 5880 Ada Generation", "8.9")]),
-        "2.13.0", "cu126",
+        "2.13.0",
+        "cu126",
         "turing-blackwell-ptx (arch-matrix-2.12)",
     ),
     (
         "the H100 machine (driver 580.159.04, 9.0) on 2.11: cu130, what it runs",
         dict(torch="2.11", python="3.12", glibc="2.39", nvidia_driver="580.159.04", ccs=[("NVIDIA H100 80GB HBM3", "9.0")]),
-        "2.11.0", "cu130",
+        "2.11.0",
+        "cu130",
         "turing-blackwell (h100-capture: torch 2.11.0+cu130 on that machine)",
     ),
     (
         "Windows floors are higher: 527.41 is below 528.33, so CUDA 11.8",
         dict(os="windows", glibc=None, torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")]),
-        "2.7.1", "cu118",
+        "2.7.1",
+        "cu118",
         "nvidia_drivers.floors cuda 12 windows = 528.33",
     ),
     (
         "the same driver on Linux meets 525.60.13: cu128",
         dict(torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")]),
-        "2.7.1", "cu128",
+        "2.7.1",
+        "cu128",
         "nvidia_drivers.floors cuda 12 linux = 525.60.13",
     ),
     (
         "Python 3.9: the 2.8 series",
         dict(python="3.9"),
-        "2.8.0", "cpu",
+        "2.8.0",
+        "cpu",
         "releases[2.8].python 3.9–3.13, [2.9].python from 3.10 (pypi-files)",
     ),
     (
         "Python 3.15: only 2.15",
         dict(python="3.15"),
-        "2.15.0", "cpu",
+        "2.15.0",
+        "cpu",
         "releases[2.15].python 3.11–3.15 (pypi-files)",
     ),
     (
         "macOS x86_64 ends at 2.2.2",
         dict(os="macos", arch="x86_64", glibc=None, macos="13.6"),
-        "2.2.2", "default",
+        "2.2.2",
+        "default",
         "releases[2.2].variants macos-x86_64 (macos-x86-end)",
     ),
     (
         "macOS arm64 on macOS 13: 2.12 and newer need macOS 14",
         dict(os="macos", arch="arm64", glibc=None, macos="13.6"),
-        "2.11.0", "default",
+        "2.11.0",
+        "default",
         "releases[2.12].platforms macos-arm64 14.0 (pypi-files)",
     ),
     (
         "glibc 2.17 (CentOS 7): 2.7 and newer need 2.28",
         dict(glibc="2.17", python="3.10"),
-        "2.6.0", "cpu",
+        "2.6.0",
+        "cpu",
         "releases[2.7].platforms linux-x86_64 glibc 2.28 (pypi-files)",
     ),
     (
         "a Jetson (L4T 35.4.1) never gets a download.pytorch.org CUDA build",
         dict(arch="aarch64", torch="2.13", jetson="35.4.1", ccs=[("Orin (nvgpu)", None)], nvidia_driver="540.4.0"),
-        "2.13.0", "cpu",
+        "2.13.0",
+        "cpu",
         "policy: Jetson boards need NVIDIA's Jetson wheels",
     ),
     (
         "GH200 (aarch64, 9.0) on 2.13: the newest CUDA build for aarch64",
         dict(arch="aarch64", torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA GH200 480GB", "9.0")]),
-        "2.13.0", "cu132",
+        "2.13.0",
+        "cu132",
         "releases[2.13].cuda_archs_aarch64 ampere-blackwell-arm (arch-matrix-2.12)",
     ),
     (
         "MI300X (gfx942) on 2.13: rocm7.2",
         dict(torch="2.13", rocm_archs=("gfx942",) * 4),
-        "2.13.0", "rocm7.2",
+        "2.13.0",
+        "rocm7.2",
         "rocm_architectures rocm7.2 (uv-rocm)",
     ),
     (
         "Strix Halo (gfx1151) is in rocm7.2 only: 2.11 yes",
         dict(torch="2.11", rocm_archs=("gfx1151",)),
-        "2.11.0", "rocm7.2",
+        "2.11.0",
+        "rocm7.2",
         "rocm_architectures rocm7.2 gfx1151 (uv-rocm)",
     ),
     (
         "Strix Halo on 2.10 (rocm7.1): CPU",
         dict(torch="2.10", rocm_archs=("gfx1151",)),
-        "2.10.0", "cpu",
+        "2.10.0",
+        "cpu",
         "rocm_architectures rocm7.1 lacks gfx1151 (uv-rocm)",
     ),
     (
         "an Arc A770 gets the XPU build",
         dict(torch="2.13", intel_gpus=("Intel(R) Arc(TM) A770 Graphics", "Intel(R) UHD Graphics 730"), intel_display_device=True),
-        "2.13.0", "xpu",
+        "2.13.0",
+        "xpu",
         "releases[2.13].variants has xpu",
     ),
     (
         "integrated Intel graphics alone do not",
         dict(torch="2.13", intel_gpus=("Intel(R) UHD Graphics 730",), intel_display_device=True),
-        "2.13.0", "cpu",
+        "2.13.0",
+        "cpu",
         "policy: XPU supports Arc and Data Center GPUs",
     ),
     (
         "RTX 3090 (8.6) on driver 570, no --torch: 2.15's builds need 580, so 2.14.1's CUDA 12.6 build",
         dict(nvidia_driver="570.86.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")]),
-        "2.14.1", "cu126",
+        "2.14.1",
+        "cu126",
         "releases[2.15].platforms.linux-x86_64.builds cu130/cu132 only (cuda12-last-2.14); nvidia_drivers.floors cuda 13 = 580",
     ),
     (
         "H100 on driver 580, no --torch: the newest release, CUDA 13.2 under minor-version compatibility",
         dict(nvidia_driver="580.159.04", ccs=[("NVIDIA H100 80GB HBM3", "9.0")]),
-        "2.15.0", "cu132",
+        "2.15.0",
+        "cu132",
         "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.floors cuda 13 = 580",
     ),
     (
         "P100 (6.0) with --torch 2.7: Linux cu128 has no Pascal kernels, cu126 does",
         dict(torch="2.7", nvidia_driver="570.124.06", ccs=[("Tesla P100-PCIE-16GB", "6.0")]),
-        "2.7.1", "cu126",
+        "2.7.1",
+        "cu126",
         "releases[2.7].platforms.linux-x86_64.builds.cu128 = turing-blackwell-ptx (corridorkey-141, cu128-dropped-maxwell-volta)",
     ),
     (
         "GTX 1080 (6.1) with --torch 2.7 on Windows: Windows cu128 keeps Pascal",
         dict(os="windows", glibc=None, torch="2.7", nvidia_driver="576.02", ccs=[("NVIDIA GeForce GTX 1080", "6.1")]),
-        "2.7.1", "cu128",
+        "2.7.1",
+        "cu128",
         "releases[2.7].platforms.windows-x86_64.builds.cu128 = maxwell-blackwell-win (corridorkey-141)",
     ),
     (
         "V100 (7.0) with --torch 2.7 on Linux: cu126, not cu128",
         dict(torch="2.7", nvidia_driver="570.124.06", ccs=[("Tesla V100-SXM2-16GB", "7.0")]),
-        "2.7.1", "cu126",
+        "2.7.1",
+        "cu126",
         "cuda_arch_sets turing-blackwell-ptx (cu128-dropped-maxwell-volta)",
     ),
     (
         "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: a CUDA 12.9 build",
         dict(arch="aarch64", torch="2.9", nvidia_driver="570.133.20", ccs=[("NVIDIA GH200 480GB", "9.0")]),
-        "2.9.1", "cu129",
+        "2.9.1",
+        "cu129",
         "releases[2.9].platforms.linux-aarch64.builds (uv-17380, openral-167); CUDA 13 floor 580",
     ),
     (
         "GB200 (aarch64, 10.0) with --torch 2.9 on driver 580: cu130",
         dict(arch="aarch64", torch="2.9", nvidia_driver="580.95.05", ccs=[("NVIDIA GB200", "10.0")]),
-        "2.9.1", "cu130",
+        "2.9.1",
+        "cu130",
         "releases[2.9].platforms.linux-aarch64.builds.cu130 = ampere-blackwell-arm (arch-matrix-2.12)",
     ),
     (
         "GH200 with --torch 2.11: aarch64 CUDA builds exist there too (PyPI's own aarch64 wheel is CUDA 13.0)",
         dict(arch="aarch64", torch="2.11", nvidia_driver="580.95.05", ccs=[("NVIDIA GH200 480GB", "9.0")]),
-        "2.11.0", "cu130",
+        "2.11.0",
+        "cu130",
         "releases[2.11].platforms.linux-aarch64.builds (pypi-metadata, aarch64-cuda)",
     ),
     (
         "RTX 5090 (12.0) on driver 575 with --torch 2.13: cu129 runs where CUDA 13 cannot",
         dict(torch="2.13", nvidia_driver="575.57.08", ccs=[("NVIDIA GeForce RTX 5090", "12.0")]),
-        "2.13.0", "cu129",
+        "2.13.0",
+        "cu129",
         "releases[2.13].platforms.linux-x86_64.builds.cu129 (cu129-in-use, not verified)",
     ),
     (
         "Tesla K80 (3.7) on driver 470: the newest release whose CUDA 11.8 build still has sm_37 with cuDNN 8",
         dict(nvidia_driver="470.256.02", ccs=[("Tesla K80", "3.7")]),
-        "2.3.1", "cu118",
+        "2.3.1",
+        "cu118",
         "cuda_arch_sets kepler-hopper (builder-cuda) for 2.0-2.3; maxwell-hopper from 2.4 (cudnn9-support)",
     ),
     (
         "Radeon RX 7900 XTX (gfx1100), no --torch: a ROCm build, not CPU",
         dict(rocm_archs=("gfx1100",)),
-        "2.15.0", "rocm7.14",
+        "2.15.0",
+        "rocm7.14",
         "releases[2.15].platforms.linux-x86_64.builds rocm7.14 (assumed from 2.14, not verified); rocm_architectures",
     ),
     (
         "gfx1100 on 2.14: both ROCm builds are published, the newer wins",
         dict(torch="2.14", rocm_archs=("gfx1100",)),
-        "2.14.1", "rocm7.14",
+        "2.14.1",
+        "rocm7.14",
         "releases[2.14].platforms.linux-x86_64.builds rocm7.2, rocm7.14 (rocm-2.14)",
     ),
     (
         "Jetson Thor (L4T 38.2, cc 11.0): the SBSA CUDA 13.0 build",
         dict(arch="aarch64", jetson="38.2", ccs=[("NVIDIA Thor", "11.0")]),
-        "2.15.0", "cu130",
+        "2.15.0",
+        "cu130",
         "jetson l4t_from 38.0 (thor-sbsa); cuda_arch_sets ampere-blackwell-arm has 11.0",
     ),
     (
         "Jetson Orin (L4T 36.4, cc 8.7): no download.pytorch.org build, in any release",
         dict(arch="aarch64", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
-        "2.15.0", "cpu",
+        "2.15.0",
+        "cpu",
         "jetson l4t_from 32.0 (jetson-wheels)",
     ),
     (
         "--variant cu128 without --torch: the newest release that has it",
         dict(variant="cu128"),
-        "2.11.0", "cu128",
+        "2.11.0",
+        "cu128",
         "releases[2.12].platforms.linux-x86_64.builds has no cu128",
     ),
     (
         "--variant rocm6.4 without --torch",
         dict(variant="rocm6.4"),
-        "2.9.1", "rocm6.4",
+        "2.9.1",
+        "rocm6.4",
         "releases[2.9].platforms.linux-x86_64.builds rocm6.4",
     ),
     (
         "--with torchvision,torchaudio without --torch: the newest release that has both",
         dict(with_packages=("torchvision", "torchaudio")),
-        "2.11.0", "cpu",
+        "2.11.0",
+        "cpu",
         "releases[2.12].companions torchaudio = null (pypi-files)",
     ),
     (
         "--with torchvision without --torch: 2.15 has no torchvision yet",
         dict(with_packages=("torchvision",)),
-        "2.14.1", "cpu",
+        "2.14.1",
+        "cpu",
         "releases[2.15].companions torchvision = null (pypi-files)",
     ),
     (
         "Python 3.13 with --torch 2.5 on Linux x86_64: cp313 wheels exist there",
         dict(python="3.13", torch="2.5"),
-        "2.5.1", "cpu",
+        "2.5.1",
+        "cpu",
         "releases[2.5].python max 3.13 (pypi-files)",
     ),
     (
         "free-threaded 3.13: 2.11 is the newest with cp313t wheels",
         dict(python="3.13", free_threaded=True),
-        "2.11.0", "cpu",
+        "2.11.0",
+        "cpu",
         "releases[2.11].python.free_threaded, [2.12] has 3.14 only (pypi-files)",
     ),
 ]
@@ -318,8 +363,7 @@ def test_too_old_driver_names_what_would_change_it():
 def test_unsupported_gpu_is_named_with_the_build_list():
     result = decision(torch="2.8", nvidia_driver="570.124.06", ccs=[("NVIDIA GeForce GTX 1080 Ti", "6.1")])
     assert rejection(result, "cu128") == (
-        "GPU 0 (NVIDIA GeForce GTX 1080 Ti, compute capability 6.1) has no kernels in this build "
-        "(sm_70, sm_75, sm_80, sm_86, sm_90, sm_100, sm_120, no PTX)"
+        "GPU 0 (NVIDIA GeForce GTX 1080 Ti, compute capability 6.1) has no kernels in this build (sm_70, sm_75, sm_80, sm_86, sm_90, sm_100, sm_120, no PTX)"
     )
 
 
@@ -420,7 +464,7 @@ def test_every_row_names_a_known_source():
     import json
     import re
 
-    from installer.plan.data import DATA_FILE
+    from torchup.installer.plan.data import DATA_FILE
 
     raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     sources = set(raw["sources"])
@@ -448,12 +492,15 @@ def test_every_row_names_a_known_source():
 
 def test_sources_are_public_addresses():
     """What the plan cites must be reachable by anyone: a URL, never a note or file of this project."""
-    from installer.plan.data import load
+    from torchup.installer.plan.data import load
 
     for key, text in DATA.sources.items():
         assert text.split(" — ")[0].startswith("https://") or "https://" in text, key
         assert "research" not in text and "tests/" not in text and "anchors" not in text, key
-    assert DATA.cite("arch-matrix-2.12; corridorkey-141 (Linux)") == "https://github.com/pytorch/pytorch/pull/182849, https://github.com/nikopueringer/CorridorKey/pull/141"
+    assert (
+        DATA.cite("arch-matrix-2.12; corridorkey-141 (Linux)")
+        == "https://github.com/pytorch/pytorch/pull/182849, https://github.com/nikopueringer/CorridorKey/pull/141"
+    )
     assert load() is DATA
 
 

@@ -3,10 +3,9 @@
 import json
 import sys
 
-from installer.detect import detect
-from installer.host import Host
 from tests.conftest import fixture_text, isolated_env
-
+from torchup.installer.detect import detect
+from torchup.installer.host import Host
 
 # Maps keyed by data (file paths, variable names), not by the schema.
 DATA_KEYED = ("settings", "variables", "proxies", "unknown", "disk_free_bytes")
@@ -40,7 +39,7 @@ def test_recorded_h100_facts():
 
 
 def test_doctor_on_the_h100_passed_every_check_and_renders():
-    from diagnostics import report
+    from torchup.installer.doctor import report
 
     recorded = json.loads(fixture_text("torchup-h100/doctor.json"))
     assert recorded["exit_code"] == 0 and recorded["torch"] == "2.11.0+cu130"
@@ -64,10 +63,17 @@ def test_hidden_gpu_on_the_h100_was_a_warning():
 
 
 def test_recorded_plan_inputs_still_give_the_same_plan():
-    from installer.plan import Overrides, make_plan
+    from torchup.installer.plan import Overrides, make_plan
 
     recorded = json.loads(fixture_text("torchup-h100/plan-2.11.json"))
     inputs = recorded["inputs"]
-    overrides = Overrides(torch="2.11", os=inputs["os"], arch=inputs["arch"], python_version=inputs["python"],
-                          nvidia_driver=inputs["nvidia_driver"], gpu_cc=tuple(g["compute_capability"] for g in inputs["gpus"]), offline=True)
+    overrides = Overrides(
+        torch="2.11",
+        os=inputs["os"],
+        arch=inputs["arch"],
+        python_version=inputs["python"],
+        nvidia_driver=inputs["nvidia_driver"],
+        gpu_cc=tuple(g["compute_capability"] for g in inputs["gpus"]),
+        offline=True,
+    )
     assert make_plan(None, overrides).torch == recorded["torch"] == "2.11.0+cu130"

@@ -56,7 +56,20 @@ def test_new_releases_builds_and_python_ranges_are_reported(local_index, tmp_pat
         row.pop("python_max", None)
     changed = tmp_path / "compatibility.json"
     changed.write_text(json.dumps(data))
-    result = refresh("--data", str(changed), "--index-base", f"{local_index.url}/whl", "--pypi", local_index.url, "--variant", "cu130", "--variant", "cu133", "--timeout", "10")
+    result = refresh(
+        "--data",
+        str(changed),
+        "--index-base",
+        f"{local_index.url}/whl",
+        "--pypi",
+        local_index.url,
+        "--variant",
+        "cu130",
+        "--variant",
+        "cu133",
+        "--timeout",
+        "10",
+    )
     lines = result.stdout.splitlines()
     assert "+ torch 2.16.0 is on PyPI, not in the data" in lines
     assert "+ torch 2.15.1 on linux-aarch64: a new release on the index, builds cu130" in lines

@@ -1,6 +1,6 @@
 import sys
 
-from installer import runner
+from torchup.installer import runner
 
 
 def test_captures_output_and_status():

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from diagnostics import probe
-from installer import target
-from installer.errors import TargetError
 from tests.conftest import find_python, isolated_env, make_venv, write_tool
+from torchup.diagnostics import probe
+from torchup.installer import target
+from torchup.installer.errors import TargetError
 
 
 def run_probe(python, **env):
@@ -85,8 +85,7 @@ def test_externally_managed_marker(tmp_path):
 def test_pip_configuration_with_sources_and_redaction(tmp_path):
     config = tmp_path / "pip.conf"
     config.write_text(
-        "[global]\nindex-url = https://alice:s3cret@mirror.example/simple\ntrusted-host = mirror.example\n"
-        "[install]\nfind-links = /wheels /more-wheels\n"
+        "[global]\nindex-url = https://alice:s3cret@mirror.example/simple\ntrusted-host = mirror.example\n[install]\nfind-links = /wheels /more-wheels\n"
     )
     document = run_probe(
         sys.executable,
@@ -164,7 +163,7 @@ def test_not_a_python(tmp_path):
     with pytest.raises(TargetError, match="it printed: hello"):
         run_probe(tool)
     json_speaker = write_tool(tmp_path, "json-python", "print('{}')\n")
-    with pytest.raises(TargetError, match="its answer was not the probe's"):
+    with pytest.raises(TargetError, match="its answer was not a Python's"):
         run_probe(json_speaker)
 
 
@@ -179,8 +178,14 @@ def test_venv_directory_names_its_interpreter(tmp_path):
     assert target.resolve_interpreter(str(tmp_path / "venv"), {}) == str(python)
 
 
-def test_default_is_the_active_venv(tmp_path):
+def test_one_default_for_every_command(tmp_path):
+    """The active venv, else ./.venv where it exists, else python3 on PATH; a broken active venv is an error."""
     python = make_venv(tmp_path / "venv", with_pip=False)
-    assert target.default_interpreter({"VIRTUAL_ENV": str(tmp_path / "venv"), "PATH": ""}) == str(python)
+    assert target.default_interpreter({"VIRTUAL_ENV": str(tmp_path / "venv"), "PATH": ""}, cwd=str(tmp_path)) == str(python)
     with pytest.raises(TargetError, match="no Python found"):
-        target.default_interpreter({"PATH": str(tmp_path)})
+        target.default_interpreter({"PATH": str(tmp_path)}, cwd=str(tmp_path))
+    local = make_venv(tmp_path / "project" / ".venv", with_pip=False)
+    assert target.default_interpreter({"PATH": os.environ["PATH"]}, cwd=str(tmp_path / "project")) == str(local)
+    with pytest.raises(TargetError, match=r"the active virtual environment .*gone has no python") as raised:
+        target.default_interpreter({"VIRTUAL_ENV": str(tmp_path / "gone"), "PATH": os.environ["PATH"]}, cwd=str(tmp_path / "project"))
+    assert "deactivate" in raised.value.hint

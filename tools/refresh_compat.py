@@ -23,8 +23,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from installer.plan import index
-from installer.plan.data import DATA_FILE, Compatibility, load
+from torchup.installer.plan import index
+from torchup.installer.plan.data import DATA_FILE, Compatibility, load
 
 PLATFORM_PATTERNS = (
     (re.compile(r"^(many|musl)?linux.*_x86_64$"), "linux-x86_64"),
@@ -117,7 +117,7 @@ def compare_index(data: Compatibility, base: str, variants: List[str], timeout: 
                 continue
             seen.setdefault((wheel.version.public, wheel.platform), {}).setdefault(variant, []).append(wheel)
     known = {release.version: release for release in data.releases}
-    newest = data.releases[0].parsed
+    newest = Version(data.releases[0].version)
     for (version, platform), builds in sorted(seen.items(), key=lambda item: (Version(item[0][0]), item[0][1])):
         release = known.get(version)
         if release is None:
@@ -147,7 +147,7 @@ def compare_pypi(data: Compatibility, pypi: str, timeout: float, out: Difference
     if document is None:
         raise index.IndexUnreachable(f"{pypi}/pypi/torch/json: not found")
     releases = {version: [parse_wheel(f["filename"]) for f in files] for version, files in document["releases"].items()}
-    newest = data.releases[0].parsed
+    newest = Version(data.releases[0].version)
     for version in sorted(releases, key=_version_or_zero):
         if _version_or_zero(version) > newest and not Version(version).is_prerelease and any(releases[version]):
             out.add("+", f"torch {version} is on PyPI, not in the data")
@@ -164,7 +164,10 @@ def compare_pypi(data: Compatibility, pypi: str, timeout: float, out: Difference
                 out.add("-", f"torch {release.version} on {platform}: no PyPI wheel, though the data plans PyPI's default build there")
         free = sorted({f"{w.python[0]}.{w.python[1]}" for w in wheels if w.free_threaded})
         if free != sorted(release.free_threaded):
-            out.add("~", f"torch {release.version}: free-threaded Python {', '.join(free) or 'none'} on PyPI, {', '.join(release.free_threaded) or 'none'} in the data")
+            out.add(
+                "~",
+                f"torch {release.version}: free-threaded Python {', '.join(free) or 'none'} on PyPI, {', '.join(release.free_threaded) or 'none'} in the data",
+            )
         _compare_pypi_default(release, pypi, document, timeout, out)
 
 
@@ -202,7 +205,9 @@ def compare_companions(data: Compatibility, pypi: str, timeout: float, out: Diff
         document = fetch_json(f"{pypi}/pypi/{name}/json", timeout)
         if document is None:
             raise index.IndexUnreachable(f"{pypi}/pypi/{name}/json: not found")
-        versions = sorted((v for v, files in document["releases"].items() if files and not _version_or_zero(v).is_prerelease), key=_version_or_zero, reverse=True)
+        versions = sorted(
+            (v for v, files in document["releases"].items() if files and not _version_or_zero(v).is_prerelease), key=_version_or_zero, reverse=True
+        )
         newest_for: Dict[str, str] = {}
         for version in versions:
             info = document["info"] if version == document["info"]["version"] else (fetch_json(f"{pypi}/pypi/{name}/{version}/json", timeout) or {}).get("info")

@@ -30,9 +30,7 @@ BEHAVIOUR_VARIABLES = (
     "HSA_OVERRIDE_GFX_VERSION",
 )
 # Runtime libraries that a torch wheel also brings; libcuda and NVML are the driver's own and belong there.
-_CUDA_RUNTIME_LIBRARY = (r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]")
-# Apple Silicon runs MPS from macOS 12.3 on (PyTorch's MPS backend notes).
-MPS_OLDEST_MACOS = (12, 3)
+_CUDA_RUNTIME_LIBRARY = r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]"
 
 
 class AppleFacts(NamedTuple):
@@ -86,7 +84,7 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
     variables = {name: host.env[name] for name in BEHAVIOUR_VARIABLES if name in host.env}
     torch_variables = {name: value for name, value in sorted(host.env.items()) if name.startswith(("PYTORCH_", "TORCH_"))}
     if torch_variables:
-        from diagnostics.probe import redact  # only here: the probe module is not needed at start-up
+        from ..redact import redact
 
         variables.update({name: redact(value) for name, value in torch_variables.items()})
     library_dirs = []
@@ -99,8 +97,10 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
 def apple_facts(machine_facts: machine.MachineFacts) -> Optional[AppleFacts]:
     if machine_facts.os != "Darwin" or machine_facts.arch != "arm64":
         return None
+    from ..plan.data import load  # only here: on Apple Silicon alone
+
     version = tuple(int(part) for part in (machine_facts.mac_version or "0").split(".")[:2])
-    return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version, version >= MPS_OLDEST_MACOS)
+    return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version, version >= load().mps_macos_min)
 
 
 def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
@@ -116,11 +116,7 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     interpreter = document.get("interpreter")
     machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None)
     accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
-    unknown = {
-        section: document.get(f"{section}_unknown") or {}
-        for section in ("interpreter", "platform", "pip", "tls")
-        if document.get(f"{section}_unknown")
-    }
+    unknown = {section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")}
     return Facts(
         schema=SCHEMA_VERSION,
         python=interpreter_path,

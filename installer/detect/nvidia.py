@@ -103,7 +103,7 @@ def parse_proc_driver_version(text: str) -> Optional[KernelModule]:
     return KernelModule(match.group("version"), "proprietary", match.group("arch"))
 
 
-_TEGRA = (r"#\s*R(?P<major>\d+)\s+\(release\),\s+REVISION:\s+(?P<revision>[\d.]+)(?:.*?BOARD:\s*(?P<board>[^,]+))?")
+_TEGRA = r"#\s*R(?P<major>\d+)\s+\(release\),\s+REVISION:\s+(?P<revision>[\d.]+)(?:.*?BOARD:\s*(?P<board>[^,]+))?"
 
 
 def parse_tegra_release(text: str) -> Optional[TegraRelease]:
@@ -117,11 +117,9 @@ _HEADER = (
     r"NVIDIA-SMI\s+(?P<tool>" + _VERSION + r")\s+(?:Driver|KMD) Version:\s+(?P<driver>" + _VERSION + r")"
     r"(?:\s+CUDA(?: UMD)? Version:\s+(?P<cuda>\S+))?"
 )
-_GPU_ROW = (
-    r"^\|\s+(?P<index>\d+)\s+(?P<name>.*?)\s+(?:On|Off|N/A|WDDM|TCC|MCDM)\s+\|\s*\S+\s+(?:On|Off|N/A)\s+\|"
-)
-_MEMORY = (r"(?P<used>\d+)MiB\s*/\s*(?P<total>\d+)MiB")
-_MIG_ROW = (r"^\|\s+\d+\s+\d+\s+\d+\s+\d+\s+\|")
+_GPU_ROW = r"^\|\s+(?P<index>\d+)\s+(?P<name>.*?)\s+(?:On|Off|N/A|WDDM|TCC|MCDM)\s+\|\s*\S+\s+(?:On|Off|N/A)\s+\|"
+_MEMORY = r"(?P<used>\d+)MiB\s*/\s*(?P<total>\d+)MiB"
+_MIG_ROW = r"^\|\s+\d+\s+\d+\s+\d+\s+\d+\s+\|"
 
 
 def parse_smi_table(text: str) -> Optional[SmiTable]:

@@ -41,7 +41,12 @@ def machine_section(facts: Facts) -> Section:
         lines.append(Line(OK, f"container: {m.container}"))
     isa = ", ".join(flag.upper() for flag in m.cpu.isa_flags) or "no AVX"
     cores = f"{m.cpu.physical_cores or '?'} cores, {m.cpu.logical_cores or '?'} threads"
-    lines.append(Line(OK, f"CPU: {m.cpu.model or 'unknown model'} ({cores}; {isa})" if m.arch in ("x86_64", "AMD64") else f"CPU: {m.cpu.model or 'unknown model'} ({cores})"))
+    lines.append(
+        Line(
+            OK,
+            f"CPU: {m.cpu.model or 'unknown model'} ({cores}; {isa})" if m.arch in ("x86_64", "AMD64") else f"CPU: {m.cpu.model or 'unknown model'} ({cores})",
+        )
+    )
     r = m.resources
     memory_low = r.memory_total_bytes is not None and r.memory_total_bytes < MEMORY_WARNING_BYTES
     lines.append(Line(WARN if memory_low else OK, f"memory: {gib(r.memory_total_bytes)} total, {gib(r.memory_available_bytes)} available"))
@@ -57,8 +62,13 @@ def python_section(facts: Facts) -> Section:
         return Section("Python", [Line(FAIL, f"{facts.python}: the probe failed", str(facts.unknown.get("interpreter")))])
     lines = []
     bits_mark = FAIL if i["bits"] == 32 else OK
-    lines.append(Line(bits_mark, f"Python {i['version']} ({i['implementation']}, {i['bits']}-bit{', free-threaded' if i['free_threaded'] else ''}) at {i['executable']}",
-                      "PyTorch publishes no 32-bit wheels: install a 64-bit Python" if bits_mark == FAIL else None))
+    lines.append(
+        Line(
+            bits_mark,
+            f"Python {i['version']} ({i['implementation']}, {i['bits']}-bit{', free-threaded' if i['free_threaded'] else ''}) at {i['executable']}",
+            "PyTorch publishes no 32-bit wheels: install a 64-bit Python" if bits_mark == FAIL else None,
+        )
+    )
     kind = i["kind"]
     if kind == "venv":
         creator = f" made by {i['venv_creator']}" if i.get("venv_creator") else ""
@@ -67,7 +77,9 @@ def python_section(facts: Facts) -> Section:
         lines.append(Line(OK, f"{kind} installation at {i['prefix']}"))
     managed = i["externally_managed"]
     if managed["applies"]:
-        lines.append(Line(WARN, "externally managed (PEP 668): pip refuses to install here", "install into a virtual environment: torchup install --venv .venv"))
+        lines.append(
+            Line(WARN, "externally managed (PEP 668): pip refuses to install here", "install into a virtual environment: torchup install --venv .venv")
+        )
     platforms = i["tags"]["platforms"]
     lines.append(Line(OK, f"wheel tags: {i['tags']['interpreter']}-{i['tags']['abis'][0]}-{platforms[0] if platforms else '?'}"))
     return Section("Python", lines)
@@ -105,9 +117,21 @@ def tls_section(facts: Facts) -> Section:
     if t["ssl_importable"]:
         lines.append(Line(OK, f"ssl module: {t['openssl_version']}"))
     elif t["ssl_extension"]:
-        lines.append(Line(FAIL, f"ssl module fails to import: {t['ssl_error']}", f"the _ssl extension {t['ssl_extension']} exists but its OpenSSL library does not load: reinstall this Python"))
+        lines.append(
+            Line(
+                FAIL,
+                f"ssl module fails to import: {t['ssl_error']}",
+                f"the _ssl extension {t['ssl_extension']} exists but its OpenSSL library does not load: reinstall this Python",
+            )
+        )
     else:
-        lines.append(Line(FAIL, "ssl module missing: this Python was built without OpenSSL", "pip cannot reach an https index; rebuild Python with OpenSSL headers, or use a Python that bundles them (uv python install, conda)"))
+        lines.append(
+            Line(
+                FAIL,
+                "ssl module missing: this Python was built without OpenSSL",
+                "pip cannot reach an https index; rebuild Python with OpenSSL headers, or use a Python that bundles them (uv python install, conda)",
+            )
+        )
     for bundle in t["ca_bundles"]:
         if bundle["path"]:
             lines.append(Line(OK if bundle["exists"] else FAIL, f"{bundle['source']}: {bundle['path']}" + ("" if bundle["exists"] else " (missing)")))
@@ -167,7 +191,13 @@ def environment_section(facts: Facts) -> Section:
         hides = name in ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES") and value.strip() in ("", "-1")
         lines.append(Line(WARN if hides else OK, f"{name}={value}", "this hides every GPU from PyTorch" if hides else None))
     if e.cuda_toolkit:
-        lines.append(Line(OK, f"CUDA toolkit {e.cuda_toolkit.version or '(version unknown)'} at {e.cuda_toolkit.nvcc}", "used only to build extensions: PyTorch wheels bring their own CUDA runtime"))
+        lines.append(
+            Line(
+                OK,
+                f"CUDA toolkit {e.cuda_toolkit.version or '(version unknown)'} at {e.cuda_toolkit.nvcc}",
+                "used only to build extensions: PyTorch wheels bring their own CUDA runtime",
+            )
+        )
     for directory in e.cuda_library_dirs:
         lines.append(Line(WARN, f"LD_LIBRARY_PATH holds CUDA libraries: {directory}", "they can shadow the ones a torch wheel brings"))
     if not lines:

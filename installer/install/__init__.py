@@ -5,10 +5,10 @@ target. Pins are exact, local tag included. Any failure, an interrupt included, 
 back as it was (see ``transaction``), and a venv torchup created for this run is removed.
 """
 
-import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -25,10 +25,6 @@ from .transaction import Snapshot
 
 SCHEMA_VERSION = 1
 STEPS = 4
-# pip and uv run for minutes on a slow link: only a hang this long is taken for one.
-INSTALL_TIMEOUT = 3600.0
-# Releases built against NumPy 1.x; NumPy 2 support came with torch 2.3.
-NUMPY_1_BEFORE = (2, 3)
 
 
 class InstallError(TorchupError):
@@ -51,6 +47,7 @@ class Target(NamedTuple):
     python: str  # the interpreter to install into (not there yet when the venv is to be created)
     venv: Optional[Path]
     create_from: Optional[str]  # the base interpreter of a venv to create, else None
+    existed: bool = False  # the venv's directory was there (empty) before this run
 
 
 class Command(NamedTuple):
@@ -64,7 +61,7 @@ class Result(NamedTuple):
     plan: Plan
     installer: str
     commands: List[Command]
-    verification: Optional[dict]
+    verification: Optional[List[dict]]  # the doctor's results of VERIFY_CHECKS
     seconds: Dict[str, float]  # wall time of each step
 
     def as_data(self) -> dict:
@@ -90,9 +87,12 @@ def venv_python(venv: Path) -> Path:
 
 
 def resolve_target(options: Options, env: Mapping[str, str]) -> Target:
-    if options.venv or not (options.python or env.get("VIRTUAL_ENV")):
-        return _venv_target(Path(options.venv or ".venv").absolute(), options, env)
-    return Target(target.resolve_interpreter(options.python, env), None, None)
+    """``--venv DIR`` (created when missing), else the interpreter every command defaults to."""
+    if options.venv:
+        return _venv_target(Path(options.venv).absolute(), options, env)
+    python = target.resolve_interpreter(options.python, env)
+    home = Path(python).parent.parent
+    return Target(python, home if (home / "pyvenv.cfg").is_file() else None, None)
 
 
 def _venv_target(venv: Path, options: Options, env: Mapping[str, str]) -> Target:
@@ -103,12 +103,15 @@ def _venv_target(venv: Path, options: Options, env: Mapping[str, str]) -> Target
     if venv.exists() and any(venv.iterdir()):
         raise TargetError(f"--venv {venv}: not a virtual environment, and not empty", hint="name a new directory, or an existing venv")
     try:  # asked of the filesystem, not of permission bits: root passes those, a read-only mount does not
-        venv.mkdir(parents=True, exist_ok=True)
-        venv.rmdir()
+        if venv.exists():  # an empty directory (a mount point, say): the venv goes into it, and it stays
+            tempfile.TemporaryFile(dir=venv).close()
+        else:
+            venv.mkdir(parents=True)
+            venv.rmdir()
     except OSError as error:
         raise TargetError(f"--venv {venv}: cannot be created ({error.strerror or error})") from None
     base = target.resolve_interpreter(options.python, env) if options.python else sys.executable
-    return Target(str(venv_python(venv)), venv, base)
+    return Target(str(venv_python(venv)), venv, base, venv.exists())
 
 
 # --- the installer -------------------------------------------------------------------------
@@ -128,7 +131,9 @@ def choose_installer(choice: str, facts: Facts, python: str, host: Host):
     if uv:
         return Uv(uv, python)
     if choice == "uv":
-        raise TargetError("--installer uv: uv is not on PATH nor installed in torchup's or the target's environment", hint="pip install uv, or use --installer pip")
+        raise TargetError(
+            "--installer uv: uv is not on PATH nor installed in torchup's or the target's environment", hint="pip install uv, or use --installer pip"
+        )
     return Pip(python)
 
 
@@ -142,8 +147,10 @@ def user_sources(facts: Facts, installer) -> Tuple[Sources, List[str]]:
 
 
 def companions_for(plan: Plan) -> List[str]:
-    release = tuple(int(part) for part in plan.decision.release.version.split(".")[:2])
-    return ["numpy<2" if release < NUMPY_1_BEFORE else "numpy", "scipy"]
+    from ..plan.data import load, version_tuple
+
+    release = version_tuple(plan.decision.release.version)[:2]
+    return ["numpy<2" if release < load().numpy2_from_torch else "numpy", "scipy"]
 
 
 def build_commands(plan: Plan, facts: Facts, installer, options: Options) -> Tuple[List[Command], List[str]]:
@@ -170,41 +177,40 @@ def build_commands(plan: Plan, facts: Facts, installer, options: Options) -> Tup
 
 # --- verification --------------------------------------------------------------------------
 
-
-def verify(python: str, env: Mapping[str, str], timeout: float) -> dict:
-    script = find_spec("diagnostics.verify").origin
-    completed = runner.run([python, script], env=env, timeout=timeout)
-    if completed.failure or completed.returncode != 0:
-        return {"verify_error": completed.describe_failure() + (f": {completed.stderr.strip().splitlines()[-1]}" if completed.stderr.strip() else "")}
-    try:
-        return json.loads(completed.stdout)
-    except ValueError:
-        return {"verify_error": f"unreadable output: {completed.stdout[:200]}"}
+# The doctor's own checks, in a worker of the target, with the doctor's limits.
+VERIFY_CHECKS = ["install.import", "install.build", "install.companions", "install.numpy", "install.scipy", "install.numpy_abi", "tutorial.autograd"]
+FAILED = ("fail", "crash", "timeout")
 
 
-def verification_problems(report: dict, plan: Plan) -> List[str]:
+def verify(python: str, env: Mapping[str, str]) -> List[dict]:
+    from ..doctor import pool
+
+    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env))
+
+
+def verified_facts(results: List[dict]) -> dict:
+    facts: dict = {}
+    for result in results:
+        facts.update(result.get("facts") or {})
+    return facts
+
+
+def verification_problems(results: List[dict], plan: Plan) -> List[str]:
     """Where what the target imports differs from the plan, each in words."""
-    problems = []
-    for key in ("verify_error", "torch_error", "numpy_error", "scipy_error", "cuda_error", "autograd_error", "from_numpy_error"):
-        if key in report:
-            problems.append(f"{key.replace('_error', '').replace('_', ' ')}: {report[key]}")
-    if "torch" in report and report["torch"] != plan.torch:
-        problems.append(f"torch is {report['torch']}, the plan is {plan.torch}")
+    problems = [f"{r['id']}: {(r['evidence'] or r['status']).splitlines()[0]}" for r in results if r["status"] in FAILED]
+    facts = verified_facts(results)
     build = plan.build
-    if "torch" in report:
-        if build.kind is BuildKind.CUDA and not (report.get("cuda") or "").startswith(".".join(map(str, build.version))):
-            problems.append(f"torch's CUDA runtime is {report.get('cuda')}, the plan is {build.runtime}")
-        if build.kind is BuildKind.ROCM and not report.get("hip"):
+    if "torch" in facts:
+        if facts["torch"] != plan.torch:
+            problems.append(f"torch is {facts['torch']}, the plan is {plan.torch}")
+        if build.kind is BuildKind.CUDA and not (facts.get("cuda") or "").startswith(".".join(map(str, build.version))):
+            problems.append(f"torch's CUDA runtime is {facts.get('cuda')}, the plan is {build.runtime}")
+        if build.kind is BuildKind.ROCM and not facts.get("hip"):
             problems.append("torch is not a ROCm build")
-        if build.kind is BuildKind.CPU and (report.get("cuda") or report.get("hip")):
-            problems.append(f"torch is a GPU build (CUDA {report.get('cuda')}, HIP {report.get('hip')}), the plan is the CPU build")
-        if build.kind in (BuildKind.CUDA, BuildKind.ROCM) and plan.inputs.gpus and report.get("cuda_available") is False:
+        if build.kind is BuildKind.CPU and (facts.get("cuda") or facts.get("hip")):
+            problems.append(f"torch is a GPU build (CUDA {facts.get('cuda')}, HIP {facts.get('hip')}), the plan is the CPU build")
+        if build.kind in (BuildKind.CUDA, BuildKind.ROCM) and plan.inputs.gpus and facts.get("cuda_available") is False:
             problems.append("torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`")
-        if report.get("autograd") not in (None, [[4.5, 4.5], [4.5, 4.5]]):
-            problems.append(f"autograd gave {report['autograd']}, expected 4.5 in every element")
-        if report.get("from_numpy") is False:
-            problems.append("torch.from_numpy did not share memory with the NumPy array")
-    problems += [f"warning at import: {warning}" for warning in report.get("warnings", []) if "NumPy" in warning]
     return problems
 
 
@@ -245,9 +251,12 @@ def install(
         )
 
     if the_target.create_from is None:
-        before = verify(the_target.python, host.env, host.timeout * 6)
-        if not verification_problems(before, plan) and "torch" in before:
-            say(f"[3/{STEPS}] install: torch {before['torch']}, numpy {before.get('numpy')} and scipy {before.get('scipy')} are already there and verify: nothing to do")
+        before = verify(the_target.python, host.env)
+        if not verification_problems(before, plan):
+            found = verified_facts(before)
+            say(
+                f"[3/{STEPS}] install: torch {found['torch']}, numpy {found.get('numpy')} and scipy {found.get('scipy')} are already there and verify: nothing to do"
+            )
             lap("verify")
             return Result("already-installed", the_target, plan, "none", [], before, seconds)
 
@@ -275,12 +284,14 @@ def install(
         say(f"[3/{STEPS}] install with {installer.name}")
         for command in commands:
             say(f"  $ {' '.join(command.argv)}")
-            completed = runner.run_echoed(command.argv, echo=installer_output, timeout=INSTALL_TIMEOUT, env=host.env)
+            completed = runner.run_echoed(command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=host.env)
             if not completed.ok:
-                raise InstallError(f"installing {command.title} failed ({completed.describe_failure()}); the target was left as it was", hint=_hint(completed.stdout))
+                raise InstallError(
+                    f"installing {command.title} failed ({completed.describe_failure()}); the target was left as it was", hint=_hint(completed.stdout)
+                )
         lap("install")
         say(f"[4/{STEPS}] verify")
-        report = verify(the_target.python, host.env, host.timeout * 6)
+        report = verify(the_target.python, host.env)
         problems = verification_problems(report, plan)
         if problems:
             raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
@@ -299,8 +310,7 @@ def _refuse_externally_managed(facts: Facts, the_target: Target, options: Option
     if the_target.create_from is None and managed.get("applies") and not options.break_system_packages:
         raise TargetError(
             f"--python {the_target.python} is externally managed (PEP 668): its packages belong to the system's package manager",
-            hint="install into a virtual environment instead: torchup install --venv .venv "
-            "(or, as a last resort, --break-system-packages)",
+            hint="install into a virtual environment instead: torchup install --venv .venv (or, as a last resort, --break-system-packages)",
         )
 
 
@@ -312,18 +322,22 @@ def venv_argv(the_target: Target, installer) -> List[str]:
 def _create_venv(the_target: Target, installer, host: Host) -> None:
     if the_target.create_from is None:
         return
-    completed = runner.run(venv_argv(the_target, installer), env=host.env, timeout=INSTALL_TIMEOUT)
+    completed = runner.run(venv_argv(the_target, installer), env=host.env, timeout=runner.INSTALLER_TIMEOUT)
     if not completed.ok:
         raise InstallError(f"creating the venv {the_target.venv} failed: {completed.describe_failure()}")
 
 
 def _has_pip(python: str, host: Host) -> bool:
-    return runner.run([python, "-c", "import pip"], env=host.env, timeout=host.timeout * 6).ok
+    return target.isolated(python, ["-c", "import pip"], host.env, host.timeout).ok
 
 
 def _roll_back(snapshot: Optional[Snapshot], the_target: Target, created: bool) -> None:
     if created:
-        shutil.rmtree(the_target.venv, ignore_errors=True)
+        # A venv made in a directory that was there, empty, leaves that directory as it was.
+        for entry in the_target.venv.iterdir() if the_target.venv.is_dir() else ():
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if not the_target.existed:
+            shutil.rmtree(the_target.venv, ignore_errors=True)
     elif snapshot is not None:
         snapshot.restore()
 
@@ -348,7 +362,7 @@ def render_text(result: Result) -> str:
     where = str(result.target.venv or result.target.python)
     if result.status == "dry-run":
         return f"Dry run: nothing was changed in {where}.\n"
-    report = result.verification or {}
+    report = verified_facts(result.verification or [])
     lines = [
         ("Already installed in" if result.status == "already-installed" else f"Installed with {result.installer} into") + f" {where}:",
         f"  torch {report.get('torch')}, numpy {report.get('numpy')}, scipy {report.get('scipy')}",

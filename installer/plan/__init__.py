@@ -66,7 +66,14 @@ class Plan(NamedTuple):
             "release": {"version": self.decision.release.version, "reason": self.decision.release_reason},
             "reason": self.decision.variant_reason,
             "candidates": [
-                {"variant": c.variant, "accepted": c.accepted, "chosen": c.variant == self.variant, "verified": c.verified, "reason": c.reason, "notes": list(c.notes)}
+                {
+                    "variant": c.variant,
+                    "accepted": c.accepted,
+                    "chosen": c.variant == self.variant,
+                    "verified": c.verified,
+                    "reason": c.reason,
+                    "notes": list(c.notes),
+                }
                 for c in self.candidates
             ],
             "inputs": {
@@ -112,8 +119,10 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
     if same_machine and facts.machine.libc == "glibc":
         glibc = facts.machine.libc_version
     if same_machine and facts.machine.libc == "musl":
-        raise PlanError(f"this system's C library is musl {facts.machine.libc_version}: PyTorch publishes no musllinux wheels",
-                        hint="use a glibc-based distribution or container image (Debian, Ubuntu, Fedora, RHEL 8+)")
+        raise PlanError(
+            f"this system's C library is musl {facts.machine.libc_version}: PyTorch publishes no musllinux wheels",
+            hint="use a glibc-based distribution or container image (Debian, Ubuntu, Fedora, RHEL 8+)",
+        )
     macos = facts.machine.mac_version if same_machine and os_name == "macos" else None
 
     nvidia = facts.accelerators.nvidia if facts and same_machine else None

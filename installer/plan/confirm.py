@@ -66,11 +66,14 @@ class IndexCheck(NamedTuple):
             if index.matching_wheels(listings[url], "torch", wanted, self.tags):
                 self._refuse_cpu_for_gpu(decision, release, candidate.build, f"the index {self.base}")
                 found = self._switch(decision, release, candidate.build, f"the newest release the index has ({self.base})")
-                return Confirmation(found, self._mark_missing(found, listings), "index", None,
-                                    f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter")
+                return Confirmation(
+                    found, self._mark_missing(found, listings), "index", None, f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter"
+                )
         if self.inputs.variant != "auto":
-            raise PlanError(f"--variant {self.inputs.variant}: the index {self.base} has no torch {self.inputs.variant} build for this interpreter",
-                            hint="check --index-base, or plan with --offline")
+            raise PlanError(
+                f"--variant {self.inputs.variant}: the index {self.base} has no torch {self.inputs.variant} build for this interpreter",
+                hint="check --index-base, or plan with --offline",
+            )
         raise PlanError(f"no planned build of torch is on the index {self.base} for this interpreter", hint="check --index-base, or plan with --offline")
 
     def in_user_sources(self, decision: Decision, unreachable: str) -> Confirmation:
@@ -88,11 +91,21 @@ class IndexCheck(NamedTuple):
                 if index.matching_wheels(listing, "torch", wanted, self.tags):
                     self._refuse_cpu_for_gpu(decision, release, candidate.build, f"{unreachable}; your pip sources")
                     found = self._switch(decision, release, candidate.build, f"the newest release that a source of your pip configuration holds ({location})")
-                    return Confirmation(found, found.candidates, "configured-source", location,
-                                        f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration")
+                    return Confirmation(
+                        found,
+                        found.candidates,
+                        "configured-source",
+                        location,
+                        f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration",
+                    )
         checked = ", ".join(location for _, location in self.user_sources)
-        return Confirmation(decision, decision.candidates, "offline", None,
-                            f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds")
+        return Confirmation(
+            decision,
+            decision.candidates,
+            "offline",
+            None,
+            f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds",
+        )
 
     def _walk(self, decision: Decision) -> List[Tuple]:
         """The ranked builds, the decision's own first."""
@@ -108,16 +121,21 @@ class IndexCheck(NamedTuple):
         raise GpuLeftUnused(
             f"{where} hold no build for this machine's GPU, only torch {local_version(release, build)}: "
             f"the plan is torch {planned}, and a CPU build would leave the GPU unused",
-            hint="make the index reachable (check the network and proxy, or --index-base URL), "
-            "or give --variant cpu to take the CPU build on purpose",
+            hint="make the index reachable (check the network and proxy, or --index-base URL), or give --variant cpu to take the CPU build on purpose",
         )
 
     def _switch(self, decision: Decision, release, build: Build, why: str) -> Decision:
         """The decision, moved to another build that a source actually holds."""
         if (release.version, build) == (decision.release.version, decision.build):
             return decision
-        moved = decision_for(self.data, self.inputs, self.eligible, release, build,
-                             found=None if release.version == decision.release.version else f"{why}; {decision.release.version} is not there")
+        moved = decision_for(
+            self.data,
+            self.inputs,
+            self.eligible,
+            release,
+            build,
+            found=None if release.version == decision.release.version else f"{why}; {decision.release.version} is not there",
+        )
         if not build.accelerated:
             return moved  # its reason says why no GPU build applies ("no GPU detected")
         chosen = next(c for c in moved.candidates if c.build == build)

@@ -1,5 +1,7 @@
 """The bundled compatibility data (compatibility.json beside this file), as small typed views.
 
+Standard library only: `torchup fix` and the setup preflight read it before any package is installed.
+
 The JSON is the reviewed artefact: every row names keys of its "sources" map, and rows whose
 facts are inferred rather than read from a source say so (``"verified": false`` on an
 architecture set, an ``"unverified"`` reason on a build). Everything is parsed once, here:
@@ -12,8 +14,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
-
-from packaging.version import Version
 
 DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
 
@@ -107,8 +107,9 @@ class Release(NamedTuple):
     note: Optional[str]
 
     @property
-    def parsed(self) -> Version:
-        return Version(self.version)
+    def parsed(self) -> Tuple[int, ...]:
+        """The version as numbers, for ordering: releases are plain X.Y.Z."""
+        return version_tuple(self.version)
 
 
 class DriverFloor(NamedTuple):
@@ -150,6 +151,8 @@ class Compatibility(NamedTuple):
     toolkit_drivers: List[ToolkitDriver]
     rocm: Dict[str, RocmArchs]
     jetson: List[JetsonRelease]  # newest first
+    numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
+    mps_macos_min: Tuple[int, ...]
     default_index_base: str
     pypi_index: str
 
@@ -164,6 +167,14 @@ class Compatibility(NamedTuple):
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
         given = version_tuple(l4t)
         return next((row for row in self.jetson if row.l4t_from <= given), None)
+
+    def newest_for(self, platform: str) -> Optional[Release]:
+        return next((release for release in self.releases if platform in release.platforms), None)
+
+    def glibc_floor(self) -> Optional[str]:
+        """The glibc current Linux wheels need: the newest release's floor."""
+        newest = self.newest_for("linux-x86_64")
+        return newest.platforms["linux-x86_64"].glibc if newest else None
 
     def known_builds(self) -> List[str]:
         found: Dict[str, None] = {}
@@ -210,17 +221,19 @@ def load(path: Path = DATA_FILE) -> Compatibility:
     releases = []
     for row in raw["releases"]:
         python_max = version_tuple(row["python"]["max"])
-        releases.append(Release(
-            series=row["series"],
-            version=row["version"],
-            python_min=version_tuple(row["python"]["min"]),
-            free_threaded=row["python"]["free_threaded"],
-            platforms={name: _platform_row(platform, python_max, arch_sets) for name, platform in row["platforms"].items()},
-            builds_verified=row["builds_verified"],
-            pypi_default={name: Build.parse(build) for name, build in row["pypi_default"].items() if name != "source"},
-            companions=row["companions"],
-            note=row.get("note"),
-        ))
+        releases.append(
+            Release(
+                series=row["series"],
+                version=row["version"],
+                python_min=version_tuple(row["python"]["min"]),
+                free_threaded=row["python"]["free_threaded"],
+                platforms={name: _platform_row(platform, python_max, arch_sets) for name, platform in row["platforms"].items()},
+                builds_verified=row["builds_verified"],
+                pypi_default={name: Build.parse(build) for name, build in row["pypi_default"].items() if name != "source"},
+                companions=row["companions"],
+                note=row.get("note"),
+            )
+        )
     releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
     jetson = [
@@ -235,6 +248,8 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         toolkit_drivers=[ToolkitDriver(_cc(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
+        numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
+        mps_macos_min=version_tuple(raw["mps"]["macos_min"]),
         default_index_base=raw["index"]["default_base"],
         pypi_index=raw["index"]["pypi"],
     )

@@ -15,9 +15,6 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from ..errors import TorchupError
 from .data import Build, BuildKind, Compatibility, Release, version_tuple
 
@@ -142,13 +139,13 @@ def matching_releases(data: Compatibility, spec: str) -> List[Release]:
             raise PlanError(f"--torch {spec}: no such release", hint=f"known releases: {known}")
         # An earlier patch release of a known series shares that series' wheels matrix.
         return [same_series[0]._replace(version=spec)]
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # here: the setup preflight reads this module without packaging
+
     try:
         specifier = SpecifierSet(spec)
     except InvalidSpecifier:
-        raise PlanError(
-            f"--torch {spec}: not a version or a version range (e.g. 2.7, 2.7.1, '>=2.5,<2.8')", hint=f"known releases: {known}"
-        ) from None
-    found = [release for release in data.releases if specifier.contains(release.parsed)]
+        raise PlanError(f"--torch {spec}: not a version or a version range (e.g. 2.7, 2.7.1, '>=2.5,<2.8')", hint=f"known releases: {known}") from None
+    found = [release for release in data.releases if specifier.contains(release.version)]
     if not found:
         raise PlanError(f"--torch {spec}: no known release matches", hint=f"known releases: {known}")
     return found
@@ -186,6 +183,7 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
         skipped += [(release, f"has no {inputs.variant} build for {inputs.platform_name}") for release in fitting if release not in published]
         fitting = published
     if inputs.with_packages:
+
         def lacking(release: Release) -> List[str]:
             return [name for name in inputs.with_packages if not release.companions.get(name)]
 
@@ -213,7 +211,10 @@ def _cc(text: str) -> Tuple[int, int]:
 
 
 def _driver_at_least(driver: str, floor: str) -> bool:
-    return Version(driver) >= Version(floor)
+    def numbers(text: str) -> Tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", text))
+
+    return numbers(driver) >= numbers(floor)
 
 
 def evaluate(release: Release, build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
@@ -244,7 +245,9 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
         if board is None or not board.sbsa:
             return Candidate(build, False, f"a Jetson board (L4T {inputs.jetson}) needs NVIDIA's Jetson wheels, not this index's")
         if board.cuda and cuda > board.cuda:
-            return Candidate(build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, older than {runtime}")
+            return Candidate(
+                build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, older than {runtime}"
+            )
         driver = None  # the board's CUDA, not a driver version, decides
         reason = f"L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, an SBSA system"
     elif not inputs.gpus and not driver:
@@ -270,9 +273,7 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
             continue
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
             if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
-                return Candidate(
-                    build, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer ({runtime})"
-                )
+                return Candidate(build, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer ({runtime})")
             notes.append(f"{label} runs through PTX {arch_set.ptx[0]}.{arch_set.ptx[1]}, compiled by the driver at first use")
             continue
         return Candidate(build, False, f"{label} has no kernels in this build ({arch_set.describe()})")
@@ -305,7 +306,9 @@ def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
         return Candidate(build, True, f"Intel GPU {supported[0]}")
     if inputs.intel_gpus or inputs.intel_display_device:
         return Candidate(
-            build, False, "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)"
+            build,
+            False,
+            "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)",
         )
     return Candidate(build, False, "no Intel GPU detected")
 
@@ -473,6 +476,8 @@ def parse_l4t(text: str) -> str:
 
 
 def parse_python_version(text: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
     try:
         version = Version(text)
     except InvalidVersion:

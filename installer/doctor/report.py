@@ -7,7 +7,7 @@ import re
 import time
 from xml.etree import ElementTree
 
-from diagnostics import checks
+from ...diagnostics import checks
 
 SCHEMA_VERSION = 1
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "crash": "✗", "timeout": "✗", "skip": "-"}
@@ -78,12 +78,22 @@ def render_json(report):
 def render_junit(report):
     failures = sum(1 for r in report["results"] if r["status"] == "fail")
     errors = sum(1 for r in report["results"] if r["status"] in ("crash", "timeout"))
-    suite = ElementTree.Element("testsuite", {
-        "name": "torchup doctor", "tests": str(len(report["results"])), "failures": str(failures), "errors": str(errors),
-        "skipped": str(report["counts"]["skip"]), "time": "%.3f" % report["seconds"], "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    })
+    suite = ElementTree.Element(
+        "testsuite",
+        {
+            "name": "torchup doctor",
+            "tests": str(len(report["results"])),
+            "failures": str(failures),
+            "errors": str(errors),
+            "skipped": str(report["counts"]["skip"]),
+            "time": "%.3f" % report["seconds"],
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    )
     for result in report["results"]:
-        case = ElementTree.SubElement(suite, "testcase", {"classname": "doctor." + result["group"], "name": result["id"], "time": "%.3f" % result.get("seconds", 0.0)})
+        case = ElementTree.SubElement(
+            suite, "testcase", {"classname": "doctor." + result["group"], "name": result["id"], "time": "%.3f" % result.get("seconds", 0.0)}
+        )
         detail = result["evidence"]
         fix = result.get("fix")
         if fix:

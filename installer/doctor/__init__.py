@@ -6,7 +6,8 @@ import importlib.util
 import os
 import time
 
-from diagnostics import checks, pool, report
+from ...diagnostics import checks
+from . import pool, report
 
 
 def load_extra_checks(path):

@@ -1,0 +1,191 @@
+"""Runs checks in worker processes of the target interpreter, and survives them.
+
+A worker that dies (a segfault, SIGILL, an abort) marks the check it was running as a crash;
+a check that outlives its timeout is marked as a timeout and its worker killed. Either way a
+fresh worker carries on with the checks that are left.
+
+As with ``runner``, every process here gets an argv list (never a shell), a timeout, captured
+output, the neutral working directory and isolated flags (``-I``), and is ended the same way;
+this module exists because its event protocol needs the process while it runs, not only once
+it has finished. Events come on a pipe of their own; stdout and stderr go to a file, so that
+whatever a check prints stays that check's output and never breaks the protocol.
+"""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from .. import kit
+from ..runner import kill_group, neutral_dir
+
+WORKER = kit.path("worker.py")
+CHECK_TIMEOUT = 60.0
+# Added to the limit of the check that imports torch, which alone can take 10 to 20 s on a cold
+# network filesystem. Documented with --check-timeout.
+IMPORT_TIMEOUT = 120.0
+# Characters of a check's own output (what it, a library or a sitecustomize printed) kept in its result.
+OUTPUT_TAIL = 4000
+
+SIGNAL_MEANINGS = {
+    "SIGILL": (
+        "this CPU lacks an instruction set the build needs (AVX2, AVX-512, …)",
+        ["torchup detect  (the CPU line lists AVX/AVX2/AVX-512)", "use hardware or a VM that exposes the host CPU's flags, or an older torch"],
+        "https://github.com/pytorch/pytorch/issues/37577",
+    ),
+    "SIGSEGV": (
+        "a segmentation fault in native code",
+        ["torchup doctor --markdown  (a report to attach to a bug)"],
+        "https://github.com/pytorch/pytorch/issues",
+    ),
+    "SIGABRT": ("native code aborted", ["torchup doctor --markdown  (a report to attach to a bug)"], "https://github.com/pytorch/pytorch/issues"),
+    "SIGKILL": ("killed, often by the kernel's out-of-memory killer", ["dmesg | tail  (look for 'Out of memory')"], None),
+}
+
+
+def _signal_name(returncode):
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return "signal %d" % -returncode
+
+
+def _crash(check_id, returncode, stderr_tail, seconds, why=None):
+    if why:
+        evidence = "%s (exit status %s)" % (why, returncode)
+        commands, link = ["torchup doctor --markdown  (a report to attach to a bug)"], None
+    elif returncode is not None and returncode < 0:
+        name = _signal_name(returncode)
+        meaning, commands, link = SIGNAL_MEANINGS.get(name, ("killed by a signal", [], None))
+        evidence = "the worker was killed by %s: %s" % (name, meaning)
+    else:
+        evidence = "the worker exited with status %s" % returncode
+        commands, link = ["torchup doctor --markdown  (a report to attach to a bug)"], None
+    if stderr_tail:
+        evidence += "\n" + stderr_tail
+    fix = {"commands": commands, "link": link} if commands or link else None
+    return {"id": check_id, "status": "crash", "evidence": evidence, "fix": fix, "seconds": round(seconds, 3)}
+
+
+def _read(handle, start, end, limit=OUTPUT_TAIL):
+    """The last ``limit`` characters the worker wrote between two offsets of its output file."""
+    start = max(start or 0, end - limit)
+    handle.seek(start)
+    return handle.read(max(0, end - start)).decode("utf-8", "replace")
+
+
+def _size(handle):
+    return os.fstat(handle.fileno()).st_size
+
+
+def run_checks(python, ids, env=None, check_timeout=CHECK_TIMEOUT, import_timeout=IMPORT_TIMEOUT, extra_checks=None):
+    """Results for ``ids``, in order: each a dict with id, status, evidence, fix and seconds.
+
+    Every worker either reports a result or is charged one: the run always finishes.
+    """
+    results = {}
+    remaining = list(ids)
+    while remaining:
+        with tempfile.TemporaryFile() as output:
+            _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks)
+        remaining = [check_id for check_id in remaining if check_id not in results]
+    return [results[check_id] for check_id in ids]
+
+
+def _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks):
+    """Run one worker until it finishes, dies or hangs, recording what it reported."""
+    events_read, events_write = os.pipe()
+    argv = [python, "-I", WORKER, str(events_write), json.dumps(remaining)] + ([extra_checks] if extra_checks else [])
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            env=env,
+            cwd=neutral_dir(),
+            pass_fds=(events_write,),
+            start_new_session=os.name == "posix",
+        )
+    except OSError as error:
+        os.close(events_read)
+        os.close(events_write)
+        for check_id in remaining:
+            results[check_id] = {"id": check_id, "status": "crash", "evidence": "the worker could not start: %s" % error, "fix": None, "seconds": 0.0}
+        return
+    os.close(events_write)
+    lines = queue.Queue()
+
+    def read():
+        with os.fdopen(events_read, "rb") as events:
+            for raw in events:
+                lines.put(raw)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    current, ready, started, output_from = None, False, time.monotonic(), 0
+    deadline = started + check_timeout  # the worker's own start-up: no torch is imported before it is ready
+    try:
+        while True:
+            try:
+                raw = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                _kill(process)
+                check_id = current or next(c for c in remaining if c not in results)
+                results[check_id] = {
+                    "id": check_id,
+                    "status": "timeout",
+                    "evidence": "no result within %g s; the worker was stopped" % (deadline - started),
+                    "fix": {"commands": ["torchup doctor --check-timeout 300 %s  (if it is only slow)" % check_id], "link": None},
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+                return
+            if raw is None:  # the events ended: the worker finished or died
+                process.wait()
+                tail = _read(output, output_from, _size(output)).strip()
+                if current is not None:
+                    results[current] = _crash(current, process.returncode, _last_lines(tail), time.monotonic() - started)
+                    return
+                left = [check_id for check_id in remaining if check_id not in results]
+                if left:
+                    # It ended outside any check (before the first, or skipping the rest): none of
+                    # the checks left would fare better in a fresh worker.
+                    why = "the worker ended before it could run this check" if ready else "the target interpreter could not start the worker"
+                    for check_id in left:
+                        results[check_id] = _crash(check_id, process.returncode, _last_lines(tail), 0.0, why)
+                return
+            try:
+                event = json.loads(raw.decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            if event["event"] == "ready":
+                ready = True
+            elif event["event"] == "start":
+                current, started = event["id"], time.monotonic()
+                if event.get("output_from") is not None:
+                    output_from = event["output_from"]
+                deadline = started + check_timeout + (import_timeout if event.get("imports_torch") else 0.0)
+            elif event["event"] == "result":
+                event.pop("event")
+                end = event.pop("output_to", None) or output_from
+                if end > output_from:
+                    event["output"] = {"bytes": end - output_from, "tail": _read(output, output_from, end)}
+                output_from = end
+                results[event["id"]] = event
+                current = None
+    finally:
+        if process.poll() is None:
+            _kill(process)
+
+
+def _last_lines(text, lines=6):
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _kill(process):
+    kill_group(process)
+    process.wait()

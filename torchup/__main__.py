@@ -1,0 +1,5 @@
+"""``python -m torchup``: the command line."""
+
+from torchup.installer.cli import main
+
+main()
