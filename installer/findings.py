@@ -12,6 +12,7 @@ import time
 from typing import List, NamedTuple, Optional, Tuple
 
 from .detect import Facts
+from .detect.target_facts import CaBundle, Interpreter
 
 FAIL, WARN = "fail", "warn"
 # manylinux_x_y (PEP 600) wheels need pip 20.3; numpy and torch ship nothing older for new releases.
@@ -57,11 +58,11 @@ def family(facts: Facts) -> str:
 
 
 def _python(facts: Facts) -> str:
-    return (facts.interpreter or {}).get("executable") or facts.python
+    return (facts.interpreter and facts.interpreter.executable) or facts.python
 
 
 def _python_xy(facts: Facts) -> str:
-    return ".".join(((facts.interpreter or {}).get("version") or "3").split(".")[:2])
+    return ".".join(((facts.interpreter and facts.interpreter.version) or "3").split(".")[:2])
 
 
 def _openssl_headers(platform: str) -> List[str]:
@@ -76,8 +77,8 @@ def _openssl_headers(platform: str) -> List[str]:
 def _rebuild(facts: Facts) -> List[str]:
     """How to get this Python back with TLS, by the kind of installation it is."""
     xy = _python_xy(facts)
-    kind = (facts.interpreter or {}).get("base_kind")
-    version = (facts.interpreter or {}).get("version", xy)
+    kind = facts.interpreter.base_kind if facts.interpreter else None
+    version = (facts.interpreter and facts.interpreter.version) or xy
     if kind == "pyenv":
         return _openssl_headers(family(facts)) + [f"pyenv install --force {version}"]
     if kind == "uv-managed":
@@ -90,17 +91,19 @@ def _rebuild(facts: Facts) -> List[str]:
 
 
 def tls_findings(facts: Facts) -> List[Finding]:
-    tls = facts.tls or {}
+    tls = facts.tls
     found = []
-    if tls and not tls.get("ssl_importable"):
-        if tls.get("ssl_extension"):
+    if tls is None:
+        return found
+    if not tls.ssl_importable:
+        if tls.ssl_extension:
             found.append(
                 Finding(
                     "F02",
                     FAIL,
                     "the ssl module's OpenSSL library is gone",
-                    tls.get("ssl_error") or "ImportError: libssl.so.1.1: cannot open shared object file",
-                    f"the _ssl extension ({tls['ssl_extension']}) exists but the OpenSSL library it was built against no longer loads",
+                    tls.ssl_error or "ImportError: libssl.so.1.1: cannot open shared object file",
+                    f"the _ssl extension ({tls.ssl_extension}) exists but the OpenSSL library it was built against no longer loads",
                     _rebuild(facts),
                 )
             )
@@ -116,8 +119,8 @@ def tls_findings(facts: Facts) -> List[Finding]:
                 )
             )
         return found
-    version_info = tuple(tls.get("openssl_version_info") or ())
-    text = tls.get("openssl_version") or ""
+    version_info = tuple(tls.openssl_version_info or ())
+    text = tls.openssl_version or ""
     if version_info and version_info < (1, 1, 1) and text.startswith("OpenSSL"):
         found.append(
             Finding(
@@ -140,13 +143,13 @@ def tls_findings(facts: Facts) -> List[Finding]:
                 ["use a python.org, Homebrew or uv Python: uv python install 3.12"],
             )
         )
-    bundles = list(tls.get("ca_bundles", []))
-    pip_cert = (facts.pip or {}).get("config", {}).get("settings", {}).get("cert") or {}
-    if pip_cert and pip_cert.get("source") != "PIP_CERT":  # PIP_CERT is among the bundles already
-        bundles.append({"source": "pip cert", "path": pip_cert["value"], "exists": os.path.exists(pip_cert["value"])})
-    missing = [b for b in bundles if b["path"] and not b["exists"] and b["source"] not in ("ssl default cafile", "ssl default capath", "certifi")]
+    bundles = list(tls.ca_bundles)
+    pip_cert = facts.pip.config.settings.get("cert") if facts.pip else None
+    if pip_cert and pip_cert.source != "PIP_CERT":  # PIP_CERT is among the bundles already
+        bundles.append(CaBundle("pip cert", pip_cert.value, os.path.exists(pip_cert.value)))
+    missing = [b for b in bundles if b.path and not b.exists and b.source not in ("ssl default cafile", "ssl default capath", "certifi")]
     if missing:
-        names = ", ".join(f"{b['source']}={b['path']}" for b in missing)
+        names = ", ".join(f"{b.source}={b.path}" for b in missing)
         found.append(
             Finding(
                 "F06",
@@ -154,13 +157,13 @@ def tls_findings(facts: Facts) -> List[Finding]:
                 "a certificate bundle setting points at a missing file",
                 "Could not fetch URL …: There was a problem confirming the ssl certificate: … [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
                 f"{names}: TLS verification reads these instead of the system's bundle, and they do not exist",
-                [f"unset {b['source']}" if b["source"] != "pip cert" else "remove cert = … from your pip configuration" for b in missing]
+                [f"unset {b.source}" if b.source != "pip cert" else "remove cert = … from your pip configuration" for b in missing]
                 + ["or point them at a PEM bundle holding the public roots and your organisation's root"],
             )
         )
-    defaults = {b["source"]: b for b in bundles}
+    defaults = {b.source: b for b in bundles}
     cafile, capath = defaults.get("ssl default cafile"), defaults.get("ssl default capath")
-    no_system_store = cafile and not cafile["exists"] and not (capath and capath["exists"])
+    no_system_store = cafile and not cafile.exists and not (capath and capath.exists)
     if no_system_store and not missing:
         framework = "/Library/Frameworks/Python.framework/" in _python(facts)
         if facts.machine.os == "Darwin" and framework:
@@ -182,12 +185,12 @@ def tls_findings(facts: Facts) -> List[Finding]:
                     WARN,
                     "this system has no CA certificate bundle",
                     "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate",
-                    f"OpenSSL's default bundle ({cafile['path']}) does not exist; pip still has certifi's, other tools do not",
+                    f"OpenSSL's default bundle ({cafile.path}) does not exist; pip still has certifi's, other tools do not",
                     fix.get(family(facts), ["install your distribution's ca-certificates package"]),
                     system=tuple(tuple(command.split()[1:]) for command in fix.get(family(facts), [])),
                 )
             )
-    proxies = tls.get("proxies", {})
+    proxies = tls.proxies
     for variable in ("HTTPS_PROXY", "https_proxy"):
         if proxies.get(variable, "").lower().startswith("https://"):
             plain = "http://" + proxies[variable].split("://", 1)[1]
@@ -206,15 +209,17 @@ def tls_findings(facts: Facts) -> List[Finding]:
 
 
 def pip_findings(facts: Facts) -> List[Finding]:
-    pip = facts.pip or {}
-    interpreter = facts.interpreter or {}
+    pip = facts.pip
+    interpreter = facts.interpreter or Interpreter()
     python = _python(facts)
     xy = _python_xy(facts)
     platform = family(facts)
     found = []
-    if pip and not pip.get("present"):
-        ensurepip = pip.get("ensurepip", {})
-        if ensurepip.get("available"):
+    if pip is None:
+        return found
+    ensurepip = pip.ensurepip
+    if not pip.present:
+        if ensurepip.available:
             found.append(
                 Finding(
                     "F12",
@@ -234,15 +239,14 @@ def pip_findings(facts: Facts) -> List[Finding]:
                     FAIL,
                     "pip is not installed, and ensurepip cannot install it",
                     f"{python}: No module named pip" + ("; ensurepip is disabled in Debian/Ubuntu for the system python." if platform == "debian" else ""),
-                    ensurepip.get("reason") or "no ensurepip",
+                    ensurepip.reason or "no ensurepip",
                     [f"sudo apt install python3-pip python{xy}-venv"]
                     if platform == "debian"
                     else ["install pip with your package manager, or use uv: uv venv && uv pip install …"],
                     system=(apt,) if apt else (),
                 )
             )
-    ensurepip = pip.get("ensurepip", {})
-    if pip and not interpreter.get("in_venv") and not ensurepip.get("seeds_venv"):
+    if not interpreter.in_venv and not ensurepip.seeds_venv:
         apt = ("apt", "install", "-y", f"python{xy}-venv") if platform == "debian" else ()
         found.append(
             Finding(
@@ -250,15 +254,14 @@ def pip_findings(facts: Facts) -> List[Finding]:
                 FAIL if platform == "debian" else WARN,
                 "python -m venv cannot seed pip",
                 "The virtual environment was not created successfully because ensurepip is not available.",
-                ensurepip.get("reason") or "ensurepip is missing",
+                ensurepip.reason or "ensurepip is missing",
                 [f"sudo apt install python{xy}-venv"]
                 if platform == "debian"
                 else [f"{python} -m venv --without-pip DIR, then install with uv", "or: uv venv DIR"],
                 system=(apt,) if apt else (),
             )
         )
-    managed = interpreter.get("externally_managed", {})
-    if managed.get("applies"):
+    if interpreter.externally_managed.applies:
         found.append(
             Finding(
                 "F14",
@@ -270,15 +273,15 @@ def pip_findings(facts: Facts) -> List[Finding]:
                 action="venv",
             )
         )
-    pip_version = _version(pip.get("version"))
-    in_venv = interpreter.get("in_venv")
+    pip_version = _version(pip.version)
+    in_venv = interpreter.in_venv
     upgrade = [f"{python} -m ensurepip --upgrade  (offline)", f"{python} -m pip install --upgrade pip"]
-    if pip_version and _version(interpreter.get("version"))[:2] >= (3, 12) and pip_version < PIP_FOR_PY312:
+    if pip_version and interpreter.version_info[:2] >= (3, 12) and pip_version < PIP_FOR_PY312:
         found.append(
             Finding(
                 "F15",
                 FAIL,
-                f"pip {pip.get('version')} is too old for Python {xy}",
+                f"pip {pip.version} is too old for Python {xy}",
                 "AttributeError: module 'pkgutil' has no attribute 'ImpImporter'. Did you mean: 'zipimporter'?",
                 "Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 uses",
                 upgrade,
@@ -290,15 +293,15 @@ def pip_findings(facts: Facts) -> List[Finding]:
             Finding(
                 "F16",
                 FAIL,
-                f"pip {pip.get('version')} cannot install manylinux_x_y wheels",
+                f"pip {pip.version} cannot install manylinux_x_y wheels",
                 "Building wheel for numpy (pyproject.toml) ... error / ERROR: Could not build wheels for numpy",
                 "pip before 20.3 does not know PEP 600 tags, skips current numpy and torch wheels and tries to compile their sources",
                 upgrade,
                 action="upgrade-pip" if in_venv else None,
             )
         )
-    settings = pip.get("config", {}).get("settings", {})
-    mirrors = [settings[key]["value"] for key in ("index-url", "extra-index-url") if key in settings]
+    settings = pip.config.settings
+    mirrors = [settings[key].value for key in ("index-url", "extra-index-url") if key in settings]
     if mirrors:
         shown = ", ".join(value if isinstance(value, str) else " ".join(value) for value in mirrors)
         found.append(
@@ -315,7 +318,7 @@ def pip_findings(facts: Facts) -> List[Finding]:
 
 
 def platform_findings(facts: Facts) -> List[Finding]:
-    interpreter = facts.interpreter or {}
+    interpreter = facts.interpreter
     machine = facts.machine
     found = []
     from .plan.data import load  # the facts below are the compatibility data's
@@ -337,7 +340,7 @@ def platform_findings(facts: Facts) -> List[Finding]:
                 ],
             )
         )
-    if interpreter and interpreter.get("bits") == 32:
+    if interpreter and interpreter.bits == 32:
         found.append(
             Finding(
                 "F19",
@@ -371,7 +374,7 @@ def platform_findings(facts: Facts) -> List[Finding]:
                 ["use a glibc-based image (python:3.12-slim, Debian, Ubuntu)"],
             )
         )
-    version = _version(interpreter.get("version"))[:2]
+    version = interpreter.version_info[:2] if interpreter else ()
     if version and not any(r.python_min <= version <= row.python_max for r in data.releases for row in r.platforms.values()):
         found.append(
             Finding(

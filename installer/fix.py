@@ -44,15 +44,15 @@ def check_mirror(url: Optional[str]) -> Optional[str]:
 
 def mirror_config_path(facts: Facts) -> Path:
     """Where a mirror setting goes: the venv's own pip.conf, else the user's."""
-    interpreter = facts.interpreter or {}
-    if interpreter.get("in_venv"):
-        return Path(interpreter["prefix"]) / ("pip.ini" if os.name == "nt" else "pip.conf")
+    interpreter = facts.interpreter
+    if interpreter and interpreter.in_venv:
+        return Path(interpreter.prefix) / ("pip.ini" if os.name == "nt" else "pip.conf")
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "pip" / "pip.conf"
 
 
 def plan(facts: Facts, findings: List[Finding], mirror: Optional[str]) -> List[Action]:
-    python = (facts.interpreter or {}).get("executable") or facts.python
+    python = (facts.interpreter and facts.interpreter.executable) or facts.python
     actions = []
     for finding in findings:
         if finding.action == "ensurepip":

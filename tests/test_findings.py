@@ -1,22 +1,26 @@
 """Each finding from facts that show it: this interpreter's real facts, with one section changed
 the way the broken setup the finding describes would have it."""
 
-import copy
 import sys
 
 import pytest
 
 from tests.conftest import isolated_env
-from torchup.installer.detect import detect
+from torchup.installer.detect import as_data, detect
 from torchup.installer.detect.machine import Distribution
+from torchup.installer.detect.target_facts import parse_interpreter, parse_pip, parse_tls
 from torchup.installer.findings import find
 from torchup.installer.host import Host
 
 BASE = detect(sys.executable, Host(env=isolated_env(PIP_CONFIG_FILE="/dev/null")))
 
 
+PARSERS = {"interpreter": parse_interpreter, "pip": parse_pip, "tls": parse_tls}
+
+
 def facts_with(machine=None, interpreter=None, pip=None, tls=None, disk=None, distribution=None):
-    facts = BASE._replace(interpreter=copy.deepcopy(BASE.interpreter), pip=copy.deepcopy(BASE.pip), tls=copy.deepcopy(BASE.tls))
+    """This machine's facts with some changed, each section re-read as the probe would have sent it."""
+    facts = BASE
     if machine:
         facts = facts._replace(machine=facts.machine._replace(**machine))
     if distribution:
@@ -24,8 +28,8 @@ def facts_with(machine=None, interpreter=None, pip=None, tls=None, disk=None, di
     if disk is not None:
         facts = facts._replace(machine=facts.machine._replace(resources=facts.machine.resources._replace(disk_free_bytes=disk)))
     for section, changes in (("interpreter", interpreter), ("pip", pip), ("tls", tls)):
-        for key, value in (changes or {}).items():
-            getattr(facts, section)[key] = value
+        if changes:
+            facts = facts._replace(**{section: PARSERS[section](dict(as_data(getattr(facts, section)), **changes))})
     return facts
 
 

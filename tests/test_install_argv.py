@@ -2,6 +2,7 @@
 
 import pytest
 
+from torchup.installer.detect.target_facts import parse_pip
 from torchup.installer.install import Command, Options, Target, build_commands, venv_argv
 from torchup.installer.install.backends import Pip, Sources, Uv
 from torchup.installer.plan import Overrides, make_plan
@@ -47,7 +48,7 @@ class FakeFacts:
     """Only what build_commands reads: the pip configuration the probe reported."""
 
     def __init__(self, settings):
-        self.pip = {"config": {"settings": settings}}
+        self.pip = parse_pip({"config": {"settings": settings}})
 
 
 SETTINGS = {

@@ -13,6 +13,7 @@ from .. import target
 from ..background import Background
 from ..host import Host
 from . import amd, intel, machine, nvidia
+from .target_facts import Interpreter, Pip, Tls, parse_interpreter, parse_pip, parse_tls
 
 SCHEMA_VERSION = 1
 
@@ -58,9 +59,9 @@ class Facts(NamedTuple):
     schema: int
     python: str
     machine: machine.MachineFacts
-    interpreter: Optional[dict]
-    pip: Optional[dict]
-    tls: Optional[dict]
+    interpreter: Optional[Interpreter]
+    pip: Optional[Pip]
+    tls: Optional[Tls]
     accelerators: Accelerators
     environment: EnvironmentFacts
     unknown: Dict[str, Dict[str, str]]
@@ -113,8 +114,8 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     intel_job = Background(intel.probe, host)
     toolkit_job = Background(nvidia.toolkit_probe, host)
     document = probed.result()
-    interpreter = document.get("interpreter")
-    machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.get("prefix") if interpreter else None)
+    interpreter = parse_interpreter(document.get("interpreter"))
+    machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
     accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
     unknown = {section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")}
     return Facts(
@@ -122,8 +123,8 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
         python=interpreter_path,
         machine=machine_facts,
         interpreter=interpreter,
-        pip=document.get("pip"),
-        tls=document.get("tls"),
+        pip=parse_pip(document.get("pip")),
+        tls=parse_tls(document.get("tls")),
         accelerators=accelerators,
         environment=environment_facts(host, toolkit_job.result()),
         unknown=unknown,

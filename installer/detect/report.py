@@ -61,27 +61,27 @@ def python_section(facts: Facts) -> Section:
     if i is None:
         return Section("Python", [Line(FAIL, f"{facts.python}: the probe failed", str(facts.unknown.get("interpreter")))])
     lines = []
-    bits_mark = FAIL if i["bits"] == 32 else OK
+    bits_mark = FAIL if i.bits == 32 else OK
     lines.append(
         Line(
             bits_mark,
-            f"Python {i['version']} ({i['implementation']}, {i['bits']}-bit{', free-threaded' if i['free_threaded'] else ''}) at {i['executable']}",
+            f"Python {i.version} ({i.implementation}, {i.bits}-bit{', free-threaded' if i.free_threaded else ''}) at {i.executable}",
             "PyTorch publishes no 32-bit wheels: install a 64-bit Python" if bits_mark == FAIL else None,
         )
     )
-    kind = i["kind"]
+    kind = i.kind
     if kind == "venv":
-        creator = f" made by {i['venv_creator']}" if i.get("venv_creator") else ""
-        lines.append(Line(OK, f"virtual environment at {i['prefix']}{creator}, on a {i['base_kind']} Python"))
+        creator = f" made by {i.venv_creator}" if i.venv_creator else ""
+        lines.append(Line(OK, f"virtual environment at {i.prefix}{creator}, on a {i.base_kind} Python"))
     else:
-        lines.append(Line(OK, f"{kind} installation at {i['prefix']}"))
-    managed = i["externally_managed"]
-    if managed["applies"]:
+        lines.append(Line(OK, f"{kind} installation at {i.prefix}"))
+    managed = i.externally_managed
+    if managed.applies:
         lines.append(
             Line(WARN, "externally managed (PEP 668): pip refuses to install here", "install into a virtual environment: torchup install --venv .venv")
         )
-    platforms = i["tags"]["platforms"]
-    lines.append(Line(OK, f"wheel tags: {i['tags']['interpreter']}-{i['tags']['abis'][0]}-{platforms[0] if platforms else '?'}"))
+    platforms = i.tags.platforms
+    lines.append(Line(OK, f"wheel tags: {i.tags.interpreter}-{i.tags.abis[0]}-{platforms[0] if platforms else '?'}"))
     return Section("Python", lines)
 
 
@@ -90,21 +90,21 @@ def pip_section(facts: Facts) -> Section:
     if p is None:
         return Section("pip", [Line(FAIL, "pip facts unavailable", str(facts.unknown.get("pip")))])
     lines = []
-    ensurepip = p["ensurepip"]
-    if p["present"]:
-        lines.append(Line(OK, f"pip {p['version'] or '(version unknown)'}"))
+    ensurepip = p.ensurepip
+    if p.present:
+        lines.append(Line(OK, f"pip {p.version or '(version unknown)'}"))
     else:
-        fix = "python -m ensurepip --upgrade" if ensurepip["available"] else "install pip (Debian/Ubuntu: apt install python3-pip python3-venv)"
+        fix = "python -m ensurepip --upgrade" if ensurepip.available else "install pip (Debian/Ubuntu: apt install python3-pip python3-venv)"
         lines.append(Line(FAIL, "pip is not installed", fix))
-    if ensurepip["available"]:
-        lines.append(Line(OK, f"ensurepip can install pip {ensurepip['bundled_pip']} offline"))
+    if ensurepip.available:
+        lines.append(Line(OK, f"ensurepip can install pip {ensurepip.bundled_pip} offline"))
     else:
-        lines.append(Line(OK if p["present"] else FAIL, f"ensurepip unavailable: {ensurepip['reason']}"))
-    for key, setting in sorted(p["config"]["settings"].items()):
-        value = setting["value"]
+        lines.append(Line(OK if p.present else FAIL, f"ensurepip unavailable: {ensurepip.reason}"))
+    for key, setting in sorted(p.config.settings.items()):
+        value = setting.value
         shown = " ".join(value) if isinstance(value, list) else value
-        lines.append(Line(OK, f"{key} = {shown}", f"from {setting['source']}"))
-    if not p["config"]["settings"]:
+        lines.append(Line(OK, f"{key} = {shown}", f"from {setting.source}"))
+    if not p.config.settings:
         lines.append(Line(OK, "no index, proxy or certificate settings: pip uses PyPI"))
     return Section("pip", lines)
 
@@ -114,14 +114,14 @@ def tls_section(facts: Facts) -> Section:
     if t is None:
         return Section("TLS", [Line(FAIL, "TLS facts unavailable", str(facts.unknown.get("tls")))])
     lines = []
-    if t["ssl_importable"]:
-        lines.append(Line(OK, f"ssl module: {t['openssl_version']}"))
-    elif t["ssl_extension"]:
+    if t.ssl_importable:
+        lines.append(Line(OK, f"ssl module: {t.openssl_version}"))
+    elif t.ssl_extension:
         lines.append(
             Line(
                 FAIL,
-                f"ssl module fails to import: {t['ssl_error']}",
-                f"the _ssl extension {t['ssl_extension']} exists but its OpenSSL library does not load: reinstall this Python",
+                f"ssl module fails to import: {t.ssl_error}",
+                f"the _ssl extension {t.ssl_extension} exists but its OpenSSL library does not load: reinstall this Python",
             )
         )
     else:
@@ -132,10 +132,10 @@ def tls_section(facts: Facts) -> Section:
                 "pip cannot reach an https index; rebuild Python with OpenSSL headers, or use a Python that bundles them (uv python install, conda)",
             )
         )
-    for bundle in t["ca_bundles"]:
-        if bundle["path"]:
-            lines.append(Line(OK if bundle["exists"] else FAIL, f"{bundle['source']}: {bundle['path']}" + ("" if bundle["exists"] else " (missing)")))
-    for variable, value in sorted(t["proxies"].items()):
+    for bundle in t.ca_bundles:
+        if bundle.path:
+            lines.append(Line(OK if bundle.exists else FAIL, f"{bundle.source}: {bundle.path}" + ("" if bundle.exists else " (missing)")))
+    for variable, value in sorted(t.proxies.items()):
         lines.append(Line(OK, f"{variable} = {value}"))
     return Section("TLS", lines)
 

@@ -126,7 +126,7 @@ def choose_installer(choice: str, facts: Facts, python: str, host: Host):
             uv = (found,)
         elif find_spec("uv") is not None:
             uv = (sys.executable, "-m", "uv")
-        elif facts.interpreter and facts.interpreter.get("has_uv"):
+        elif facts.interpreter and facts.interpreter.has_uv:
             uv = (python, "-m", "uv")
     if uv:
         return Uv(uv, python)
@@ -275,7 +275,7 @@ def install(
     snapshot = None
     try:
         _create_venv(the_target, installer, host)
-        paths = (facts.interpreter or {}).get("paths", {}) if not created else {}
+        paths = facts.interpreter.paths if facts.interpreter and not created else {}
         directories = [paths.get("purelib"), paths.get("platlib")] + ([paths.get("scripts")] if the_target.venv else [])
         snapshot = Snapshot(directories).take()
         if isinstance(installer, Pip) and not _has_pip(the_target.python, host):
@@ -306,8 +306,8 @@ def install(
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:
-    managed = (facts.interpreter or {}).get("externally_managed", {})
-    if the_target.create_from is None and managed.get("applies") and not options.break_system_packages:
+    managed = facts.interpreter.externally_managed.applies if facts.interpreter else False
+    if the_target.create_from is None and managed and not options.break_system_packages:
         raise TargetError(
             f"--python {the_target.python} is externally managed (PEP 668): its packages belong to the system's package manager",
             hint="install into a virtual environment instead: torchup install --venv .venv (or, as a last resort, --break-system-packages)",

@@ -110,9 +110,9 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         python, free_threaded = overrides.python_version, False
         sources["python"] = "--python-version"
     else:
-        python = ".".join(interpreter["version"].split(".")[:2])
-        free_threaded = interpreter["free_threaded"]
-        sources["python"] = f"detected: {interpreter['executable']}"
+        python = ".".join(interpreter.version.split(".")[:2])
+        free_threaded = interpreter.free_threaded
+        sources["python"] = f"detected: {interpreter.executable}"
 
     same_machine = facts is not None and os_name == detected_os
     glibc = None
@@ -178,8 +178,8 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         variant=overrides.variant,
         with_packages=tuple(overrides.with_packages),
     )
-    platforms = interpreter["tags"]["platforms"] if interpreter and same_machine and not overrides.python_version else None
-    abis = interpreter["tags"]["abis"] if platforms else None
+    platforms = interpreter.tags.platforms if interpreter and same_machine and not overrides.python_version else None
+    abis = interpreter.tags.abis if platforms else None
     return inputs, sources, (abis, platforms) if platforms else None
 
 
@@ -196,10 +196,10 @@ class PipSources(NamedTuple):
 def pip_sources(facts: Optional[Facts]) -> PipSources:
     if not facts or not facts.pip:
         return PipSources()
-    settings = facts.pip["config"]["settings"]
+    settings = facts.pip.config.settings
     values = {}
     for key in ("index-url", "extra-index-url", "find-links"):
-        value = settings.get(key, {}).get("value")
+        value = settings[key].value if key in settings else None
         values[key] = tuple(value) if isinstance(value, list) else (value,) if value else ()
     left_out = tuple(v for vs in values.values() for v in vs if "****@" in v)
     usable = {key: tuple(v for v in vs if v not in left_out) for key, vs in values.items()}
