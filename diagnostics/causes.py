@@ -5,6 +5,7 @@ diagnostics-anchors §7, with the issue threads named there). Standard library o
 """
 
 import re
+import sys
 from collections import namedtuple
 
 Cause = namedtuple("Cause", "id cause commands link")
@@ -13,6 +14,13 @@ _DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
 
 # (id, pattern, cause, fix commands, link); the first match wins, most specific first.
 _KNOWN = (
+    (
+        "torch-not-installed",
+        r"No module named '?torch'?$|No module named 'torch'",
+        "torch is not installed in this interpreter",
+        ["torchup install --python {python}  (the build that fits this machine, verified)"],
+        "https://pytorch.org/get-started/locally/",
+    ),
     (
         "driver-too-old",
         r"NVIDIA driver on your system is too old \(found version (?P<found>\d+)\)",
@@ -154,9 +162,9 @@ def classify(text):
     for cause_id, pattern, cause, commands, link in _KNOWN:
         match = re.search(pattern, text or "")
         if match:
-            values = match.groupdict()
+            values = dict(match.groupdict(), python=sys.executable)
             if "found" in values:
                 found = int(values["found"])
                 values["cuda"] = "%d.%d" % (found // 1000, found % 1000 // 10)
-            return Cause(cause_id, cause.format(**values), list(commands), link)
+            return Cause(cause_id, cause.format(**values), [command.format(**values) for command in commands], link)
     return None

@@ -154,7 +154,7 @@ def companions(context):
             )
     if not found:
         return skipped("neither torchvision nor torchaudio is installed")
-    return passed(", ".join(found) + " match torch")
+    return dict(passed(", ".join(found) + " match torch"), facts=dict(item.split(" ", 1) for item in found))
 
 
 @check("install.numpy", "numpy imports", needs_torch=False)

@@ -20,14 +20,18 @@ PROBE_SCHEMA = 1
 PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert", "proxy", "no-index")
 PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# The tool's rule (installer/redact.py), kept here because the kit imports nothing of the tool:
+# a URL's userinfo up to the last "@" of the token, and a proxy's user:secret@ without a scheme.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@(?=[^\s\"'<>@]*)")
+_BARE_USERINFO = re.compile(r"(?<![\w/:@.%+-])[\w.%+-]+:(?!//)[^\s\"'<>]*@(?=[\w.-]+(?::\d+)?\b)")
 
 
 def redact(text):
-    """Hide the user-info part of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)."""
+    """Hide the credentials of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)."""
     if text is None:
         return None
-    return _CREDENTIALS.sub(lambda match: match.group("scheme") + "****@", text)
+    text = _URL_USERINFO.sub(lambda match: match.group("scheme") + "****@", text)
+    return _BARE_USERINFO.sub("****@", text)
 
 
 # --- interpreter --------------------------------------------------------------------------
@@ -353,7 +357,7 @@ def pip_config(environ, unknown):
 # --- TLS -------------------------------------------------------------------------------------
 
 CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_PROXY")
 
 
 def tls_facts(unknown):

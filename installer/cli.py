@@ -1,37 +1,74 @@
 """The ``torchup`` command line: parse options, call into installer and diagnostics, render."""
 
 import json
+import math
 import os
 import sys
 import traceback
+from typing import Optional
 
 import click
 
 from . import __version__
 from .errors import TorchupError
 from .host import Host
+from .redact import RedactingStream
 from .runner import DEFAULT_TIMEOUT
 from .target import DEFAULT_HELP as DEFAULT_TARGET_HELP
 
 INTERNAL_ERROR_EXIT = 3
+USAGE_EXIT = 2
+# No version, driver, architecture or spec is this long: a longer value is a mistake (or an attack), said so at once.
+MAX_VALUE = 100
 
 
-class TorchupGroup(click.Group):
-    """Turns torchup's own errors into one actionable line, and anything else into exit code 3."""
+def _from_environment(ctx: click.Context, message: str) -> str:
+    """An error about a value that came from a TORCHUP_* variable names the variable, not the flag."""
+    from click.core import ParameterSource
+
+    for param in ctx.command.params:
+        if param.envvar and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT:
+            for flag in param.opts:
+                if message.startswith(flag + " "):  # torchup's own: "--variant cu999: …"
+                    return f"{param.envvar}=" + message[len(flag) + 1 :]
+                if f"'{flag}'" in message:  # click's: "Invalid value for '--timeout': …"
+                    return message.replace(f"'{flag}'", param.envvar, 1)
+    return message
+
+
+def _fail(message: str, hint: Optional[str], code: int) -> None:
+    click.echo(f"torchup: error: {message}", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    sys.exit(code)
+
+
+class TorchupCommand(click.Command):
+    """Turns torchup's own errors into one actionable line (naming a TORCHUP_* variable where the value came from one)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except TorchupError as error:
-            click.echo(f"torchup: error: {error.message}", err=True)
-            if error.hint:
-                click.echo(f"  hint: {error.hint}", err=True)
-            if ctx.obj and ctx.obj.get("verbose"):
+            if ctx.find_root().params.get("verbose"):
                 traceback.print_exc()
-            ctx.exit(error.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            _fail(_from_environment(ctx, error.message), error.hint, error.exit_code)
+        except click.BadParameter as error:
+            error.ctx = error.ctx or ctx
             raise
-        except Exception as error:  # an internal error: say so, keep the traceback for --verbose
+
+
+class TorchupGroup(click.Group):
+    """Anything that is not torchup's own error is a bug: exit code 3, with the traceback under --verbose."""
+
+    command_class = TorchupCommand
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:
             click.echo(f"torchup: internal error: {type(error).__name__}: {error}", err=True)
             if ctx.obj and ctx.obj.get("verbose"):
                 traceback.print_exc()
@@ -40,16 +77,31 @@ class TorchupGroup(click.Group):
             ctx.exit(INTERNAL_ERROR_EXIT)
 
 
+class Seconds(click.ParamType):
+    """A finite, positive number of seconds (nan and inf would wait forever, or never)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0.1 <= seconds <= 86400:
+            self.fail(f"{value!r}: give a number of seconds from 0.1 to 86400", param, ctx)
+        return seconds
+
+
 @click.group(cls=TorchupGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="torchup")
 @click.option("-v", "--verbose", is_flag=True, help="Show where each fact came from, and tracebacks.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(),
     default=DEFAULT_TIMEOUT,
     show_default=True,
     envvar="TORCHUP_TIMEOUT",
-    help="Seconds any one external command (nvidia-smi, the probe) may take.",
+    help="Seconds any one external command, index request or target start-up may take.",
 )
 @click.pass_context
 def cli(ctx, verbose, timeout):
@@ -141,16 +193,21 @@ def overrides_from(options):
     """The plan options as the planner's Overrides (imported here, not at start-up)."""
     from .plan import Overrides
     from .plan.data import load
-    from .plan.policy import known_variants, parse_compute_capability, parse_driver, parse_l4t, parse_python_version
+    from .plan.policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
+    flags = {"torch_spec": "--torch", "variant": "--variant", "python_version": "--python-version", "nvidia_driver": "--nvidia-driver", "jetson": "--jetson"}
+    for name, flag in flags.items():
+        if options[name] and len(options[name]) > MAX_VALUE:
+            raise PlanError(f"{flag} {options[name][:20]}…: {len(options[name])} characters, more than any such value has")
+    for flag, values in (("--gpu-cc", options["gpu_cc"]), ("--rocm-arch", options["rocm_arch"])):
+        if any(len(value) > MAX_VALUE for value in values):
+            raise PlanError(f"{flag}: a value of more than {MAX_VALUE} characters")
     torch_spec, variant = options["torch_spec"], options["variant"]
     if torch_spec and "+" in torch_spec:
         # "2.7.1+cu118" names the build too.
         torch_spec, local = torch_spec.split("+", 1)
         variant = local if variant == "auto" else variant
     if variant != "auto" and variant not in known_variants(load()):
-        from .plan.policy import PlanError
-
         raise PlanError(f"--variant {variant}: not a build torchup knows", hint="known: auto, " + ", ".join(known_variants(load())))
     return Overrides(
         torch=torch_spec,
@@ -165,7 +222,7 @@ def overrides_from(options):
         rocm_arch=tuple(arch for given in options["rocm_arch"] for arch in given.replace(",", " ").split()),
         no_gpu=options["no_gpu"],
         offline=options["offline"],
-        index_base=options["index_base"],
+        index_base=parse_index_base(options["index_base"]) if options["index_base"] else None,
     )
 
 
@@ -209,10 +266,11 @@ def plan(options, python, as_json, **plan_choices):
 @click.option("--no-index", is_flag=True, help="Use only --find-links: an air-gapped install.")
 @click.option("--break-system-packages", is_flag=True, help="Install into an externally managed (PEP 668) Python anyway. A last resort.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
+@click.option("--no-wait", is_flag=True, help="When another torchup run is installing into the target, stop instead of waiting for it.")
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (progress goes to stderr).")
 @click.pass_obj
-def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, as_json, **plan_choices):
+def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, no_wait, as_json, **plan_choices):
     """Install numpy, scipy and the planned torch, then verify them."""
     import sys as _sys
 
@@ -224,13 +282,18 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
         if not os.path.isdir(directory):
             raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
     install_options = installing.Options(
-        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages
+        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages, no_wait
     )
     overrides = overrides_from(plan_choices)
     say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean
     if not (yes or dry_run or as_json) and _sys.stdin.isatty():
         click.confirm("Install PyTorch with numpy and scipy now?", default=True, abort=True, err=True)
-    result = installing.install(install_options, overrides, Host(timeout=options["timeout"]), say)
+    try:
+        result = installing.install(install_options, overrides, Host(timeout=options["timeout"]), say)
+    except TorchupError as error:
+        if as_json:  # a pipeline reading stdout learns of the failure too
+            click.echo(json.dumps({"schema": 1, "status": "failed", "error": error.message, "hint": error.hint, "exit_code": error.exit_code}, indent=2))
+        raise
     if as_json:
         click.echo(json.dumps(result.as_data(), indent=2))
     else:
@@ -247,7 +310,7 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
 @click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
 @click.option(
     "--check-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(),
     default=60.0,
     show_default=True,
     metavar="SECONDS",
@@ -260,6 +323,8 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
     from . import doctor as diagnosing
     from . import target
 
+    if junit and not os.path.isdir(os.path.dirname(os.path.abspath(junit)) or "."):
+        raise click.BadParameter(f"{junit}: its directory does not exist", param_hint="--junit")
     if extra_checks:
         extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)
@@ -329,7 +394,19 @@ def fix(options, python, apply_fixes, system, mirror, as_json):
 
 
 def main():
-    cli(prog_name="torchup")
+    # Credentials in URLs never reach the screen, whatever the format: the one output boundary.
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        code = cli.main(prog_name="torchup", standalone_mode=False)
+    except click.UsageError as error:  # click's own errors, one line and a hint, as torchup's are
+        ctx = error.ctx
+        message = _from_environment(ctx, error.format_message()) if ctx else error.format_message()
+        _fail(message, f"see: {ctx.command_path} --help" if ctx else "see: torchup --help", USAGE_EXIT)
+    except click.ClickException as error:
+        _fail(error.format_message(), None, USAGE_EXIT)
+    except click.Abort:
+        _fail("aborted", None, 1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

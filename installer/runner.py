@@ -7,6 +7,7 @@ broken ``nvidia-smi`` costs one line of a report, never the run.
 """
 
 import atexit
+import collections
 import os
 import shutil
 import signal
@@ -14,11 +15,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Mapping, NamedTuple, Optional, Sequence, TextIO
+from typing import Deque, Mapping, NamedTuple, Optional, Sequence, TextIO
 
 DEFAULT_TIMEOUT = 5.0
 # pip, uv and package managers run for minutes on a slow link: only a run this long is taken for a hang.
 INSTALLER_TIMEOUT = 3600.0
+# How long a stopped installer gets to clean up (pip removes its temporary directories on SIGINT)
+# before SIGTERM, and then SIGKILL.
+STOP_GRACE = 10.0
+# The most of a command's output kept in memory: the head of a short command's, the tail of an installer's.
+CAPTURE_LIMIT = 4 * 1024 * 1024
 _neutral: Optional[str] = None
 
 
@@ -74,31 +80,35 @@ def run(
     """Run ``argv`` and capture its output; see the module docstring for the contract."""
     argv = tuple(str(part) for part in argv)
     started = time.monotonic()
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=dict(env) if env is not None else None,
-            cwd=cwd or neutral_dir(),
-            # A process group of its own, so a timeout also ends whatever the command started.
-            start_new_session=os.name == "posix",
-        )
-    except FileNotFoundError:
-        return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: not found")
-    except OSError as error:
-        return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
-    try:
-        out, err = process.communicate(input=_encode(input_text), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        out, err = process.communicate()
-        return Completed(argv, None, _decode(out), _decode(err), time.monotonic() - started, f"timed out after {timeout:g} s")
-    except KeyboardInterrupt:
-        kill_group(process)
-        raise
-    return Completed(argv, process.returncode, _decode(out), _decode(err), time.monotonic() - started)
+    # Output goes to files, and only their first CAPTURE_LIMIT bytes are read back: a tool that
+    # prints without end costs disk, never memory.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=dict(env) if env is not None else None,
+                cwd=cwd or neutral_dir(),
+                # A process group of its own, so a timeout also ends whatever the command started.
+                start_new_session=os.name == "posix",
+            )
+        except FileNotFoundError:
+            return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: not found")
+        except OSError as error:
+            return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
+        failure = None
+        try:
+            process.communicate(input=_encode(input_text), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            process.wait()
+            failure = f"timed out after {timeout:g} s"
+        except BaseException:
+            kill_group(process)
+            raise
+        return Completed(argv, None if failure else process.returncode, _read_back(out), _read_back(err), time.monotonic() - started, failure)
 
 
 def run_echoed(
@@ -120,36 +130,77 @@ def run_echoed(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=_end_with_parent if _PRCTL else None,
             env=dict(env) if env is not None else None,
             cwd=neutral_dir(),
             start_new_session=os.name == "posix",
         )
     except OSError as error:
         return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
-    lines = []
+    lines: Deque[str] = collections.deque()
+    kept = 0
 
     def copy():
+        nonlocal kept
         for raw in process.stdout:
             line = _decode(raw)
-            lines.append(line)
             echo.write(line)
             echo.flush()
+            lines.append(line)
+            kept += len(line)
+            while kept > CAPTURE_LIMIT and len(lines) > 1:
+                kept -= len(lines.popleft())
 
     reader = threading.Thread(target=copy, daemon=True)
     reader.start()
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        kill_group(process)
-        process.wait()
+        stop_group(process)
         reader.join()
         return Completed(argv, None, "".join(lines), "", time.monotonic() - started, f"timed out after {timeout:g} s")
-    except KeyboardInterrupt:
-        kill_group(process)
-        process.wait()
+    except BaseException:  # Ctrl-C, or SIGTERM/SIGHUP turned into an exception: stop it gracefully, then go on failing
+        stop_group(process)
         raise
     reader.join()
     return Completed(argv, process.returncode, "".join(lines), "", time.monotonic() - started)
+
+
+def stop_group(process: subprocess.Popen, grace: float = STOP_GRACE) -> None:
+    """End a command started with start_new_session as a person would: SIGINT, then SIGTERM, then SIGKILL."""
+    if os.name != "posix":
+        process.kill()
+        process.wait()
+        return
+    for number, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 2.0)):
+        try:
+            os.killpg(process.pid, number)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    kill_group(process)  # whatever is left of the group, the leader included
+    process.wait()
+
+
+def _load_prctl():
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl if os.uname().sysname == "Linux" else None
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl() if os.name == "posix" else None
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: be sent SIGTERM if torchup dies, even by SIGKILL, rather than run on as an orphan."""
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -161,6 +212,11 @@ def kill_group(process: subprocess.Popen) -> None:
             process.kill()
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _read_back(handle) -> str:
+    handle.seek(0)
+    return _decode(handle.read(CAPTURE_LIMIT))
 
 
 def _encode(text: Optional[str]) -> Optional[bytes]:

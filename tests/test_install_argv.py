@@ -38,10 +38,10 @@ def test_bootstrap():
     assert Uv(("uv",), PY).bootstrap_argv() is None
 
 
-def test_venv_for_uv_skips_pip():
+def test_a_new_venv_gets_pip_whichever_installer_fills_it():
+    """Its user runs `pip install` there next (and `torchup fix` would report a venv without pip)."""
     target = Target("/t/venv/bin/python", __import__("pathlib").Path("/t/venv"), "/usr/bin/python3")
-    assert venv_argv(target, Uv(("uv",), PY)) == ["/usr/bin/python3", "-m", "venv", "--without-pip", "/t/venv"]
-    assert venv_argv(target, Pip(PY)) == ["/usr/bin/python3", "-m", "venv", "/t/venv"]
+    assert venv_argv(target) == ["/usr/bin/python3", "-I", "-m", "venv", "/t/venv"]
 
 
 class FakeFacts:

@@ -61,8 +61,10 @@ def test_install_into_a_fresh_venv(indexes, tmp_path, backend):
     data = json.loads(result.stdout)
     assert (data["status"], data["installer"]) == ("installed", backend)
     assert data["plan"]["torch"].endswith("+cpu") and data["plan"]["confirmed"] == "index"
-    assert data["commands"][0]["argv"][-1] == "torch==" + data["plan"]["torch"]
-    assert ["--index-url", indexes.url + "/whl/cpu"] == data["commands"][0]["argv"][-3:-1]
+    assert [c["title"] for c in data["commands"]] == ["a new venv", "torch " + data["plan"]["torch"], "numpy and scipy"]
+    torch_command = data["commands"][1]["argv"]
+    assert torch_command[-1] == "torch==" + data["plan"]["torch"]
+    assert ["--index-url", indexes.url + "/whl/cpu"] == torch_command[-3:-1]
     assert "[1/4] detect" in result.stderr and "[4/4] verify" in result.stderr
     checked = venv_python_run(venv, AUTOGRAD + "; import numpy, scipy; print(torch.__version__)")
     assert checked.stdout.split("\n")[:2] == ["[[4.5, 4.5], [4.5, 4.5]]", data["plan"]["torch"]]
@@ -188,7 +190,7 @@ def test_sigint_mid_install_puts_the_venv_back(indexes, venv_with_numpy):
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1, err
-    assert "torchup: error: interrupted: the target was left as it was" in err
+    assert "torchup: error: stopped by SIGINT: the target was left as it was" in err
     assert not torch_dir.exists()
     assert pip_freeze(venv_with_numpy) == before
     assert venv_python_run(venv_with_numpy, "import numpy; print(numpy.__version__)").returncode == 0

@@ -1,20 +1,31 @@
-"""``torchup doctor`` and ``python -m diagnostics``: select checks, run them in workers of the
-target interpreter, and write the report in the forms asked for. Standard library only; the
-process running this never imports torch."""
+"""``torchup doctor``: select checks, run them in workers of the target interpreter, and write the
+report in the forms asked for. The process running this never imports torch: it reads the kit's
+list of checks (``torchup.diagnostics.checks``), and the checks themselves run in the target."""
 
 import importlib.util
 import os
 import time
 
 from ...diagnostics import checks
+from ..errors import TorchupError
+from ..redact import redact
 from . import pool, report
 
 
 def load_extra_checks(path):
-    """Site-specific checks: a Python file registering more with ``@diagnostics.checks.check``."""
+    """Site-specific checks: a Python file registering more with ``@torchup.diagnostics.checks.check``.
+
+    Whatever goes wrong in it (a syntax error, an exception, a sys.exit) is bad input, said in one line.
+    """
     spec = importlib.util.spec_from_file_location("torchup_extra_checks", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as error:  # SystemExit too: the file must not end the run
+        where = f" (line {error.lineno})" if isinstance(error, SyntaxError) else ""
+        raise TorchupError(
+            f"--extra-checks {path}: {type(error).__name__}{where}: {error}", hint="the file must only define checks with @torchup.diagnostics.checks.check"
+        ) from None
 
 
 def list_checks():
@@ -34,7 +45,7 @@ def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=Fa
     """Print the report in the form asked for, write the JUnit file, annotate GitHub Actions runs."""
     if junit:
         with open(junit, "w", encoding="utf-8") as handle:
-            handle.write(report.render_junit(outcome))
+            handle.write(redact(report.render_junit(outcome)))
     if as_json:
         echo(report.render_json(outcome))
     elif markdown:

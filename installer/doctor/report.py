@@ -49,7 +49,17 @@ def summary(report):
 def render_text(report, verbose=False):
     out = ["torchup doctor: %s%s" % (report["python"], " (torch %s)" % report["torch"] if report["torch"] else "")]
     group = None
-    for result in report["results"]:
+    results = report["results"]
+    # A reason shared by many skipped checks (torch does not import) is said once, not per check.
+    shared = {
+        reason
+        for reason in (r["evidence"] for r in results if r["status"] == "skip")
+        if sum(r["status"] == "skip" and r["evidence"] == reason for r in results) > 2
+    }
+    folded = [] if verbose else [r for r in results if r["status"] == "skip" and r["evidence"] in shared]
+    for result in results:
+        if result in folded:
+            continue
         if result["group"] != group:
             group = result["group"]
             out.append("")
@@ -66,6 +76,8 @@ def render_text(report, verbose=False):
                 out.append("      fix: %s" % command)
             if fix.get("link"):
                 out.append("      see: %s" % fix["link"])
+    for reason in sorted({r["evidence"] for r in folded}):
+        out += ["", "%s %d checks skipped: %s" % (MARKS["skip"], sum(r["evidence"] == reason for r in folded), reason)]
     out.append("")
     out.append(summary(report))
     return "\n".join(out) + "\n"

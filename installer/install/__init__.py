@@ -6,10 +6,14 @@ back as it was (see ``transaction``), and a venv torchup created for this run is
 """
 
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
@@ -21,7 +25,7 @@ from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_sources
 from ..plan.data import BuildKind
 from .backends import Pip, Sources, Uv
-from .transaction import Snapshot
+from .transaction import STATE_DIR, Transaction
 
 SCHEMA_VERSION = 1
 STEPS = 4
@@ -41,6 +45,7 @@ class Options(NamedTuple):
     find_links: Tuple[str, ...] = ()
     no_index: bool = False
     break_system_packages: bool = False
+    no_wait: bool = False  # another run holds the target: stop instead of waiting
 
 
 class Target(NamedTuple):
@@ -96,22 +101,27 @@ def resolve_target(options: Options, env: Mapping[str, str]) -> Target:
 
 
 def _venv_target(venv: Path, options: Options, env: Mapping[str, str]) -> Target:
-    if venv.exists() and not venv.is_dir():
-        raise TargetError(f"--venv {venv}: a file is in the way")
-    if venv_python(venv).exists():
-        return Target(str(venv_python(venv)), venv, None)
-    if venv.exists() and any(venv.iterdir()):
-        raise TargetError(f"--venv {venv}: not a virtual environment, and not empty", hint="name a new directory, or an existing venv")
-    try:  # asked of the filesystem, not of permission bits: root passes those, a read-only mount does not
-        if venv.exists():  # an empty directory (a mount point, say): the venv goes into it, and it stays
-            tempfile.TemporaryFile(dir=venv).close()
-        else:
-            venv.mkdir(parents=True)
-            venv.rmdir()
+    """``--venv DIR``: an existing venv, or one to create (in an empty directory too). Nothing is
+    created or removed here: a dry run leaves the filesystem as it found it."""
+    try:
+        if venv.exists() and not venv.is_dir():
+            raise TargetError(f"--venv {venv}: a file is in the way")
+        if venv_python(venv).exists():
+            return Target(str(venv_python(venv)), venv, None)
+        existed = venv.exists()
+        if existed and any(entry.name != STATE_DIR for entry in venv.iterdir()):
+            raise TargetError(f"--venv {venv}: not a virtual environment, and not empty", hint="name a new directory, or an existing venv")
+        # Asked of the filesystem, not of permission bits (root passes those, a read-only mount or
+        # /proc does not), in the nearest directory that exists, so nothing is left behind.
+        nearest = next(parent for parent in (venv, *venv.parents) if parent.exists())
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".torchup-probe-", dir=nearest))
+        except OSError as error:
+            raise TargetError(f"--venv {venv}: cannot be created ({error.strerror or error})") from None
     except OSError as error:
-        raise TargetError(f"--venv {venv}: cannot be created ({error.strerror or error})") from None
+        raise TargetError(f"--venv {venv}: cannot be used ({error.strerror or error})") from None
     base = target.resolve_interpreter(options.python, env) if options.python else sys.executable
-    return Target(str(venv_python(venv)), venv, base, venv.exists())
+    return Target(str(venv_python(venv)), venv, base, existed)
 
 
 # --- the installer -------------------------------------------------------------------------
@@ -200,6 +210,10 @@ def verification_problems(results: List[dict], plan: Plan) -> List[str]:
     problems = [f"{r['id']}: {(r['evidence'] or r['status']).splitlines()[0]}" for r in results if r["status"] in FAILED]
     facts = verified_facts(results)
     build = plan.build
+    for pin in plan.packages[1:]:  # the companions asked for with --with
+        name, version = pin.split("==")
+        if facts.get(name) != version:
+            problems.append(f"{name} is {facts.get(name) or 'not installed'}, the plan is {version}")
     if "torch" in facts:
         if facts["torch"] != plan.torch:
             problems.append(f"torch is {facts['torch']}, the plan is {plan.torch}")
@@ -222,7 +236,7 @@ def install(
     overrides: Overrides,
     host: Host,
     say: Callable[[str], None],
-    installer_output=sys.stderr,
+    installer_output=None,
 ) -> Result:
     seconds: Dict[str, float] = {}
     clock = time.monotonic()
@@ -264,45 +278,95 @@ def install(
     commands, notes = build_commands(plan, facts, installer, options)
     for note in notes:
         say(f"  ! {note}")
+    created = the_target.create_from is not None
+    if created:
+        commands.insert(0, Command("a new venv", venv_argv(the_target)))
+    elif isinstance(installer, Pip) and not _has_pip(the_target.python, host):
+        commands.insert(0, Command("pip (ensurepip)", installer.bootstrap_argv()))
     if options.dry_run:
-        if the_target.create_from:
-            commands.insert(0, Command("a new venv", venv_argv(the_target, installer)))
         for command in commands:
             say(f"  would run: {' '.join(command.argv)}")
         return Result("dry-run", the_target, plan, installer.name, commands, None, seconds)
 
-    created = the_target.create_from is not None
-    snapshot = None
     try:
-        _create_venv(the_target, installer, host)
-        paths = facts.interpreter.paths if facts.interpreter and not created else {}
-        directories = [paths.get("purelib"), paths.get("platlib")] + ([paths.get("scripts")] if the_target.venv else [])
-        snapshot = Snapshot(directories).take()
-        if isinstance(installer, Pip) and not _has_pip(the_target.python, host):
-            commands.insert(0, Command("pip (ensurepip)", installer.bootstrap_argv()))
-        lap("prepare")
-        say(f"[3/{STEPS}] install with {installer.name}")
-        for command in commands:
-            say(f"  $ {' '.join(command.argv)}")
-            completed = runner.run_echoed(command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=host.env)
-            if not completed.ok:
-                raise InstallError(
-                    f"installing {command.title} failed ({completed.describe_failure()}); the target was left as it was", hint=_hint(completed.stdout)
-                )
-        lap("install")
-        say(f"[4/{STEPS}] verify")
-        report = verify(the_target.python, host.env)
-        problems = verification_problems(report, plan)
-        if problems:
-            raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
-    except BaseException as error:
-        _roll_back(snapshot, the_target, created)
-        if isinstance(error, KeyboardInterrupt):
-            raise InstallError("interrupted: the target was left as it was", hint="run the same command again to install") from None
+        report = _install(the_target, facts, plan, installer, commands, options, host, say, lap, installer_output or sys.stderr)
+    except BaseException:
+        if created and not the_target.existed:
+            shutil.rmtree(the_target.venv, ignore_errors=True)
         raise
-    snapshot.discard()
     lap("verify")
     return Result("installed", the_target, plan, installer.name, commands, report, seconds)
+
+
+def _install(the_target, facts, plan, installer, commands, options, host, say, lap, installer_output) -> List[dict]:
+    """The transaction: the commands, then verification; any failure or signal puts the target back."""
+    with _signals_as_errors(), Transaction(_state_dir(the_target, facts), _writable(the_target, facts), say, wait=not options.no_wait) as transaction:
+        transaction.snapshot()
+        lap("prepare")
+        say(f"[3/{STEPS}] install with {installer.name}")
+        try:
+            for command in commands:
+                say(f"  $ {' '.join(command.argv)}")
+                completed = runner.run_echoed(command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=host.env)
+                if not completed.ok:
+                    cause = _cause(completed)
+                    raise InstallError(
+                        f"installing {command.title} failed: {cause}; the target was left as it was", hint=_hint(completed.stdout, command.title)
+                    )
+            lap("install")
+            say(f"[4/{STEPS}] verify")
+            report = verify(the_target.python, host.env)
+            problems = verification_problems(report, plan)
+            if problems:
+                raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
+        except Stopped as stop:
+            raise InstallError(f"stopped by {stop.reason}: the target was left as it was", hint="run the same command again to install") from None
+    return report
+
+
+class Stopped(BaseException):
+    """Ctrl-C, SIGTERM (a CI cancel, `timeout`, `docker stop`) or SIGHUP during an install."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@contextmanager
+def _signals_as_errors():
+    """SIGINT, SIGTERM and SIGHUP end the install through the same path as a failure, so it is rolled back."""
+
+    def stop(number, frame):
+        raise Stopped(signal.Signals(number).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {number: signal.signal(number, stop) for number in handled}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _state_dir(the_target: Target, facts: Facts) -> Path:
+    """Where the lock and the journal live: inside the venv, else beside site-packages."""
+    if the_target.venv:
+        return the_target.venv
+    return Path(facts.interpreter.paths["purelib"]).parent
+
+
+def _writable(the_target: Target, facts: Facts) -> List[str]:
+    """Everything the installer (or venv creation) may write into."""
+    if the_target.create_from is not None:  # a new venv: every part of it is new, and goes on failure
+        return [str(the_target.venv / name) for name in ("bin", "Scripts", "lib", "lib64", "include", "share", "pyvenv.cfg")]
+    paths = facts.interpreter.paths
+    found = [paths.get("purelib"), paths.get("platlib")]
+    if the_target.venv:  # the scripts and data directories of a system Python are not torchup's to copy
+        found += [paths.get("scripts"), str(the_target.venv / "share"), str(the_target.venv / "include")]
+    return [path for path in found if path]
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:
@@ -314,34 +378,16 @@ def _refuse_externally_managed(facts: Facts, the_target: Target, options: Option
         )
 
 
-def venv_argv(the_target: Target, installer) -> List[str]:
-    # uv installs into a venv without pip; seeding pip there would only cost time.
-    return [the_target.create_from, "-m", "venv"] + (["--without-pip"] if isinstance(installer, Uv) else []) + [str(the_target.venv)]
-
-
-def _create_venv(the_target: Target, installer, host: Host) -> None:
-    if the_target.create_from is None:
-        return
-    completed = runner.run(venv_argv(the_target, installer), env=host.env, timeout=runner.INSTALLER_TIMEOUT)
-    if not completed.ok:
-        raise InstallError(f"creating the venv {the_target.venv} failed: {completed.describe_failure()}")
+def venv_argv(the_target: Target) -> List[str]:
+    # With pip, whichever installer fills it: a venv is where its user runs `pip install` next.
+    return [the_target.create_from, "-I", "-m", "venv", str(the_target.venv)]
 
 
 def _has_pip(python: str, host: Host) -> bool:
     return target.isolated(python, ["-c", "import pip"], host.env, host.timeout).ok
 
 
-def _roll_back(snapshot: Optional[Snapshot], the_target: Target, created: bool) -> None:
-    if created:
-        # A venv made in a directory that was there, empty, leaves that directory as it was.
-        for entry in the_target.venv.iterdir() if the_target.venv.is_dir() else ():
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        if not the_target.existed:
-            shutil.rmtree(the_target.venv, ignore_errors=True)
-    elif snapshot is not None:
-        snapshot.restore()
-
-
+# (text in the installer's output, the hint, whether it is about torch's own index)
 _KNOWN_FAILURES = (
     ("No matching distribution found", "the index has no such build for this interpreter: check `torchup plan` and --index-base"),
     ("No space left on device", "free disk space, or point TMPDIR at a larger disk"),
@@ -354,8 +400,37 @@ _KNOWN_FAILURES = (
 )
 
 
-def _hint(output: str) -> Optional[str]:
-    return next((hint for needle, hint in _KNOWN_FAILURES if needle in output), None)
+_SOURCE_NEEDLES = (
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "because there are no versions of",
+    "Failed to fetch",
+    "Max retries exceeded",
+)
+# The lines pip and uv state a failure's cause on.
+_CAUSE_LINE = re.compile(
+    r"^\s*(ERROR:|error:|×|OSError|.*No space left on device|.*BadZipFile|.*is not a valid wheel|.*hash.*(mismatch|do not match))", re.IGNORECASE
+)
+
+
+def _hint(output: str, title: str) -> Optional[str]:
+    for needle, hint in _KNOWN_FAILURES:
+        if needle in output:
+            if needle in _SOURCE_NEEDLES and not title.startswith("torch"):
+                # numpy and scipy come from the user's own pip configuration, not torch's index.
+                return "numpy and scipy come from your pip configuration (pip.conf, PIP_INDEX_URL): check that its index has them, or add --find-links DIR"
+            return hint
+    return None
+
+
+def _cause(completed: runner.Completed) -> str:
+    """The installer's own words for why it failed: its error line, not its first line."""
+    if completed.failure:
+        return completed.failure
+    lines = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
+    causes = [line for line in lines if _CAUSE_LINE.match(line)]
+    said = (causes or lines or [""])[-1]
+    return f"exit status {completed.returncode}" + (f": {said[:300]}" if said else "")
 
 
 def render_text(result: Result) -> str:

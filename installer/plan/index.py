@@ -1,5 +1,6 @@
 """Reading a package index's listing (PEP 503 HTML or PEP 691 JSON) to confirm a wheel exists."""
 
+import base64
 import json
 import os
 import re
@@ -42,9 +43,23 @@ def parse_listing(body: str, content_type: str) -> List[str]:
     return [unquote(urlsplit(href).path.rsplit("/", 1)[-1]) for href in parser.hrefs]
 
 
+def request_for(url: str, **headers: str) -> urllib.request.Request:
+    """A request for ``url``; credentials in it (``https://user:secret@host/…``) go as basic auth,
+    since urllib would take ``user:secret@host`` for the host name. A password may hold "/" or "@"."""
+    headers.setdefault("User-Agent", "torchup")
+    scheme, _, rest = url.partition("://")
+    userinfo, _, location = rest.rpartition("@")
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode("utf-8")).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+        url = f"{scheme}://{location}"
+    return urllib.request.Request(url, headers=headers)
+
+
 def fetch_listing(index_url: str, project: str, timeout: float) -> List[str]:
     url = f"{index_url.rstrip('/')}/{project}/"
-    request = urllib.request.Request(url, headers={"Accept": ACCEPT, "User-Agent": "torchup"})
+    request = request_for(url, Accept=ACCEPT)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read().decode("utf-8", errors="replace")
@@ -60,7 +75,7 @@ def fetch_listing(index_url: str, project: str, timeout: float) -> List[str]:
 
 
 def fetch_page(url: str, timeout: float) -> str:
-    request = urllib.request.Request(url, headers={"User-Agent": "torchup"})
+    request = request_for(url)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read().decode("utf-8", errors="replace")

@@ -469,6 +469,15 @@ def parse_compute_capability(text: str) -> str:
     return text
 
 
+def parse_index_base(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname):
+        raise PlanError(f"--index-base {text}: not an http(s) or file URL", hint="e.g. --index-base https://mirror.example/whl")
+    return text
+
+
 def parse_l4t(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+){0,2}", text or ""):
         raise PlanError(f"--jetson {text}: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")

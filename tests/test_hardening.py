@@ -1,0 +1,414 @@
+"""Faults, as they happen to users: code in the current directory, credentials in URLs, bad input,
+SIGTERM and SIGKILL mid-install, two installs at once, a read-only target, a corrupt wheel."""
+
+import base64
+import hashlib
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, isolated_env, make_venv, serve_wheels
+from tests.test_install_e2e import VENV_SITE, user_env
+from torchup.installer.redact import redact
+
+PY = "cp%d%d" % sys.version_info[:2]
+
+
+def torchup(*args, env=None, cwd=REPO, timeout=600):
+    return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env or isolated_env(), cwd=cwd, timeout=timeout)
+
+
+# --- no code from the current directory ------------------------------------------------------
+
+
+@pytest.fixture
+def booby_trapped(tmp_path):
+    """A directory whose json.py, pip/ and sitecustomize.py would leave a mark if anything imported them."""
+    trap = tmp_path / "trap"
+    (trap / "pip").mkdir(parents=True)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    payload = f"import os\nopen(os.path.join({str(marks)!r}, __name__ + '.' + str(os.getpid())), 'w').close()\n"
+    for name in ("json.py", "sitecustomize.py", "pip/__init__.py", "pip/__main__.py"):
+        (trap / name).write_text(payload)
+    return trap, marks
+
+
+def test_no_command_runs_code_from_the_current_directory(booby_trapped, tmp_path, torch_python):
+    trap, marks = booby_trapped
+    target = make_venv(tmp_path / "target")
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull)
+    script = str(Path(sys.executable).parent / "torchup")  # as users run it: the installed command
+    for argv in (
+        [script, "detect", "--json"],
+        [sys.executable, "-m", "torchup", "detect", "--json"],
+        [script, "detect", "--json", "--python", str(target)],
+        [script, "plan", "--offline", "--json", "--python", str(target)],
+        [script, "fix", "--json", "--python", str(target)],
+        [script, "install", "--dry-run", "--python", str(target), "--offline", "--no-gpu", "--installer", "pip"],
+        [script, "doctor", "--python", str(torch_python), "--json", "install.import", "tutorial.ones"],
+    ):
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=trap, timeout=600)
+        assert result.returncode in (0, 1), (argv, result.stderr)
+        assert "internal error" not in result.stderr
+        assert sorted(os.listdir(marks)) == [], (argv, os.listdir(marks))
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("https://user:secret@host/whl", "https://****@host/whl"),
+        ("https://user:p@ss/w0rd@mirror.example:8443/simple", "https://****@mirror.example:8443/simple"),
+        ("https_proxy=user:secret@proxy.example:3128", "https_proxy=****@proxy.example:3128"),
+        ("PIP_PROXY=bob:pw@10.0.0.1:8080", "PIP_PROXY=****@10.0.0.1:8080"),
+        ('{"index_url": "https://tok@h/whl/cpu"}', '{"index_url": "https://****@h/whl/cpu"}'),
+        ("alice@example.com and git@github.com:org/repo", "alice@example.com and git@github.com:org/repo"),
+    ],
+)
+def test_redaction(text, shown):
+    assert redact(text) == shown
+
+
+class AuthIndex:
+    """A PEP 503 index on 127.0.0.1 that answers only with the right basic-auth credentials."""
+
+    def __init__(self, root: Path, user: str, password: str):
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.seen = []
+        seen = self.seen
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def do_GET(self):
+                seen.append(self.headers.get("Authorization"))
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="whl"')
+                    self.end_headers()
+                    return
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_index_with_credentials_is_confirmed_and_the_secret_never_shown(tmp_path):
+    page = tmp_path / "served" / "whl" / "cpu" / "torch"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text(f'<a href="torch-2.13.0%2Bcpu-{PY}-{PY}-manylinux_2_28_x86_64.whl">x</a>\n')
+    server = AuthIndex(tmp_path / "served", "ci", "s3cr/et@42")
+    try:
+        base = f"http://ci:s3cr/et@42@127.0.0.1:{server.port}/whl"
+        env = isolated_env(PIP_CONFIG_FILE=os.devnull)
+        plan = torchup("plan", "--json", "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--index-base", base, env=env)
+        assert plan.returncode == 0, plan.stderr
+        data = json.loads(plan.stdout)
+        assert data["confirmed"] == "index"
+        assert data["index_url"] == f"http://****@127.0.0.1:{server.port}/whl/cpu"
+        text = torchup("plan", "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--index-base", base, env=env)
+        dry = torchup("install", "--dry-run", "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--index-base", base, env=env)
+        from_variable = torchup("plan", "--python", sys.executable, "--torch", "2.13", "--no-gpu", env=dict(env, TORCHUP_INDEX_BASE=base))
+        for result in (plan, text, dry, from_variable):
+            assert "s3cr" not in result.stdout + result.stderr
+        assert "s3cr" not in str(server.seen)  # sent as basic auth, which the server decoded
+        missing = torchup("plan", "--python", sys.executable, "--torch", "2.12", "--no-gpu", "--index-base", base, env=env)
+        assert missing.returncode == 2 and "s3cr" not in missing.stderr and "****@" in missing.stderr
+    finally:
+        server.close()
+
+
+# --- bad input: exit 2, one line (and a hint), never a traceback ----------------------------------
+
+BAD_INPUT = [
+    (["plan", "--offline", "--no-gpu", "--index-base", "not a url"], "torchup: error: --index-base not a url: not an http(s) or file URL"),
+    (["--timeout", "nan", "detect"], "torchup: error: Invalid value for '--timeout': 'nan': give a number of seconds from 0.1 to 86400"),
+    (["--timeout", "inf", "detect"], "torchup: error: Invalid value for '--timeout': 'inf': give a number of seconds from 0.1 to 86400"),
+    (["doctor", "--check-timeout", "inf"], "torchup: error: Invalid value for '--check-timeout': 'inf'"),
+    (["plan", "--offline", "--no-gpu", "--torch", "2." + "7" * 100000], "torchup: error: --torch 2.777777777777777777…: 100002 characters"),
+    (["plan", "--offline", "--no-gpu", "--python-version", "3." + "1" * 5000], "torchup: error: --python-version 3.111111111111111111…"),
+    (["install", "--dry-run", "--venv", "/tmp/" + "v" * 5000, "--no-gpu"], "torchup: error: --venv /tmp/vvvv"),
+    (["doctor", "--junit", "/no/such/dir/report.xml"], "torchup: error: Invalid value for --junit: /no/such/dir/report.xml: its directory does not exist"),
+    (["plan", "--bogus"], "torchup: error: No such option '--bogus'"),
+    (["doctor", "--python", "/bin/true"], "torchup: error: --python /bin/true: not a Python interpreter torchup can use"),
+]
+
+
+@pytest.mark.parametrize("argv, first_line", BAD_INPUT, ids=[" ".join(a)[:40] for a, _ in BAD_INPUT])
+def test_bad_input_is_one_line_and_exit_2(argv, first_line, tmp_path):
+    result = torchup(*argv, env=isolated_env(PIP_CONFIG_FILE=os.devnull))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(first_line), lines
+    assert len(lines) <= 2 and all(line.startswith("  hint: ") for line in lines[1:]), lines
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "source, said",
+    [
+        ("def broken(:\n", "SyntaxError (line 1)"),
+        ("raise RuntimeError('boom')\n", "RuntimeError: boom"),
+        ("import sys\nsys.exit(0)\n", "SystemExit: 0"),
+    ],
+)
+def test_an_extra_checks_file_that_fails_is_bad_input(source, said, tmp_path):
+    extra = tmp_path / "extra.py"
+    extra.write_text(source)
+    result = torchup("doctor", "--extra-checks", str(extra), "--list-checks")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"torchup: error: --extra-checks {extra}: {said}")
+
+
+def test_errors_from_variables_name_the_variable():
+    result = torchup("plan", "--offline", "--no-gpu", env=isolated_env(TORCHUP_VARIANT="cu999"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("torchup: error: TORCHUP_VARIANT=cu999: not a build torchup knows")
+    timeout = torchup("detect", env=isolated_env(TORCHUP_TIMEOUT="nan"))
+    assert timeout.returncode == 2 and timeout.stderr.startswith("torchup: error: Invalid value for TORCHUP_TIMEOUT")
+
+
+# --- the install transaction ------------------------------------------------------------------
+
+
+def tree_digest(*directories):
+    """Every file's path and content, and every link's target, under ``directories``."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        for root, dirs, files in os.walk(directory):
+            dirs.sort()
+            for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(root, d))):
+                path = os.path.join(root, name)
+                digest.update(path.encode())
+                if os.path.islink(path):
+                    digest.update(os.readlink(path).encode())
+                else:
+                    with open(path, "rb") as handle:
+                        digest.update(handle.read())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def served(local_index, wheelhouse):
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    serve_wheels(local_index, "whl/cpu", wheels)
+    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+    return local_index
+
+
+@pytest.fixture
+def venv_in_use(tmp_path, wheelhouse):
+    """An existing venv with numpy and a script of its own in bin/ and a data file in share/."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), "numpy"], check=True)
+    (venv / "share" / "man").mkdir(parents=True)
+    (venv / "share" / "man" / "mine.1").write_text("mine\n")
+    return venv
+
+
+def installer_processes(venv):
+    """Processes whose command line names the venv: an installer left running."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    line = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(venv) in line and "pytest" not in line:
+                found.append(line)
+    return found
+
+
+def start_install(venv, served, *extra):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "torchup",
+            "install",
+            "--python",
+            str(venv / "bin/python"),
+            "--installer",
+            "pip",
+            "--index-base",
+            served.url + "/whl",
+            "--no-gpu",
+            "--yes",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user_env(served.url + "/pypi"),
+        cwd=REPO,
+    )
+
+
+def wait_for_torch_files(venv, process):
+    torch_dir = venv / VENV_SITE / "torch"
+    deadline = time.monotonic() + 300
+    while not torch_dir.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert torch_dir.exists(), "pip never started writing torch"
+
+
+def test_sigterm_mid_install_puts_everything_back(served, venv_in_use):
+    venv = venv_in_use
+    parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
+    before = tree_digest(*parts)
+    unpacked_before = {p.name for p in Path("/tmp").glob("pip-unpack-*")}
+    process = start_install(venv, served)
+    wait_for_torch_files(venv, process)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    assert "torchup: error: stopped by SIGTERM: the target was left as it was" in err
+    assert tree_digest(*parts) == before
+    assert installer_processes(venv) == []
+    assert not list(venv.glob("lib/python*/.site-packages.torchup*")) and not list(venv.glob(".bin.torchup*"))
+    assert {p.name for p in Path("/tmp").glob("pip-unpack-*")} <= unpacked_before  # pip was let clean up
+
+
+def test_a_killed_run_is_put_back_by_the_next_one(served, venv_in_use):
+    venv = venv_in_use
+    parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
+    before = tree_digest(*parts)
+    process = start_install(venv, served)
+    wait_for_torch_files(venv, process)
+    process.kill()  # SIGKILL: nothing of torchup runs after this
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while installer_processes(venv) and time.monotonic() < deadline:  # pip was told to stop when torchup died
+        time.sleep(0.1)
+    assert installer_processes(venv) == []
+    assert (venv / ".torchup" / "journal.json").exists()
+    again = torchup(
+        "install",
+        "--python",
+        str(venv / "bin/python"),
+        "--installer",
+        "pip",
+        "--index-base",
+        served.url + "/whl",
+        "--no-gpu",
+        "--yes",
+        "--dry-run",
+        env=user_env(served.url + "/pypi"),
+    )
+    assert again.returncode == 0  # a dry run changes nothing, recovery included
+    assert (venv / ".torchup" / "journal.json").exists()
+    # The next real run restores first; its own install then fails (the torch file is gone from the
+    # index) and rolls back to what it found: the venv as it was before both runs.
+    for wheel in (served.root / "files").glob("torch-*.whl"):
+        wheel.unlink()
+    following = start_install(venv, served)
+    out, err = following.communicate(timeout=600)
+    assert "ended mid-install: the target was put back as it was before it" in err
+    assert following.returncode == 1, err
+    assert not (venv / ".torchup" / "journal.json").exists()
+    assert tree_digest(*parts) == before
+
+
+def test_two_installs_into_one_venv_take_turns(served, venv_in_use):
+    venv = venv_in_use
+    first = start_install(venv, served)
+    wait_for_torch_files(venv, first)
+    refused = torchup(
+        "install",
+        "--python",
+        str(venv / "bin/python"),
+        "--installer",
+        "pip",
+        "--index-base",
+        served.url + "/whl",
+        "--no-gpu",
+        "--yes",
+        "--no-wait",
+        env=user_env(served.url + "/pypi"),
+    )
+    assert refused.returncode == 1
+    assert f"another torchup run (pid {first.pid}) is installing into {venv}" in refused.stderr
+    second = start_install(venv, served)
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    out, err = second.communicate(timeout=600)
+    assert second.returncode == 0, err
+    assert "waiting: another torchup run" in err or "already there and verify" in err
+
+
+def test_a_read_only_target_is_refused_before_anything_changes(tmp_path, served):
+    venv = tmp_path / "venv"
+    make_venv(venv)
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(venv), str(venv)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only bind mount here: {mounted.stderr.strip()}")
+    try:
+        result = torchup(
+            "install",
+            "--python",
+            str(venv / "bin/python"),
+            "--installer",
+            "pip",
+            "--index-base",
+            served.url + "/whl",
+            "--no-gpu",
+            "--yes",
+            env=user_env(served.url + "/pypi"),
+        )
+        assert result.returncode in (1, 2), result.stderr
+        assert "internal error" not in result.stderr
+        assert "read-only" in result.stderr or "Read-only" in result.stderr
+    finally:
+        subprocess.run(["umount", str(venv)], check=True)
+    assert not list(venv.parent.glob(".*torchup*")) and not list(venv.glob("lib/python*/.*torchup*"))
+
+
+def test_a_corrupt_wheel_is_named_with_the_installers_own_words(local_index, wheelhouse, venv_in_use):
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    serve_wheels(local_index, "whl/cpu", wheels, skip_files=[w.name for w in wheels if w.name.startswith("torch-")])
+    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+    torch_wheel = next(w for w in wheels if w.name.startswith("torch-"))
+    (local_index.root / "files" / torch_wheel.name).write_bytes(b"PK\x03\x04 not a zip at all")
+    before = tree_digest(venv_in_use / VENV_SITE)
+    result = torchup(
+        "install",
+        "--python",
+        str(venv_in_use / "bin/python"),
+        "--installer",
+        "pip",
+        "--index-base",
+        local_index.url + "/whl",
+        "--no-gpu",
+        "--yes",
+        "--json",
+        env=user_env(local_index.url + "/pypi"),
+    )
+    assert result.returncode == 1
+    message = result.stderr.splitlines()[-2] if "hint" in result.stderr.splitlines()[-1] else result.stderr.splitlines()[-1]
+    assert message.startswith("torchup: error: installing torch 2.13.0+cpu failed: exit status 1: ")
+    assert "Looking in indexes" not in message and "Using Python" not in message
+    assert json.loads(result.stdout)["status"] == "failed"  # --json says so on stdout too
+    assert tree_digest(venv_in_use / VENV_SITE) == before
