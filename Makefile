@@ -16,9 +16,11 @@ setup: $(BIN)/torchup
 	$(BIN)/torchup install --venv $(VENV) --yes
 
 # torchup itself, editable, with the test extra; rebuilt when the project's metadata changes.
-# First the system Python is examined with the standard library alone: a Python without TLS,
-# pip or venv support stops here with the cause and the fix, before pip is ever run.
+# First the system Python is examined with the standard library alone: one too old (its check is
+# Python 2 syntax too), or one without TLS, pip or venv support, stops here with the cause and
+# the fix, before a venv is made or pip is ever run.
 $(BIN)/torchup: pyproject.toml
+	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info >= (3, 9) else 'torchup needs Python 3.9 or newer; $(PYTHON) is %d.%d: make setup PYTHON=python3.12' % sys.version_info[:2])"
 	$(PYTHON) -m installer.preflight
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -17,7 +17,7 @@ from importlib.util import find_spec
 PROBE_SCHEMA = 1
 
 # The pip options that decide where packages come from and how they are fetched.
-PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert", "proxy", "no-index")
+PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert", "proxy", "no-index", "timeout", "default-timeout")
 PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
 
 # The tool's rule (installer/redact.py), kept here because the kit imports nothing of the tool:
@@ -58,9 +58,22 @@ def interpreter_facts(unknown):
         "site_packages": sysconfig.get_paths().get("purelib"),
         "paths": dict((key, sysconfig.get_paths().get(key)) for key in ("purelib", "platlib", "scripts")),
         "has_uv": find_spec("uv") is not None,
+        "torch_version": installed_version("torch"),
         "externally_managed": externally_managed(in_venv),
         "tags": wheel_tags(free_threaded, unknown),
     }
+
+
+def installed_version(name):
+    """A distribution's version from its metadata, without importing it; None where it is absent."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # Python 3.6 and 3.7
+        return None
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def installation_kind(prefix):
@@ -323,6 +336,7 @@ def pip_config(environ, unknown):
     """
     settings = {}
     files_read = []
+    errors = []
     if environ.get("PIP_CONFIG_FILE") != os.devnull:
         for variant, path in pip_config_files(environ):
             if not os.path.isfile(path):
@@ -333,7 +347,8 @@ def pip_config(environ, unknown):
             try:
                 parser.read(path, encoding="utf-8")
             except (configparser.Error, UnicodeDecodeError) as error:
-                unknown["config:" + path] = "unreadable: %s" % error
+                # pip refuses every command over such a file: a fact, not an unknown.
+                errors.append({"path": path, "error": redact(str(error).splitlines()[0])})
                 continue
             files_read.append({"variant": variant, "path": path})
             for section in ("global", "install"):
@@ -351,7 +366,7 @@ def pip_config(environ, unknown):
     for key, setting in settings.items():
         value = setting["value"]
         setting["value"] = [redact(part) for part in value.split()] if key in PIP_LIST_KEYS else redact(value.strip())
-    return {"files": files_read, "settings": settings}
+    return {"files": files_read, "settings": settings, "errors": errors}
 
 
 # --- TLS -------------------------------------------------------------------------------------
@@ -429,6 +444,7 @@ def platform_facts(unknown):
         "libc_version": "%d.%d" % glibc if glibc else None,
         "mac_version": platform.mac_ver()[0] or None if sys.platform == "darwin" else None,
         "windows_version": platform.win32_ver()[1] or None if os.name == "nt" else None,
+        "long_paths_enabled": windows_long_paths() if os.name == "nt" else None,
     }
     if sys.platform.startswith("linux") and not glibc:
         loader = elf_interpreter(sys.executable)
@@ -438,6 +454,17 @@ def platform_facts(unknown):
         else:
             unknown["libc_version"] = "neither glibc nor musl was recognised"
     return facts
+
+
+def windows_long_paths():
+    """Whether Windows lets paths exceed 260 characters (LongPathsEnabled); None where it cannot be read."""
+    try:
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Control\FileSystem") as key:
+            return winreg.QueryValueEx(key, "LongPathsEnabled")[0] == 1
+    except (ImportError, OSError):
+        return None
 
 
 def collect():

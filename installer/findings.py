@@ -19,6 +19,11 @@ FAIL, WARN = "fail", "warn"
 PIP_FOR_PEP600 = (20, 3)
 # Python 3.12 removed pkgutil.ImpImporter, which pip before 23.1 still used (pypa/pip#12358).
 PIP_FOR_PY312 = (23, 1)
+# pip resumes interrupted downloads from 25.1 (pip NEWS 25.1, #12991), and streams large
+# downloads to its cache instead of holding them in memory from 23.3 (pip NEWS 23.3, #2984).
+PIP_RESUMES_DOWNLOADS = (25, 1)
+PIP_STREAMS_CACHE = (23, 3)
+SMALL_MEMORY_BYTES = 8 * 1024**3
 DISK_NEEDED_BYTES = 10 * 1024**3
 DISK_MINIMUM_BYTES = 3 * 1024**3
 
@@ -121,6 +126,31 @@ def tls_findings(facts: Facts) -> List[Finding]:
         return found
     version_info = tuple(tls.openssl_version_info or ())
     text = tls.openssl_version or ""
+    if version_info and version_info < (1, 0, 1) and text.startswith("OpenSSL"):
+        found.append(
+            Finding(
+                "F05",
+                FAIL,
+                "this Python's OpenSSL cannot speak TLS 1.2",
+                "Could not fetch URL https://pypi.org/simple/torch/: There was a problem confirming the ssl certificate: [SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version - skipping",
+                f"{text} predates TLS 1.2, which PyPI and download.pytorch.org require (PyPI since April 2018, pypi/warehouse#3293)",
+                [f"uv python install {_python_xy(facts)}  (a Python with its own current OpenSSL)", "or a python.org or conda Python"],
+            )
+        )
+    if version_info >= (3, 0) and text.startswith("OpenSSL") and (tls.proxies or (facts.pip and "proxy" in facts.pip.config.settings)):
+        found.append(
+            Finding(
+                "F10",
+                WARN,
+                "OpenSSL 3 behind a proxy: legacy renegotiation is refused",
+                "ssl.SSLError: [SSL: UNSAFE_LEGACY_RENEGOTIATION_DISABLED] unsafe legacy renegotiation disabled",
+                f"{text.split(' ')[0]} {'.'.join(map(str, version_info))} disables unsafe legacy renegotiation, which some intercepting proxies still need (urllib3/urllib3#2653)",
+                [
+                    "ask for the proxy to support RFC 5746 secure renegotiation",
+                    "as a last resort, an OPENSSL_CONF file with 'Options = UnsafeLegacyRenegotiation' (it weakens TLS for that process)",
+                ],
+            )
+        )
     if version_info and version_info < (1, 1, 1) and text.startswith("OpenSSL"):
         found.append(
             Finding(
@@ -227,8 +257,11 @@ def pip_findings(facts: Facts) -> List[Finding]:
                     "pip is not installed",
                     f"{python}: No module named pip",
                     "this interpreter has no pip, but carries the wheel to install it offline",
-                    [f"{python} -m ensurepip --upgrade"],
-                    action="ensurepip",
+                    [f"{python} -m ensurepip --upgrade"]
+                    if not interpreter.externally_managed.applies
+                    else [f"{python} -m venv .venv  (a venv seeds pip; this externally managed Python refuses an ensurepip into itself)"],
+                    # Into an externally managed (PEP 668) Python, ensurepip fails every time: never "safe".
+                    action=None if interpreter.externally_managed.applies else "ensurepip",
                 )
             )
         else:
@@ -314,6 +347,43 @@ def pip_findings(facts: Facts) -> List[Finding]:
                 ["torchup install  (torch from its index alone, numpy and scipy from your mirror, handed to uv explicitly)"],
             )
         )
+    nvidia = facts.accelerators.nvidia
+    big_download = bool(nvidia and (nvidia.gpus or nvidia.driver_version))  # a CUDA build: 2 GB and more
+    timeout_set = any(key in settings for key in ("timeout", "default-timeout"))
+    if big_download and pip_version and pip_version < PIP_RESUMES_DOWNLOADS and not timeout_set:
+        found.append(
+            Finding(
+                "F24",
+                WARN,
+                "a CUDA build's download may time out",
+                "pip._vendor.urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='download.pytorch.org', port=443): Read timed out.",
+                f"CUDA wheels are several GB; pip waits 15 s on a stalled read by default, and pip {pip.version} cannot resume a broken download (pip 25.1 can)",
+                [f"{python} -m pip install --upgrade pip  (25.1 resumes interrupted downloads)", "or give pip more patience: export PIP_DEFAULT_TIMEOUT=120"],
+            )
+        )
+    memory = facts.machine.resources.memory_total_bytes
+    if pip_version and pip_version < PIP_STREAMS_CACHE and memory and memory < SMALL_MEMORY_BYTES:
+        found.append(
+            Finding(
+                "F26",
+                WARN,
+                f"pip {pip.version} may be killed for memory on this {memory / 1024**3:.1f} GiB machine",
+                "Killed  (dmesg: Out of memory: Killed process … (pip))",
+                "pip before 23.3 holds a whole download in memory to cache it, and a torch wheel is GBs",
+                [f"{python} -m pip install --upgrade pip  (23.3 streams to its cache)", "or: pip install --no-cache-dir …"],
+            )
+        )
+    for broken in pip.config.errors:
+        found.append(
+            Finding(
+                "F30",
+                FAIL,
+                "a pip configuration file does not parse",
+                f"Configuration file could not be loaded. File contains parsing errors: {broken['path']}",
+                f"{broken['path']}: {broken['error']}; pip refuses every command while it is so",
+                [f"fix or remove {broken['path']} (pip config debug lists the files pip reads)"],
+            )
+        )
     return found
 
 
@@ -384,6 +454,45 @@ def platform_findings(facts: Facts) -> List[Finding]:
                 "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)",
                 "PyTorch builds wheels for a fixed range of CPython versions",
                 ["install a supported Python alongside: uv python install 3.12", "then: torchup install --python …"],
+            )
+        )
+    if machine.os == "Windows" and interpreter and interpreter.torch_version and "+" not in interpreter.torch_version and facts.accelerators.nvidia:
+        found.append(
+            Finding(
+                "F22",
+                WARN,
+                f"torch {interpreter.torch_version} from PyPI is the CPU build on Windows",
+                "torch.cuda.is_available() is False (no install error)",
+                "PyPI's Windows and macOS torch wheels are CPU-only; CUDA builds come from download.pytorch.org with a +cuXXX tag",
+                ["torchup install  (the CUDA build this GPU and driver run, from its index)"],
+            )
+        )
+    if machine.os == "Windows" and machine.long_paths_enabled is False:
+        found.append(
+            Finding(
+                "F27",
+                WARN,
+                "Windows long paths are not enabled",
+                "ERROR: Could not install packages due to an OSError: [Errno 2] No such file or directory … HINT: This error might have occurred since this system does not have Windows Long Path support enabled.",
+                "paths are limited to 260 characters unless LongPathsEnabled is set, and torch's files nest deep",
+                [
+                    'as administrator: New-ItemProperty -Path "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem" -Name "LongPathsEnabled" -Value 1 -PropertyType DWORD -Force',
+                    "or use a venv with a short path (C:\\venv)",
+                ],
+            )
+        )
+    if interpreter and interpreter.base_kind == "uv-managed" and not interpreter.in_venv:
+        found.append(
+            Finding(
+                "F29",
+                WARN,
+                "a uv-managed Python outside a venv",
+                "error: externally-managed-environment  (uv marks its Pythons), or a crash at start on an older CPU",
+                "uv's standalone Pythons are meant to be used through a venv; their x86_64_v2/v3 builds need a matching CPU",
+                [
+                    f"uv venv --python {_python_xy(facts)} .venv, then: torchup install --python .venv",
+                    "on an older CPU: uv python install cpython-" + _python_xy(facts) + "-linux-x86_64-gnu",
+                ],
             )
         )
     return found

@@ -8,6 +8,7 @@ printed, and run only with --apply --system by root.
 
 import configparser
 import os
+import re
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
@@ -80,18 +81,61 @@ def plan(facts: Facts, findings: List[Finding], mirror: Optional[str]) -> List[A
     return actions
 
 
+_INDEX_URL_LINE = re.compile(r"^\s*index[-_]url\s*[=:]", re.IGNORECASE)
+_SECTION_LINE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")
+
+
+def with_index_url(text: str, mirror: str) -> str:
+    """``text`` (a pip.conf) with ``index-url = mirror`` in [global]: every other line, comments
+    included, as it was (pip.conf is INI, which tomlkit does not edit; this edits lines)."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    setting = f"index-url = {mirror}\n"
+    section = None
+    for number, line in enumerate(lines):
+        header = _SECTION_LINE.match(line)
+        if header:
+            if section == "global":  # [global] ended without one: add it at its end
+                lines.insert(_end_of_section(lines, number), setting)
+                return "".join(lines)
+            section = header.group("name").strip()
+        elif section == "global" and _INDEX_URL_LINE.match(line):
+            lines[number] = setting
+            return "".join(lines)
+    if section == "global":
+        return "".join(lines + [setting])
+    return "".join(lines) + ("\n" if lines else "") + "[global]\n" + setting
+
+
+def _end_of_section(lines: List[str], next_header: int) -> int:
+    """Where a setting goes at a section's end: before the blank lines and comments that lead into the next one."""
+    end = next_header
+    while end > 0 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith(("#", ";"))):
+        end -= 1
+    return end
+
+
 def _write_mirror(path: Path, mirror: str) -> Change:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
     config = configparser.RawConfigParser()
-    if path.exists():
-        config.read(path, encoding="utf-8")
+    try:
+        config.read_string(text, source=str(path))
+    except configparser.Error as error:
+        return Change("mirror", f"left {path} as it was: it does not parse ({str(error).splitlines()[0]})", False, "fix the file, then run again")
     if config.has_option("global", "index-url") and config.get("global", "index-url") == mirror:
         return Change("mirror", f"{path} already sets index-url = {redact(mirror)}", True, "unchanged")
-    if not config.has_section("global"):
-        config.add_section("global")
-    config.set("global", "index-url", mirror)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        config.write(handle)
+    # A new file, or one that will hold a credential, is the user's alone.
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    if "@" in mirror.split("://", 1)[-1].split("/", 1)[0]:
+        mode &= 0o700
+    temporary = path.with_name(f".{path.name}.torchup-{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(with_index_url(text, mirror))
+    os.chmod(temporary, mode)
+    os.replace(temporary, path)
     return Change("mirror", f"set index-url = {redact(mirror)} in {path}", True)
 
 

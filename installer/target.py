@@ -13,6 +13,11 @@ from . import kit, runner
 from .errors import TargetError
 
 OLDEST_PROBE_PYTHON = (3, 6)
+# F28: Windows puts an App Execution Alias named python.exe on PATH that only opens the Store.
+STORE_ALIAS_HINT = (
+    "this is the Microsoft Store's alias, not a Python: install Python from python.org or with `uv python install 3.12`, "
+    "or turn the alias off (Settings > Apps > Advanced app settings > App execution aliases)"
+)
 
 # Loads the probe from its file (so the bytecode cache spares a compile on later runs) and runs it;
 # an interpreter too old for the probe answers with its version instead.
@@ -122,8 +127,12 @@ def _answer(python: str, completed: runner.Completed, key: str) -> dict:
     try:
         document = json.loads(completed.stdout)
     except ValueError:
-        shown = (completed.stdout.strip() or completed.stderr.strip() or "nothing").splitlines()[-1][:120]
-        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shown})") from None
+        printed = completed.stdout.strip() or completed.stderr.strip() or "nothing"
+        store_alias = "WindowsApps" in python or "Microsoft Store" in printed
+        raise TargetError(
+            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {printed.splitlines()[-1][:120]})",
+            hint=STORE_ALIAS_HINT if store_alias else None,
+        ) from None
     if not isinstance(document, dict) or not ("too_old" in document or key in document):
         raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)")
     return document

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from tests.conftest import isolated_env
-from torchup.installer.detect import as_data, detect
+from torchup.installer.detect import as_data, detect, nvidia
 from torchup.installer.detect.machine import Distribution
 from torchup.installer.detect.target_facts import parse_interpreter, parse_pip, parse_tls
 from torchup.installer.findings import find
@@ -18,9 +18,20 @@ BASE = detect(sys.executable, Host(env=isolated_env(PIP_CONFIG_FILE="/dev/null")
 PARSERS = {"interpreter": parse_interpreter, "pip": parse_pip, "tls": parse_tls}
 
 
-def facts_with(machine=None, interpreter=None, pip=None, tls=None, disk=None, distribution=None):
+def gpu_by_override():
+    """NVIDIA facts as a container without the tools reports them: the driver given by TORCHUP_NVIDIA_DRIVER."""
+    import tempfile
+
+    return nvidia.probe(Host(tempfile.mkdtemp(), isolated_env(TORCHUP_NVIDIA_DRIVER="591.86")))
+
+
+def facts_with(machine=None, interpreter=None, pip=None, tls=None, disk=None, distribution=None, memory=None, gpu=False):
     """This machine's facts with some changed, each section re-read as the probe would have sent it."""
     facts = BASE
+    if gpu:
+        facts = facts._replace(accelerators=facts.accelerators._replace(nvidia=gpu_by_override()))
+    if memory is not None:
+        facts = facts._replace(machine=facts.machine._replace(resources=facts.machine.resources._replace(memory_total_bytes=memory)))
     if machine:
         facts = facts._replace(machine=facts.machine._replace(**machine))
     if distribution:
@@ -72,6 +83,18 @@ CASES = [
     ("F21", dict(machine={"libc": "musl", "libc_version": "1.2"}), "fail"),
     ("F23", dict(pip={"config": {"files": [], "settings": {"index-url": {"value": "https://mirror.example/simple", "source": "PIP_INDEX_URL"}}}}), "warn"),
     ("F25", dict(disk={"/tmp": 512 * 1024**2}), "fail"),
+    ("F05", dict(tls={"openssl_version": "OpenSSL 0.9.8zh 14 Jan 2016", "openssl_version_info": [0, 9, 8]}), "fail"),
+    (
+        "F10",
+        dict(tls={"openssl_version": "OpenSSL 3.0.13 30 Jan 2024", "openssl_version_info": [3, 0, 13], "proxies": {"HTTPS_PROXY": "http://proxy:3128"}}),
+        "warn",
+    ),
+    ("F22", dict(machine={"os": "Windows", "arch": "AMD64"}, interpreter={"torch_version": "2.5.1"}, gpu=True), "warn"),
+    ("F24", dict(pip={"version": "24.0"}, gpu=True), "warn"),
+    ("F26", dict(pip={"version": "23.0.1"}, memory=4 * 1024**3), "warn"),
+    ("F27", dict(machine={"os": "Windows", "arch": "AMD64", "long_paths_enabled": False}), "warn"),
+    ("F29", dict(interpreter={"base_kind": "uv-managed", "kind": "uv-managed", "in_venv": False}), "warn"),
+    ("F30", dict(pip={"config": {"files": [], "settings": {}, "errors": [{"path": "/etc/pip.conf", "error": "Source contains parsing errors"}]}}), "fail"),
 ]
 
 

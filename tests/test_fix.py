@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, WHEELHOUSE, isolated_env, make_venv
+from tests.conftest import REPO, WHEELHOUSE, find_python, isolated_env, make_venv
 
 VERSION = "%d.%d" % sys.version_info[:2]
 SKIPPED_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "lib2to3"}
@@ -201,9 +201,54 @@ def test_mirror_is_written_once_and_never_printed_with_its_secret(tmp_path):
     again = torchup("fix", "--python", str(python), "--apply", "--mirror", mirror)
     assert "already sets index-url" in again.stdout and "nothing to change" in again.stdout
     assert "hunter2" not in applied.stdout + applied.stderr + again.stdout
+    # It holds a credential: readable by its owner alone.
+    assert (tmp_path / "venv" / "pip.conf").stat().st_mode & 0o077 == 0
+
+
+def test_mirror_keeps_the_users_comments_and_settings(tmp_path):
+    python = make_venv(tmp_path / "venv")
+    config = tmp_path / "venv" / "pip.conf"
+    original = (
+        "# the team's settings\n[global]\n# our old mirror\nindex-url = https://old.example/simple\ntimeout = 60\n\n[install]\n; keep\nno-compile = false\n"
+    )
+    config.write_text(original)
+    config.chmod(0o644)
+    applied = torchup("fix", "--python", str(python), "--apply", "--mirror", "https://new.example/simple")
+    assert "✓ [mirror] set index-url = https://new.example/simple" in applied.stdout
+    assert config.read_text() == original.replace("https://old.example/simple", "https://new.example/simple")
+    assert config.stat().st_mode & 0o777 == 0o644  # no credential: the mode it had
+
+
+def test_a_pip_conf_that_does_not_parse_is_found_and_left_alone(tmp_path):
+    python = make_venv(tmp_path / "venv")
+    config = tmp_path / "venv" / "pip.conf"
+    broken = "[global\nindex-url = https://eve:pa55@mirror.example/simple\n"
+    config.write_text(broken)
+    env = isolated_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))  # pip's files on: the venv's pip.conf is one
+    found = torchup("fix", "--python", str(python), "--json", env=env)
+    assert "F30" in [f["id"] for f in json.loads(found.stdout)["findings"]]
+    assert found.returncode == 1
+    applied = torchup("fix", "--python", str(python), "--apply", "--mirror", "https://new.example/simple", env=env)
+    assert applied.returncode == 1, applied.stderr  # F30 remains: not an internal error
+    assert f"✗ [mirror] left {config} as it was: it does not parse" in applied.stdout
+    assert config.read_text() == broken
+    assert "pa55" not in applied.stdout + applied.stderr + found.stdout
 
 
 def test_bad_options_exit_2():
     bad_mirror = torchup("fix", "--mirror", "ftp://mirror.example/simple")
     assert bad_mirror.returncode == 2 and "--mirror ftp://mirror.example/simple: not an http(s) URL" in bad_mirror.stderr
     assert torchup("fix", "--system").returncode == 2
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.8"])
+def test_make_setup_refuses_a_python_too_old_before_making_anything(version, tmp_path):
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "-C", str(REPO), "setup", f"PYTHON={python}", f"VENV={venv}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"torchup needs Python 3.9 or newer; {python} is {version}: make setup PYTHON=python3.12" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not venv.exists()

@@ -189,3 +189,18 @@ def test_one_default_for_every_command(tmp_path):
     with pytest.raises(TargetError, match=r"the active virtual environment .*gone has no python") as raised:
         target.default_interpreter({"VIRTUAL_ENV": str(tmp_path / "gone"), "PATH": os.environ["PATH"]}, cwd=str(tmp_path / "project"))
     assert "deactivate" in raised.value.hint
+
+
+def test_the_microsoft_store_alias_is_named(tmp_path):
+    """F28: what Windows' python.exe alias prints when no Python is installed, at the path it lives at."""
+    alias_dir = tmp_path / "AppData" / "Local" / "Microsoft" / "WindowsApps"
+    alias = write_tool(
+        alias_dir,
+        "python3",
+        "import sys\nprint('Python was not found; run without arguments to install from the Microsoft Store, "
+        "or disable this shortcut from Settings > Manage App Execution Aliases.')\nsys.exit(9009 % 256)\n",
+    )
+    with pytest.raises(TargetError) as raised:
+        run_probe(str(alias))
+    assert "it printed: Python was not found" in raised.value.message
+    assert raised.value.hint.startswith("this is the Microsoft Store's alias, not a Python")

@@ -43,6 +43,7 @@ class MachineFacts(NamedTuple):
     cpu: Cpu
     resources: Resources
     mac_version: Optional[str]
+    long_paths_enabled: Optional[bool] = None  # Windows: LongPathsEnabled in the registry
 
 
 def parse_os_release(text: str) -> Optional[Distribution]:
@@ -165,4 +166,5 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
         cpu=cpu,
         resources=resources(host, system, disk_paths),
         mac_version=target_platform.get("mac_version"),
+        long_paths_enabled=target_platform.get("long_paths_enabled"),
     )

@@ -37,6 +37,7 @@ class Interpreter(NamedTuple):
     site_packages: Optional[str] = None
     paths: Dict[str, Optional[str]] = {}
     has_uv: bool = False
+    torch_version: Optional[str] = None  # from its metadata: torch is never imported by the probe
     externally_managed: ExternallyManaged = ExternallyManaged()
     tags: WheelTags = WheelTags()
 
@@ -60,6 +61,7 @@ class PipSetting(NamedTuple):
 class PipConfig(NamedTuple):
     files: List[dict] = []
     settings: Dict[str, PipSetting] = {}
+    errors: List[dict] = []  # files pip cannot parse (it refuses every command then): path and error
 
 
 class Pip(NamedTuple):
@@ -114,7 +116,7 @@ def parse_pip(raw: Optional[dict]) -> Optional[Pip]:
         Pip,
         {key: value for key, value in raw.items() if key not in ("ensurepip", "config")},
         ensurepip=_record(Ensurepip, raw.get("ensurepip")),
-        config=PipConfig(config.get("files") or [], settings),
+        config=PipConfig(config.get("files") or [], settings, config.get("errors") or []),
     )
 
 
