@@ -94,6 +94,7 @@ CASES = [
     ("F26", dict(pip={"version": "23.0.1"}, memory=4 * 1024**3), "warn"),
     ("F27", dict(machine={"os": "Windows", "arch": "AMD64", "long_paths_enabled": False}), "warn"),
     ("F29", dict(interpreter={"base_kind": "uv-managed", "kind": "uv-managed", "in_venv": False}), "warn"),
+    ("F12", dict(pip={"present": False, "ensurepip": {"available": True, "seeds_venv": True}}), "fail"),
     ("F30", dict(pip={"config": {"files": [], "settings": {}, "errors": [{"path": "/etc/pip.conf", "error": "Source contains parsing errors"}]}}), "fail"),
 ]
 
@@ -164,3 +165,14 @@ def test_f09_clock_behind_this_pythons_own_files(tmp_path):
     os.utime(executable, (future, future))
     assert finding(facts_with(interpreter={"executable": str(executable)}), "F09").severity == "warn"
     assert finding(BASE, "F09") is None
+
+
+def test_no_ensurepip_into_an_externally_managed_python():
+    """It fails there every time: `fix --apply` must not offer it as safe."""
+    managed = facts_with(
+        pip={"present": False, "ensurepip": {"available": True, "seeds_venv": True}},
+        interpreter={"externally_managed": {"marker": "/usr/lib/python3.11/EXTERNALLY-MANAGED", "applies": True}},
+    )
+    f12 = finding(managed, "F12")
+    assert f12.action is None and "-m venv .venv" in f12.fix[0]
+    assert finding(facts_with(pip={"present": False, "ensurepip": {"available": True, "seeds_venv": True}}), "F12").action == "ensurepip"

@@ -275,17 +275,18 @@ def wait_for_torch_files(venv, process):
     assert torch_dir.exists(), "pip never started writing torch"
 
 
-def test_sigterm_mid_install_puts_everything_back(served, venv_in_use):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_mid_install_puts_everything_back(stop, served, venv_in_use):
     venv = venv_in_use
     parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
     before = tree_digest(*parts)
     unpacked_before = {p.name for p in Path("/tmp").glob("pip-unpack-*")}
     process = start_install(venv, served)
     wait_for_torch_files(venv, process)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1, err
-    assert "torchup: error: stopped by SIGTERM: the target was left as it was" in err
+    assert f"torchup: error: stopped by {stop.name}: the target was left as it was" in err
     assert tree_digest(*parts) == before
     assert installer_processes(venv) == []
     assert not list(venv.glob("lib/python*/.site-packages.torchup*")) and not list(venv.glob(".bin.torchup*"))
@@ -412,3 +413,16 @@ def test_a_corrupt_wheel_is_named_with_the_installers_own_words(local_index, whe
     assert "Looking in indexes" not in message and "Using Python" not in message
     assert json.loads(result.stdout)["status"] == "failed"  # --json says so on stdout too
     assert tree_digest(venv_in_use / VENV_SITE) == before
+
+
+def test_a_dry_run_names_every_step_and_changes_nothing(tmp_path):
+    mount_point = tmp_path / "mount-point"
+    mount_point.mkdir()
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull)
+    into_empty = torchup("install", "--dry-run", "--venv", str(mount_point), "--offline", "--no-gpu", "--installer", "pip", env=env)
+    assert into_empty.returncode == 0, into_empty.stderr
+    assert f"would run: {sys.executable} -I -m venv {mount_point}" in into_empty.stderr
+    assert mount_point.is_dir() and list(mount_point.iterdir()) == []  # still there, still empty
+    without_pip = make_venv(tmp_path / "no-pip", with_pip=False)
+    dry = torchup("install", "--dry-run", "--python", str(without_pip), "--offline", "--no-gpu", "--installer", "pip", env=env)
+    assert f"would run: {without_pip} -m ensurepip --upgrade --default-pip" in dry.stderr

@@ -143,3 +143,28 @@ def test_verification_against_the_plan():
     ]
     cpu_plan = planned(no_gpu=True)
     assert verification_problems(results(torch="2.7.1+cpu"), cpu_plan) == ["torch is a GPU build (CUDA 12.8, HIP None), the plan is the CPU build"]
+
+
+def test_companions_asked_for_must_be_there():
+    """`install --with torchvision` on a venv that has the planned torch but no torchvision is not 'already installed'."""
+    from torchup.installer.install import verification_problems
+
+    plan = planned(nvidia_driver="570.124.06", gpu_cc=("8.6",), with_packages=("torchvision",))
+    assert verification_problems(results(), plan) == ["torchvision is not installed, the plan is 0.22.1+cu128"]
+    with_it = results() + [{"id": "install.companions", "status": "pass", "evidence": "", "facts": {"torchvision": "0.22.1+cu128"}}]
+    assert verification_problems(with_it, plan) == []
+
+
+def test_hints_name_the_step_that_failed():
+    from torchup.installer.install import _cause, _hint
+    from torchup.installer.runner import Completed
+
+    output = "Looking in indexes: https://mirror.example/simple\nERROR: Could not find a version that satisfies the requirement scipy (from versions: none)\nERROR: No matching distribution found for scipy\n"
+    assert _hint(output, "numpy and scipy").startswith("numpy and scipy come from your pip configuration")
+    assert _hint(output, "torch 2.13.0+cpu") == "the index has no such build for this interpreter: check `torchup plan` and --index-base"
+    failed = Completed(("pip",), 1, output, "", 1.0)
+    assert _cause(failed) == "exit status 1: ERROR: No matching distribution found for scipy"
+    uv = Completed(
+        ("uv",), 2, "Using Python 3.11.7 environment at: /v\n  × No solution found when resolving dependencies:\n  ╰─▶ Because scipy was not found\n", "", 1.0
+    )
+    assert _cause(uv) == "exit status 2: × No solution found when resolving dependencies:"

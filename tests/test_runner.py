@@ -33,3 +33,26 @@ def test_crash_by_signal_is_named():
 def test_input_and_undecodable_output():
     done = runner.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read() + b'\\xff')"], input_text="hé")
     assert done.stdout == "hé\ufffd"
+
+
+def test_output_without_end_costs_no_memory():
+    """A tool that prints 40 MB: the first CAPTURE_LIMIT bytes are kept, the rest stays on disk until the run ends."""
+    done = runner.run([sys.executable, "-c", "import sys; [sys.stdout.write('x' * 1000000) for _ in range(40)]"], timeout=60)
+    assert done.ok and len(done.stdout) == runner.CAPTURE_LIMIT
+
+
+def test_echoed_output_keeps_its_tail(tmp_path):
+    import io
+
+    echo = io.StringIO()
+    code = "import sys\nfor n in range(6000): print('line %d ' % n + 'y' * 1000)\nprint('ERROR: the last word')"
+    done = runner.run_echoed([sys.executable, "-c", code], echo=echo, timeout=60)
+    assert echo.getvalue().count("\n") == 6001  # the user saw everything
+    assert len(done.stdout) <= runner.CAPTURE_LIMIT + 2000 and done.stdout.endswith("ERROR: the last word\n")
+
+
+def test_a_cwd_of_torchups_own(tmp_path):
+    """Every command starts in an empty directory of torchup's own, never the user's current one."""
+    done = runner.run([sys.executable, "-c", "import os; print(os.getcwd()); print(os.listdir('.'))"])
+    where, listing = done.stdout.splitlines()
+    assert where == runner.neutral_dir() and listing == "[]"
