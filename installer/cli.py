@@ -393,6 +393,120 @@ def fix(options, python, apply_fixes, system, mirror, as_json):
     click.get_current_context().exit(1 if fixing.blocking(remaining) else 0)
 
 
+@cli.group(cls=TorchupGroup)
+def project():
+    """torch per platform in a project's pyproject.toml and lock (uv, poetry, pdm): write it, check it."""
+
+
+def _split_builds(ctx, param, value):
+    from .plan.data import Build
+
+    builds = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    unknown = [build for build in builds if Build.parse(build) is None]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: not a build (e.g. cpu, cu130, rocm7.2)")
+    return builds
+
+
+@project.command("init")
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option("--tool", type=click.Choice(["uv", "poetry", "pdm"]), required=True, help="The tool that manages the project.")
+@click.option("--variant", default="auto", show_default=True, help="The Linux build: auto (what this machine runs), cpu, cu130, …")
+@click.option("--extras", metavar="BUILDS", callback=_split_builds, help="uv: one optional group per build instead, e.g. cpu,cu130 (uv sync --extra cu130).")
+@click.option("--with", "with_packages", metavar="NAMES", callback=_split_packages, help="Companions from the same build: torchvision,torchaudio.")
+@click.option("--torch", "torch_spec", metavar="SPEC", help="A torch release or range (default: the newest that fits).")
+@click.option("--index-base", metavar="URL", help="A mirror root that replaces https://download.pytorch.org/whl.")
+@click.option("--dry-run", is_flag=True, help="Print the change as a diff; write nothing.")
+@click.pass_obj
+def project_init(options, path, tool, variant, extras, with_packages, torch_spec, index_base, dry_run):
+    """Write torch, its companions and their indexes into PATH/pyproject.toml, as TOOL documents it."""
+    from pathlib import Path as _Path
+
+    from . import project as projects
+    from .detect import detect as run_detect
+    from .plan import make_plan
+    from .plan.data import load
+
+    if extras and tool != "uv":
+        raise click.BadParameter("optional groups per build are uv's (conflicts); poetry and pdm get the Linux build", param_hint="--extras")
+    projects.read(_Path(path) / "pyproject.toml")  # a missing or broken file stops here, before any detection
+    choices = dict(
+        torch_spec=torch_spec,
+        variant=variant,
+        with_packages=with_packages,
+        os_name=None,
+        arch=None,
+        python_version=None,
+        nvidia_driver=None,
+        gpu_cc=(),
+        jetson=None,
+        rocm_arch=(),
+        no_gpu=False,
+        offline=False,
+        index_base=index_base,
+    )
+    overrides = overrides_from(choices)
+    host = Host(timeout=options["timeout"])
+    facts = run_detect(None, host)
+    if facts.machine.os != "Linux":  # planning Linux from another OS: its CPU build, unless a variant is named
+        overrides = overrides._replace(os="linux", arch="x86_64", no_gpu=variant == "auto")
+    linux_plan = make_plan(facts, overrides, timeout=host.timeout)
+    result = projects.init(_Path(path), tool, linux_plan, extras, (overrides.index_base or load().default_index_base), dry_run)
+    for note in result.notes:
+        click.echo(f"  ! {note}", err=True)
+    if dry_run:
+        click.echo(result.diff or f"{result.path}: nothing to change\n", nl=False)
+    elif result.changed:
+        click.echo(f"{result.path}: torch {linux_plan.decision.release.version} for {tool} written; next: {NEXT_STEP[tool]}")
+    else:
+        click.echo(f"{result.path}: already configured for torch {linux_plan.decision.release.version}: nothing to change")
+
+
+@project.command("check")
+@click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (with a schema version), nothing else.")
+@click.option("--junit", metavar="FILE", help="Also write JUnit XML, one testcase per check, for CI systems.")
+@click.pass_obj
+def project_check(options, path, as_json, junit):
+    """Check PATH's pyproject.toml and lock for the ways torch goes wrong there; exit 1 on any finding."""
+    from pathlib import Path as _Path
+
+    from .detect import detect as run_detect
+    from .plan import Overrides, build_inputs
+    from .plan.data import load
+    from .project import check as checking
+
+    if junit and not os.path.isdir(os.path.dirname(os.path.abspath(junit)) or "."):
+        raise click.BadParameter(f"{junit}: its directory does not exist", param_hint="--junit")
+    project = checking.load(_Path(path))
+    inputs = None
+    if project.lock:  # whether this machine runs the locked torch: its GPU and driver, detected
+        inputs = build_inputs(run_detect(None, Host(timeout=options["timeout"])), Overrides())[0]
+    findings = checking.check(project, load(), inputs)
+    if junit:
+        with open(junit, "w", encoding="utf-8") as handle:
+            handle.write(checking.render_junit(findings))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "schema": 1,
+                    "project": str(project.directory),
+                    "lock": str(project.lock) if project.lock else None,
+                    "checks": checking.CHECKS,
+                    "findings": [f._asdict() for f in findings],
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(checking.render_text(findings, project), nl=False)
+    click.get_current_context().exit(1 if findings else 0)
+
+
+NEXT_STEP = {"uv": "uv lock && uv sync", "poetry": "poetry lock && poetry install", "pdm": "pdm lock && pdm install"}
+
+
 def main():
     # Credentials in URLs never reach the screen, whatever the format: the one output boundary.
     sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
