@@ -213,6 +213,37 @@ def single_torch(context):
     return passed("torch in %s" % places[0]) if places else skipped("torch is not on sys.path")
 
 
+@check("install.pinned", "torch is still the build torchup installed", needs_torch=False)
+def still_pinned(context):
+    pins = os.path.join(sys.prefix, "torchup-constraints.txt")
+    if not os.path.isfile(pins):
+        return skipped("torchup has not installed into this environment")
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:
+        return skipped("no importlib.metadata in this Python")
+    changed = []
+    with open(pins) as handle:
+        for line in handle:
+            name, _, wanted = line.strip().partition("==")
+            if not wanted or name.startswith("#"):
+                continue
+            try:
+                found = version(name)
+            except PackageNotFoundError:
+                found = None
+            if found != wanted:
+                changed.append("%s is %s, torchup installed %s" % (name, found or "gone", wanted))
+    if changed:
+        return outcome(
+            "warn",
+            "; ".join(changed) + " (" + pins + ")",
+            ["torchup install --python %s  (puts the planned build back, verified)" % sys.executable],
+            INSTALL_LINK,
+        )
+    return passed("the builds torchup installed are in place (%s)" % pins)
+
+
 # --- tutorial: the values the PyTorch tutorial this project grew from published ------------
 
 

@@ -17,8 +17,20 @@ from importlib.util import find_spec
 PROBE_SCHEMA = 1
 
 # The pip options that decide where packages come from and how they are fetched.
-PIP_KEYS = ("index-url", "extra-index-url", "find-links", "trusted-host", "cert", "client-cert", "proxy", "no-index", "timeout", "default-timeout")
-PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host")
+PIP_KEYS = (
+    "index-url",
+    "extra-index-url",
+    "find-links",
+    "trusted-host",
+    "cert",
+    "client-cert",
+    "proxy",
+    "no-index",
+    "timeout",
+    "default-timeout",
+    "constraint",
+)
+PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host", "constraint")
 
 # The tool's rule (installer/redact.py), kept here because the kit imports nothing of the tool:
 # a URL's userinfo up to the last "@" of the token, and a proxy's user:secret@ without a scheme.

@@ -8,7 +8,6 @@ printed, and run only with --apply --system by root.
 
 import configparser
 import os
-import re
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from . import runner
 from .detect import Facts
 from .errors import TorchupError
 from .findings import FAIL, Finding
+from .pipconf import with_setting
 from .redact import redact
 
 
@@ -81,41 +81,6 @@ def plan(facts: Facts, findings: List[Finding], mirror: Optional[str]) -> List[A
     return actions
 
 
-_INDEX_URL_LINE = re.compile(r"^\s*index[-_]url\s*[=:]", re.IGNORECASE)
-_SECTION_LINE = re.compile(r"^\s*\[(?P<name>[^\]]+)\]")
-
-
-def with_index_url(text: str, mirror: str) -> str:
-    """``text`` (a pip.conf) with ``index-url = mirror`` in [global]: every other line, comments
-    included, as it was (pip.conf is INI, which tomlkit does not edit; this edits lines)."""
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    setting = f"index-url = {mirror}\n"
-    section = None
-    for number, line in enumerate(lines):
-        header = _SECTION_LINE.match(line)
-        if header:
-            if section == "global":  # [global] ended without one: add it at its end
-                lines.insert(_end_of_section(lines, number), setting)
-                return "".join(lines)
-            section = header.group("name").strip()
-        elif section == "global" and _INDEX_URL_LINE.match(line):
-            lines[number] = setting
-            return "".join(lines)
-    if section == "global":
-        return "".join(lines + [setting])
-    return "".join(lines) + ("\n" if lines else "") + "[global]\n" + setting
-
-
-def _end_of_section(lines: List[str], next_header: int) -> int:
-    """Where a setting goes at a section's end: before the blank lines and comments that lead into the next one."""
-    end = next_header
-    while end > 0 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith(("#", ";"))):
-        end -= 1
-    return end
-
-
 def _write_mirror(path: Path, mirror: str) -> Change:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     config = configparser.RawConfigParser()
@@ -133,7 +98,7 @@ def _write_mirror(path: Path, mirror: str) -> Change:
     temporary = path.with_name(f".{path.name}.torchup-{os.getpid()}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(with_index_url(text, mirror))
+        handle.write(with_setting(text, "global", "index-url", mirror))
     os.chmod(temporary, mode)
     os.replace(temporary, path)
     return Change("mirror", f"set index-url = {redact(mirror)} in {path}", True)

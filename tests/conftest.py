@@ -256,3 +256,21 @@ def torch_python():
     if not (TORCH_VENV / ".complete").exists():
         pytest.fail(f"{TORCH_VENV} is not ready: run the tests with `make test`, which installs it")
     return python
+
+
+def make_wheel(directory: Path, name: str, version: str, requires=(), files=None, tag: str = "py3-none-any") -> Path:
+    """A small, real wheel: dist-info with METADATA, WHEEL and RECORD, and the given files."""
+    import zipfile
+
+    directory.mkdir(parents=True, exist_ok=True)
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = dict(files or {f"{module}/__init__.py": f"__version__ = {version!r}\n"})
+    files[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files[f"{dist_info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: torchup-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+    files[f"{dist_info}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{dist_info}/RECORD,,\n"
+    path = directory / f"{module}-{version}-{tag}.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+    return path

@@ -232,3 +232,36 @@ def test_externally_managed_python_is_refused(tmp_path):
     assert result.returncode == 2
     assert "is externally managed (PEP 668)" in result.stderr
     assert "torchup install --venv .venv" in result.stderr and "--break-system-packages" in result.stderr
+
+
+def test_the_installed_build_stays_when_pip_installs_more(indexes, tmp_path):
+    """After torchup install, pip in that venv cannot swap torch for another build, and doctor says when it was."""
+    from tests.conftest import make_wheel
+
+    venv = tmp_path / "venv"
+    installed = torchup(
+        "install", "--venv", str(venv), "--installer", "pip", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", env=user_env(indexes.url + "/pypi")
+    )
+    assert installed.returncode == 0, installed.stderr
+    pins = venv / "torchup-constraints.txt"
+    assert "torch==2.13.0+cpu" in pins.read_text().splitlines()
+    assert f"constraint = {pins}" in (venv / "pip.conf").read_text()
+    # Another source offers a newer torch (another build), and a package that wants it.
+    other = tmp_path / "other"
+    make_wheel(other, "torch", "2.14.0")
+    make_wheel(other, "needs-torch", "1.0", requires=["torch>=2.14"])
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index", "--find-links", str(other), "needs-torch"]
+    # pip reads its configuration files, the venv's own among them, as it does for the user.
+    pip_env = isolated_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    held = subprocess.run(pip, capture_output=True, text=True, env=pip_env, timeout=300)
+    assert held.returncode != 0 and "torch" in held.stdout + held.stderr
+    assert venv_python_run(venv, "import torch; print(torch.__version__)").stdout.strip() == "2.13.0+cpu"
+    doctor = torchup("doctor", "--python", str(venv), "--json", "install.pinned", env=user_env())
+    assert json.loads(doctor.stdout)["results"][0]["status"] == "pass"
+    # The same command without the pin swaps the build: the pin is what held it.
+    (venv / "pip.conf").write_text("")
+    swapped = subprocess.run(pip, capture_output=True, text=True, env=pip_env, timeout=300)
+    assert swapped.returncode == 0, swapped.stderr
+    doctor = torchup("doctor", "--python", str(venv), "--json", "install.pinned", env=user_env())
+    result = json.loads(doctor.stdout)["results"][0]
+    assert (result["status"], result["evidence"].split(" (")[0]) == ("warn", "torch is 2.14.0, torchup installed 2.13.0+cpu")

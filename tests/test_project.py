@@ -171,3 +171,56 @@ def test_a_malformed_file_is_one_line_exit_2_and_untouched(name, text, tmp_path)
         assert lines[0].startswith(f"torchup: error: {directory / name}: not valid TOML"), lines
         assert "Traceback" not in result.stderr
     assert (directory / name).read_text() == text
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory):
+    """poetry and pdm, installed from the package index into a venv of their own, as their users install them."""
+    venv = tmp_path_factory.mktemp("tools") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # pdm 2.29 needs hishel's 1.x API: 2.0 removed what it imports (a crash at `pdm lock`).
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "poetry", "pdm", "hishel[httpx2]>=1.4,<2"], check=True, capture_output=True, timeout=900
+    )
+    return venv / "bin"
+
+
+def run_tool(argv, directory, env):
+    done = subprocess.run([str(part) for part in argv], cwd=directory, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, (argv, done.stdout[-2000:], done.stderr[-2000:])
+    return done
+
+
+@pytest.mark.parametrize("tool", ["poetry", "pdm"])
+def test_poetry_and_pdm_init_lock_install_give_the_planned_torch(tool, tools, indexes, tmp_path):
+    mirror = {
+        "poetry": f'\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = "mirror"\nurl = "{indexes.url}/pypi"\npriority = "primary"\n',
+        "pdm": f'\n[tool.pdm]\ndistribution = false\n\n[[tool.pdm.source]]\nname = "pypi"\nurl = "{indexes.url}/pypi"\n',
+    }[tool]
+    directory = project_dir(tmp_path, ORIGINAL + mirror)
+    init = torchup("project", "init", str(directory), "--tool", tool, "--torch", "2.13", "--index-base", indexes.url + "/whl")
+    assert init.returncode == 0, init.stderr
+    text = (directory / "pyproject.toml").read_text()
+    assert text.startswith("# The team's project: comments like this one must survive.\n") and "line-length = 100  # ours" in text
+    env = tool_env(
+        tmp_path,
+        POETRY_VIRTUALENVS_IN_PROJECT="true",
+        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
+        PDM_CACHE_DIR=str(tmp_path / "pdm-cache"),
+        PDM_CHECK_UPDATE="false",
+        PDM_HOME=str(tmp_path / "pdm-home"),
+    )
+    # The interpreter itself, not the venv the tests run in: the tools make the project's own venv from it.
+    base = getattr(sys, "_base_executable", sys.executable)
+    if tool == "poetry":
+        run_tool([tools / "poetry", "env", "use", base], directory, env)
+        run_tool([tools / "poetry", "lock"], directory, env)
+        run_tool([tools / "poetry", "install"], directory, env)
+    else:
+        run_tool([tools / "pdm", "use", "-f", base], directory, env)
+        run_tool([tools / "pdm", "lock"], directory, env)
+        run_tool([tools / "pdm", "install"], directory, env)
+    ran = subprocess.run([str(directory / ".venv" / "bin" / "python"), "-c", AUTOGRAD], capture_output=True, text=True, timeout=300)
+    assert ran.stdout.strip() == "[[4.5, 4.5], [4.5, 4.5]] 2.13.0+cpu", ran.stderr
+    checked = torchup("project", "check", str(directory), "--json")
+    assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout + checked.stderr

@@ -271,6 +271,7 @@ def install(
             say(
                 f"[3/{STEPS}] install: torch {found['torch']}, numpy {found.get('numpy')} and scipy {found.get('scipy')} are already there and verify: nothing to do"
             )
+            keep_pins(the_target, plan, facts, say)
             lap("verify")
             return Result("already-installed", the_target, plan, "none", [], before, seconds)
 
@@ -294,8 +295,46 @@ def install(
         if created and not the_target.existed:
             shutil.rmtree(the_target.venv, ignore_errors=True)
         raise
+    keep_pins(the_target, plan, facts, say)
     lap("verify")
     return Result("installed", the_target, plan, installer.name, commands, report, seconds)
+
+
+CONSTRAINTS = "torchup-constraints.txt"
+
+
+def _installer_env(the_target: Target, facts: Facts, host: Host) -> Dict[str, str]:
+    """torchup's own installs are not held by the pins of an earlier one: pip gets every configured
+    constraint but that file (PIP_CONSTRAINT beats the configuration files)."""
+    configured = facts.pip.config.settings.get("constraint") if facts.pip else None
+    if the_target.venv is None or configured is None:
+        return host.env
+    ours = str(the_target.venv / CONSTRAINTS)
+    return dict(host.env, PIP_CONSTRAINT=" ".join(value for value in configured.value if value != ours))
+
+
+def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str], None]) -> None:
+    """The exact builds installed, as a constraints file the venv's own pip.conf names: a later
+    `pip install somepkg` there cannot swap torch for another build (uv reads no pip.conf)."""
+    if the_target.venv is None:
+        return
+    from ..pipconf import value_of, with_setting
+
+    pins = the_target.venv / CONSTRAINTS
+    pins.write_text(
+        "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.packages) + "\n"
+    )
+    conf = the_target.venv / ("pip.ini" if os.name == "nt" else "pip.conf")
+    text = conf.read_text(encoding="utf-8") if conf.exists() else ""
+    # Constraints configured elsewhere (the user's or the machine's pip.conf) keep applying: this
+    # file's [install] constraint replaces theirs, so theirs are named in it too.
+    configured = facts.pip.config.settings.get("constraint") if facts.pip else None
+    others = [value for value in (configured.value if configured else []) if value != str(pins) and not str(configured.source).startswith(str(conf))]
+    current = (value_of(text, "install", "constraint") or "").split()
+    wanted = list(dict.fromkeys(current + others + [str(pins)]))
+    if wanted != current:
+        conf.write_text(with_setting(text, "install", "constraint", " ".join(wanted)), encoding="utf-8")
+    say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
 
 
 def _install(the_target, facts, plan, installer, commands, options, host, say, lap, installer_output) -> List[dict]:
@@ -307,7 +346,9 @@ def _install(the_target, facts, plan, installer, commands, options, host, say, l
         try:
             for command in commands:
                 say(f"  $ {' '.join(command.argv)}")
-                completed = runner.run_echoed(command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=host.env)
+                completed = runner.run_echoed(
+                    command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host)
+                )
                 if not completed.ok:
                     cause = _cause(completed)
                     raise InstallError(
