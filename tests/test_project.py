@@ -224,3 +224,40 @@ def test_poetry_and_pdm_init_lock_install_give_the_planned_torch(tool, tools, in
     assert ran.stdout.strip() == "[[4.5, 4.5], [4.5, 4.5]] 2.13.0+cpu", ran.stderr
     checked = torchup("project", "check", str(directory), "--json")
     assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout + checked.stderr
+
+
+CLOSED = "http://127.0.0.1:9/whl"  # nothing answers there: the plan is decided from the bundled data
+
+
+def test_init_updates_in_place_and_says_what_it_would_do(tmp_path):
+    directory = project_dir(tmp_path)
+    first = torchup("project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--variant", "cu130", "--with", "torchvision", "--index-base", CLOSED)
+    assert first.returncode == 0, first.stderr
+    text = (directory / "pyproject.toml").read_text()
+    assert 'torch = [{index = "pytorch-cu130", marker = "sys_platform == \'linux\'"}, {index = "pytorch-cpu", marker = "sys_platform != \'linux\'"}]' in text
+    assert text.count('"torch==2.13.0"') == 1 and '"torchvision==0.28.0"' in text
+    # A later build replaces the earlier one: no duplicate requirement, no stale index.
+    dry = torchup(
+        "project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--variant", "cu132", "--with", "torchvision", "--index-base", CLOSED, "--dry-run"
+    )
+    assert dry.returncode == 0 and (directory / "pyproject.toml").read_text() == text  # a dry run writes nothing
+    assert '-url = "http://127.0.0.1:9/whl/cu130"' in dry.stdout and '+url = "http://127.0.0.1:9/whl/cu132"' in dry.stdout
+    torchup("project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--variant", "cu132", "--with", "torchvision", "--index-base", CLOSED)
+    moved = (directory / "pyproject.toml").read_text()
+    assert "pytorch-cu130" not in moved and moved.count("pytorch-cu132") == 3 and moved.count('"torch==2.13.0"') == 1
+    checked = torchup("project", "check", str(directory), "--json")
+    assert json.loads(checked.stdout)["findings"] == [], checked.stdout
+
+
+def test_init_with_extras_writes_conflicting_groups(tmp_path):
+    directory = project_dir(tmp_path)
+    result = torchup("project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--extras", "cpu,cu130", "--index-base", CLOSED)
+    assert result.returncode == 0, result.stderr
+    text = (directory / "pyproject.toml").read_text()
+    assert 'cpu = ["torch==2.13.0"]' in text and 'cu130 = ["torch==2.13.0"]' in text
+    assert 'conflicts = [[{extra = "cpu"}, {extra = "cu130"}]]' in text
+    assert 'torch = [{index = "pytorch-cpu", extra = "cpu"}, {index = "pytorch-cu130", extra = "cu130"}]' in text
+    assert '"numpy",  # arrays' in text and "torch==" not in text.split("[project.optional-dependencies]")[0]
+    assert json.loads(torchup("project", "check", str(directory), "--json").stdout)["findings"] == []
+    refused = torchup("project", "init", str(directory), "--tool", "poetry", "--extras", "cpu,cu130", "--index-base", CLOSED)
+    assert refused.returncode == 2 and refused.stderr.startswith("torchup: error: Invalid value for --extras")
