@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from . import __version__
+from . import __version__, runner
 from .errors import TorchupError
 from .host import Host
 from .redact import RedactingStream
@@ -267,22 +267,27 @@ def plan(options, python, as_json, **plan_choices):
 @click.option("--break-system-packages", is_flag=True, help="Install into an externally managed (PEP 668) Python anyway. A last resort.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
 @click.option("--no-wait", is_flag=True, help="When another torchup run is installing into the target, stop instead of waiting for it.")
+@click.option("--bundle", metavar="DIR", help="Install from a directory made by `torchup bundle` (air-gapped): checked first, then the only source.")
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (progress goes to stderr).")
 @click.pass_obj
-def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, no_wait, as_json, **plan_choices):
+def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, no_wait, bundle, as_json, **plan_choices):
     """Install numpy, scipy and the planned torch, then verify them."""
     import sys as _sys
 
     from . import install as installing
 
+    if bundle and (find_links or no_index):
+        raise click.BadParameter("a bundle is the only source: give --bundle alone", param_hint="--bundle")
+    if bundle and not os.path.isfile(os.path.join(bundle, "bundle.json")):
+        raise TorchupError(f"--bundle {bundle}: not a bundle (no bundle.json)", hint="make one on a connected machine: torchup bundle -o DIR")
     if no_index and not find_links:
         raise click.BadParameter("--no-index needs --find-links DIR", param_hint="--no-index")
     for directory in find_links:
         if not os.path.isdir(directory):
             raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
     install_options = installing.Options(
-        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages, no_wait
+        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages, no_wait, bundle
     )
     overrides = overrides_from(plan_choices)
     say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean
@@ -391,6 +396,53 @@ def fix(options, python, apply_fixes, system, mirror, as_json):
     else:
         click.echo(fixing.render_text(facts.python, findings, actions, changes, after), nl=False)
     click.get_current_context().exit(1 if fixing.blocking(remaining) else 0)
+
+
+@cli.command()
+@click.option("-o", "--output", required=True, metavar="DIR", help="The bundle's directory (created; files already there and right are kept).")
+@click.option("--from-detect", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A `torchup detect --json` file captured on the target.")
+@python_option
+@plan_options
+@click.pass_obj
+def bundle(options, output, from_detect, python, **plan_choices):
+    """Download everything an air-gapped machine needs, resolved for that machine, with a manifest."""
+    from pathlib import Path as _Path
+
+    from . import bundle as bundling
+    from .detect import detect as run_detect
+    from .install import companions_for
+    from .plan import make_plan, pip_sources
+
+    overrides = overrides_from(plan_choices)
+    glibc = None
+    if from_detect:
+        try:
+            document = json.loads(_Path(from_detect).read_text(encoding="utf-8"))
+        except ValueError:
+            raise click.BadParameter(f"{from_detect}: not JSON", param_hint="--from-detect") from None
+        described = bundling.overrides_from_detect(document)
+        glibc = described.pop("glibc")
+        overrides = overrides._replace(**described)
+    host = Host(timeout=options["timeout"])
+    here = run_detect(python, host)  # this machine's pip configuration (its mirror serves numpy and scipy), and the target where it is this one
+    plan = make_plan(None if not overrides.needs_detection() else here, overrides, timeout=host.timeout)
+    target = bundling.Target(plan.inputs.os, plan.inputs.arch, plan.inputs.python, glibc or plan.inputs.glibc)
+    uv = bundling.find_uv(host)
+    if uv is None:
+        raise TorchupError("torchup bundle resolves with uv, which is not here", hint="pip install uv (into torchup's environment, or on PATH)")
+    out = _Path(output).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    say(f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} ({plan.decision.variant_reason})")
+    requirements = plan.packages + [name for name in companions_for(plan)]
+    lock = bundling.resolve(uv, requirements, plan.index_url, pip_sources(here).index_url, target, out / ".resolve", runner.INSTALLER_TIMEOUT)
+    files = bundling.files_of(lock)
+    say(f"[2/3] resolved {len(files)} files for the target; downloading")
+    files = bundling.download(files, out, say, max(host.timeout, 60.0))
+    facts = {key: (list(value) if isinstance(value, tuple) else value) for key, value in overrides._asdict().items() if key not in ("offline", "index_base")}
+    manifest = bundling.write_manifest(out, target, facts, plan.as_data(), files, lock)
+    say(f"[3/3] {manifest}: {len(files)} files, {sum(f.size for f in files) / 1e6:.1f} MB")
+    click.echo(f"Bundle for {target.uv_platform()}, Python {target.python}: torch {plan.torch} in {out}\n  on the target: torchup install --bundle {out}")
 
 
 @cli.group(cls=TorchupGroup)

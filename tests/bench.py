@@ -44,7 +44,9 @@ def installed_torchup() -> Path:
         venv.EnvBuilder(with_pip=True).create(BENCH_VENV)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(REPO), "uv"], check=True)
     else:
+        # torchup itself afresh, and any dependency it gained since the venv was made.
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", str(REPO)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(REPO)], check=True)
     return BENCH_VENV / "bin" / "torchup"
 
 
@@ -147,6 +149,47 @@ def cuda_build_size():
     return measured
 
 
+def bench_bundle(torchup: Path):
+    """torchup bundle from a loopback index of the wheelhouse, in MB/s beside a plain copy of the same bytes."""
+    from conftest import LocalIndex, serve_wheels  # the tests' own loopback index
+
+    with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
+        index = LocalIndex(Path(scratch) / "served")
+        wheels = sorted(WHEELHOUSE.glob("*.whl"))
+        serve_wheels(index, "whl/cpu", wheels)
+        serve_wheels(index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+        env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=index.url + "/pypi")
+        env.pop("PIP_FIND_LINKS", None)
+        out = Path(scratch) / "bundle"
+        argv = [
+            str(torchup),
+            "bundle",
+            "-o",
+            str(out),
+            "--python",
+            str(BENCH_VENV / "bin" / "python"),
+            "--torch",
+            "2.13",
+            "--no-gpu",
+            "--index-base",
+            index.url + "/whl",
+        ]
+        seconds = timed(argv, env)[0]
+        files = [out / item["name"] for item in json.loads((out / "bundle.json").read_text())["files"]]
+        size = sum(path.stat().st_size for path in files)
+        copied = Path(scratch) / "copied"
+        copied.mkdir()
+        started = time.perf_counter()
+        for path in files:
+            shutil.copyfile(path, copied / path.name)
+        copy_seconds = time.perf_counter() - started
+        index.close()
+    print(
+        f"torchup bundle (resolve, download, hash) {size / 1e6 / seconds:6.0f} MB/s ({size / 1e6:.0f} MB in {seconds:.1f} s)   "
+        f"a plain copy of the same files {size / 1e6 / copy_seconds:6.0f} MB/s"
+    )
+
+
 def main():
     torchup = installed_torchup()
     # As in an activated venv: the default target is that venv's python.
@@ -157,6 +200,7 @@ def main():
     report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 200)
     bench_doctor(torchup, env)
     bench_install(torchup, env)
+    bench_bundle(torchup)
     cuda = cuda_build_size()
     if "bytes" in cuda:
         print(

@@ -46,6 +46,7 @@ class Options(NamedTuple):
     no_index: bool = False
     break_system_packages: bool = False
     no_wait: bool = False  # another run holds the target: stop instead of waiting
+    bundle: Optional[str] = None  # a directory made by `torchup bundle`: checked, then the only source
 
 
 class Target(NamedTuple):
@@ -251,6 +252,8 @@ def install(
     say(f"[1/{STEPS}] detect: {the_target.python}" + (f" (a new venv, from {the_target.create_from})" if the_target.create_from else ""))
     facts = detect(the_target.create_from or the_target.python, host)
     _refuse_externally_managed(facts, the_target, options)
+    if options.bundle:
+        options, overrides = _from_bundle(options, overrides, facts, say)
     lap("detect")
 
     air_gapped = bool(options.no_index or options.find_links)
@@ -408,6 +411,28 @@ def _writable(the_target: Target, facts: Facts) -> List[str]:
     if the_target.venv:  # the scripts and data directories of a system Python are not torchup's to copy
         found += [paths.get("scripts"), str(the_target.venv / "share"), str(the_target.venv / "include")]
     return [path for path in found if path]
+
+
+def _from_bundle(options: Options, overrides: Overrides, facts: Facts, say: Callable[[str], None]) -> Tuple[Options, Overrides]:
+    """A bundle's hashes, its manifest and its target checked against this machine; then it is the only source."""
+    from ..bundle import BundleRefused, misfits, read_bundle
+    from ..plan import build_inputs
+
+    manifest = read_bundle(Path(options.bundle))
+    problems = misfits(manifest, facts, build_inputs(facts, Overrides())[0])
+    if problems:
+        raise BundleRefused(
+            f"this bundle was made for another machine: {'; '.join(problems)}; nothing was installed",
+            hint="make a bundle for this machine: torchup detect --json here, then torchup bundle --from-detect FILE on a connected one",
+        )
+    say(
+        f"  bundle {options.bundle}: {len(manifest['files'])} files, every hash checked, made for {manifest['target']['platform']}, Python {manifest['target']['python']}"
+    )
+    planned = manifest["plan"]
+    return (
+        options._replace(find_links=(str(Path(options.bundle).absolute()),), no_index=True),
+        overrides._replace(torch=planned["release"]["version"], variant=planned["variant"]),
+    )
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:
