@@ -163,10 +163,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _remote_size(url: str, timeout: float) -> int:
+    """A file's size from the index, asked before downloading, so progress can say "of how much"."""
+    request = request_for(url)
+    request.method = "HEAD"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return int(response.headers.get("Content-Length") or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def download(files: List[BundledFile], directory: Path, say: Callable[[str], None], timeout: float) -> List[BundledFile]:
     """Each file into ``directory``, checked against its hash; a file already there and right is kept."""
     done, fetched_bytes, started = [], 0, time.monotonic()
-    total = sum(f.size for f in files)
+    files = [item if item.size else item._replace(size=_remote_size(item.url, timeout)) for item in files]
+    total = sum(f.size for f in files if not ((directory / f.name).exists() and f.sha256 and sha256_of(directory / f.name) == f.sha256))
     for number, item in enumerate(files, 1):
         path = directory / item.name
         if path.exists() and item.sha256 and sha256_of(path) == item.sha256:
@@ -277,15 +289,6 @@ def misfits(manifest: dict, facts, inputs) -> List[str]:
             if not candidate.accepted:
                 found.append(f"the bundle holds torch {manifest['plan']['torch']}, and on this machine {candidate.reason}")
     return found
-
-
-def copy_speed(files: List[Path], work: Path) -> float:
-    """A plain copy of the same bytes, in MB/s: the baseline `make bench` sets bundling beside."""
-    started, size = time.monotonic(), 0
-    for path in files:
-        shutil.copyfile(path, work / path.name)
-        size += path.stat().st_size
-    return size / 1e6 / max(time.monotonic() - started, 1e-6)
 
 
 def find_uv(host) -> Optional[Tuple[str, ...]]:
