@@ -14,16 +14,17 @@ from collections import namedtuple
 
 from .causes import classify
 
-Check = namedtuple("Check", "id group title function needs_torch opt_in")
+# timeout: seconds this check may take when it needs more than --check-timeout (a compile), else None
+Check = namedtuple("Check", "id group title function needs_torch opt_in timeout")
 
 CHECKS = []
 INSTALL_LINK = "https://pytorch.org/get-started/locally/"
 TUTORIAL_LINK = "https://pytorch.org/tutorials/beginner/blitz/autograd_tutorial.html"
 
 
-def check(check_id, title, needs_torch=True, opt_in=False):
+def check(check_id, title, needs_torch=True, opt_in=False, timeout=None):
     def register(function):
-        CHECKS.append(Check(check_id, check_id.split(".")[0], title, function, needs_torch, opt_in))
+        CHECKS.append(Check(check_id, check_id.split(".")[0], title, function, needs_torch, opt_in, timeout))
         return function
 
     return register
@@ -124,6 +125,7 @@ def torch_build(context):
         "cuda": torch.version.cuda,
         "hip": getattr(torch.version, "hip", None),
         "cuda_available": bool(torch.cuda.is_available()),
+        "device_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
     }
     return result
 
@@ -213,6 +215,21 @@ def single_torch(context):
     return passed("torch in %s" % places[0]) if places else skipped("torch is not on sys.path")
 
 
+def _svd(torch, device, library):
+    a = torch.tensor([[4.0, 1.0, 2.0], [1.0, 3.0, 0.5], [2.0, 0.5, 5.0]], dtype=torch.float64 if device == "cpu" else torch.float32, device=device)
+    u, s, vh = torch.linalg.svd(a)
+    error = (u @ torch.diag(s) @ vh - a).abs().max().item()
+    tolerance = 1e-10 if device == "cpu" else 1e-4
+    if error > tolerance:
+        return outcome("fail", "torch.linalg.svd on %s reconstructs its 3x3 matrix only to %.1e (%s)" % (device, error, library), link=INSTALL_LINK)
+    return passed("torch.linalg.svd of a 3x3 matrix on %s reconstructs it to %.1e (%s)" % (device, error, library))
+
+
+@check("install.linalg", "an SVD on the CPU (LAPACK) reconstructs its matrix")
+def svd_cpu(context):
+    return _svd(context.torch, "cpu", "LAPACK")
+
+
 @check("install.pinned", "torch is still the build torchup installed", needs_torch=False)
 def still_pinned(context):
     pins = os.path.join(sys.prefix, "torchup-constraints.txt")
@@ -242,6 +259,47 @@ def still_pinned(context):
             INSTALL_LINK,
         )
     return passed("the builds torchup installed are in place (%s)" % pins)
+
+
+# --- compile: what PyTorch's release smoke test checks (.ci/pytorch/smoke_test in pytorch/pytorch) --
+
+
+COMPILERS = ("cc", "gcc", "clang", "cl")
+
+
+@check("compile.cpu", "torch.compile (inductor) matches eager on the CPU in fp16, fp32 and fp64", opt_in=True, timeout=600)
+def compile_cpu(context):
+    import shutil
+
+    torch = context.torch
+    compiler = next((name for name in COMPILERS if shutil.which(name)), None)
+    if compiler is None:
+        return outcome(
+            "fail",
+            "torch.compile on the CPU needs a C++ compiler, and none is on PATH (cc, gcc, clang, cl)",
+            ["sudo apt install build-essential  (Debian/Ubuntu)", "sudo dnf install gcc-c++  (Fedora/RHEL)", "xcode-select --install  (macOS)"],
+            "https://pytorch.org/docs/stable/torch.compiler_troubleshooting.html",
+        )
+
+    def function(x):
+        return torch.sin(x) * 2.0 + torch.cos(x) * x
+
+    compiled = torch.compile(function, backend="inductor")
+    tolerances = {torch.float16: 1e-2, torch.float32: 1e-5, torch.float64: 1e-10}
+    worst = []
+    for dtype, tolerance in tolerances.items():
+        x = torch.linspace(-2.0, 2.0, 257, dtype=dtype)
+        error = (compiled(x) - function(x)).abs().max().item()
+        if error > tolerance:
+            return outcome("fail", "torch.compile in %s differs from eager by %.1e" % (str(dtype).replace("torch.", ""), error), link=INSTALL_LINK)
+        worst.append("%s %.0e" % (str(dtype).replace("torch.", ""), error))
+    try:
+        from torch._inductor import cpu_vec_isa
+
+        isa = str(cpu_vec_isa.pick_vec_isa()) or "none (scalar code)"
+    except Exception as error:  # a private module: its absence is a fact, not a failure
+        isa = "unknown (%s)" % type(error).__name__
+    return passed("inductor with %s matches eager (largest differences: %s); vector ISA: %s" % (compiler, ", ".join(worst), isa))
 
 
 # --- tutorial: the values the PyTorch tutorial this project grew from published ------------
@@ -560,6 +618,12 @@ def matmul(torch, device):
     a, b = torch.randn(256, 256), torch.randn(256, 256)
     error, ok = _against_cpu(torch, device, lambda where: a.to(where) @ b.to(where), 1e-3)
     return passed("256x256 float32, relative error %.1e" % error) if ok else outcome("fail", "relative error %.1e against the CPU" % error, link=INSTALL_LINK)
+
+
+@check("accelerator.svd", "an SVD on the GPU (cuSOLVER) reconstructs its matrix")
+@_needs_device
+def svd_device(torch, device):
+    return _svd(torch, device, "cuSOLVER" if device == "cuda" else device)
 
 
 @check("accelerator.conv2d", "a conv2d on the GPU matches the CPU")

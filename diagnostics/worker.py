@@ -74,14 +74,22 @@ def run(ids, checks, classify, emit):
     for check_id in ids:
         check = by_id[check_id]
         imports_torch = check.needs_torch and context.torch is None and context.import_error is None
-        emit({"event": "start", "id": check_id, "imports_torch": imports_torch or check_id == "install.import", "output_from": output_offset()})
+        emit(
+            {
+                "event": "start",
+                "id": check_id,
+                "imports_torch": imports_torch or check_id == "install.import",
+                "output_from": output_offset(),
+                "timeout": check.timeout,
+            }
+        )
         started = time.monotonic()
         poisoned = False
         try:
             if imports_torch:
                 checks.import_torch(context)
                 # torch is in: from here on the check has only the check timeout, not the import allowance.
-                emit({"event": "start", "id": check_id, "imports_torch": False, "output_from": None})
+                emit({"event": "start", "id": check_id, "imports_torch": False, "output_from": None, "timeout": check.timeout})
             if check.needs_torch and context.torch is None:
                 result = checks.skipped("torch does not import (see install.import)")
             else:

@@ -299,6 +299,11 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
         if as_json:  # a pipeline reading stdout learns of the failure too
             click.echo(json.dumps({"schema": 1, "status": "failed", "error": error.message, "hint": error.hint, "exit_code": error.exit_code}, indent=2))
         raise
+    if os.environ.get("GITHUB_STEP_SUMMARY") and result.status != "dry-run":
+        from .redact import redact
+
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(redact(installing.render_markdown(result)))
     if as_json:
         click.echo(json.dumps(result.as_data(), indent=2))
     else:
@@ -322,11 +327,19 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
     help="How long one check may take before it is stopped.",
 )
 @click.option("--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks.")
+@click.option(
+    "--expect",
+    "expectations",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Require of the environment, as a check: variant=cpu, 'torch>=2.7', cuda=13.0, gpus>=8. Repeatable.",
+)
 @click.pass_obj
-def doctor(options, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks):
+def doctor(options, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks, expectations):
     """Run real computations in the target and report each check with evidence and a fix."""
     from . import doctor as diagnosing
     from . import target
+    from .doctor import expect
 
     if junit and not os.path.isdir(os.path.dirname(os.path.abspath(junit)) or "."):
         raise click.BadParameter(f"{junit}: its directory does not exist", param_hint="--junit")
@@ -339,7 +352,7 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
     interpreter = target.resolve_interpreter(python, os.environ)
     target.check_interpreter(interpreter, os.environ, options["timeout"])
     try:
-        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks)
+        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks, expectations=expect.parse(list(expectations)))
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="CHECK|GROUP") from None
     diagnosing.write_outputs(

@@ -58,7 +58,7 @@ def test_text_report_and_junit(torch_python, tmp_path):
     assert "\ninstall\n  ✓ install.import  torch imports\n" in result.stdout
     assert result.stdout.rstrip().endswith(": OK")
     suite = ElementTree.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "9" and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert suite.get("tests") == "10" and suite.get("failures") == "0" and suite.get("errors") == "0"
     assert [case.get("name") for case in suite.iter("testcase")][-1] == "tutorial.autograd"
 
 
@@ -69,9 +69,10 @@ def test_venv_without_torch_fails_with_a_fix(tmp_path, torch_python):
     assert "✗ install.import  torch imports" in result.stdout
     assert "import torch failed: ModuleNotFoundError: No module named 'torch'" in result.stdout
     assert f"fix: torchup install --python {python}  (the build that fits this machine, verified)" in result.stdout
-    # The 29 checks that need torch are skipped for one reason, said once.
+    # The checks that need torch are skipped for one reason, said once.
+    needing_torch = sum(1 for c in checks.CHECKS if c.needs_torch and not c.opt_in)
     assert result.stdout.count("torch does not import (see install.import)") == 1
-    assert "- 29 checks skipped: torch does not import (see install.import)" in result.stdout
+    assert f"- {needing_torch} checks skipped: torch does not import (see install.import)" in result.stdout
     assert result.stdout.rstrip().endswith("FAILED")
 
 
@@ -322,3 +323,30 @@ def test_what_checks_and_libraries_print_stays_their_output(torch_python, tmp_pa
     assert [results[i]["status"] for i in ("extra.loud", "tutorial.autograd")] == ["pass", "pass"]
     loud = results["extra.loud"]["output"]
     assert loud["bytes"] > 5000000 and loud["tail"].endswith("last line\n") and len(loud["tail"]) <= 4000
+
+
+def test_torch_compile_matches_eager_here(torch_python):
+    """PyTorch's release smoke test compiles a function: so does the opt-in compile group, with a C compiler found here."""
+    result = torchup("doctor", "--python", str(torch_python), "--json", "compile", "install.linalg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = by_id(json.loads(result.stdout))
+    assert results["compile.cpu"]["status"] == "pass" and "matches eager" in results["compile.cpu"]["evidence"]
+    assert "vector ISA: " in results["compile.cpu"]["evidence"]
+    assert results["install.linalg"]["evidence"].startswith("torch.linalg.svd of a 3x3 matrix on cpu reconstructs it to ")
+
+
+def test_expectations_are_checks(torch_python):
+    held = torchup(
+        "doctor", "--python", str(torch_python), "--json", "--expect", "variant=cpu", "--expect", "torch>=2.7,<3", "--expect", "gpus=0", "tutorial.ones"
+    )
+    assert held.returncode == 0, held.stdout
+    assert {r["id"]: r["status"] for r in json.loads(held.stdout)["results"] if r["group"] == "expect"} == {
+        "expect.variant": "pass",
+        "expect.torch": "pass",
+        "expect.gpus": "pass",
+    }
+    unmet = torchup("doctor", "--python", str(torch_python), "--json", "--expect", "cuda=13.0", "tutorial.ones")
+    assert unmet.returncode == 1
+    assert by_id(json.loads(unmet.stdout))["expect.cuda"]["evidence"] == "expected cuda==13.0; found cuda = none"
+    bad = torchup("doctor", "--python", str(torch_python), "--expect", "gpu=8")
+    assert bad.returncode == 2 and bad.stderr.startswith("torchup: error: --expect gpu=8: not KEY=VALUE")

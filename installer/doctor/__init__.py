@@ -33,11 +33,17 @@ def list_checks():
     return "\n".join("%-*s  %s%s" % (width, c.id, c.title, "  (opt-in)" if c.opt_in else "") for c in checks.CHECKS) + "\n"
 
 
-def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_checks=None, env=None):
-    """The report of the checks named (ids or groups; by default all but the opt-in ones)."""
-    selected = checks.select(list(names))
+def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_checks=None, env=None, expectations=()):
+    """The report of the checks named (ids or groups; by default all but the opt-in ones), and of
+    each expectation (``--expect``), judged from what the install checks found."""
+    from . import expect
+
+    selected = [c.id for c in checks.select(list(names))]
+    if expectations:  # they are judged from the install group's facts: run it too
+        selected = list(dict.fromkeys(["install.import", "install.build"] + selected))
     started = time.monotonic()
-    results = pool.run_checks(python, [c.id for c in selected], env=env, check_timeout=check_timeout, extra_checks=extra_checks)
+    results = pool.run_checks(python, selected, env=env, check_timeout=check_timeout, extra_checks=extra_checks)
+    results += expect.results_for(list(expectations), results)
     return report.build(python, results, time.monotonic() - started, strict=strict)
 
 
@@ -52,6 +58,9 @@ def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=Fa
         echo(report.render_markdown(outcome), end="")
     else:
         echo(report.render_text(outcome, verbose=verbose), end="")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):  # the job's summary page shows the report too
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(redact(report.render_markdown(outcome)) + "\n")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         # Workflow commands are read from stdout; with --json that stays the document alone.
         for line in report.github_annotations(outcome):

@@ -168,7 +168,8 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
                 current, started = event["id"], time.monotonic()
                 if event.get("output_from") is not None:
                     output_from = event["output_from"]
-                deadline = started + check_timeout + (import_timeout if event.get("imports_torch") else 0.0)
+                own = max(check_timeout, event.get("timeout") or 0.0)  # a check that needs longer says so (a compile)
+                deadline = started + own + (import_timeout if event.get("imports_torch") else 0.0)
             elif event["event"] == "result":
                 event.pop("event")
                 end = event.pop("output_to", None) or output_from

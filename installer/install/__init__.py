@@ -513,3 +513,19 @@ def render_text(result: Result) -> str:
     lines.append(f"  verified: torch imports ({accelerator}; GPU {available}), autograd gives 4.5, torch.from_numpy shares memory, scipy imports")
     lines.append(f"  next: torchup doctor --python {result.target.python}")
     return "\n".join(lines) + "\n"
+
+
+def render_markdown(result: Result) -> str:
+    """The install for a CI job's summary page (GITHUB_STEP_SUMMARY)."""
+    facts = verified_facts(result.verification or [])
+    plan = result.plan
+    rows = [
+        ("status", result.status),
+        ("torch", f"`{facts.get('torch') or plan.torch}`"),
+        ("build", f"{plan.variant}: {plan.decision.variant_reason}"),
+        ("index", f"`{plan.found_in or plan.index_url}`"),
+        ("numpy, scipy", f"{facts.get('numpy')}, {facts.get('scipy')}"),
+        ("installer", result.installer),
+        ("target", f"`{result.target.python}`"),
+    ]
+    return "### torchup install\n\n| | |\n|---|---|\n" + "".join(f"| {key} | {value} |\n" for key, value in rows) + "\n"

@@ -1,0 +1,91 @@
+"""``doctor --expect KEY=VALUE``: what a CI job requires of its environment, each a check of its own.
+
+Keys: ``variant`` (``cpu``, ``cu130``, ``default``…), ``torch`` (a version or a range:
+``torch>=2.7``), ``cuda`` (the CUDA torch was built with: ``cuda=13.0``), ``gpus`` (how many GPUs
+torch sees: ``gpus>=8``). An expectation that does not hold fails the run like any check.
+"""
+
+import re
+from typing import List, NamedTuple
+
+from ..errors import TorchupError
+
+KEYS = ("variant", "torch", "cuda", "gpus")
+_FORM = re.compile(r"^\s*(?P<key>[a-z]+)\s*(?P<operator>==|!=|>=|<=|=|>|<)\s*(?P<value>\S+)\s*$")
+
+
+class Expectation(NamedTuple):
+    key: str
+    operator: str  # "==" for "=" too
+    value: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.key}{self.operator}{self.value}"
+
+
+def parse(given: List[str]) -> List[Expectation]:
+    found = []
+    for text in given:
+        match = _FORM.match(text)
+        if not match or match.group("key") not in KEYS:
+            raise TorchupError(
+                f"--expect {text}: not KEY=VALUE with a key of {', '.join(KEYS)}", hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect gpus>=8"
+            )
+        operator = "==" if match.group("operator") == "=" else match.group("operator")
+        if match.group("key") in ("variant", "cuda") and operator not in ("==", "!="):
+            raise TorchupError(f"--expect {text}: {match.group('key')} takes = or !=")
+        found.append(Expectation(match.group("key"), operator, match.group("value")))
+    return found
+
+
+def _facts(results: List[dict]) -> dict:
+    facts: dict = {}
+    for result in results:
+        facts.update(result.get("facts") or {})
+        if result["id"] == "install.import" and result.get("torch_version"):
+            facts.setdefault("torch", result["torch_version"])
+    return facts
+
+
+def _compare(found, operator: str, wanted) -> bool:
+    return {"==": found == wanted, "!=": found != wanted, ">=": found >= wanted, "<=": found <= wanted, ">": found > wanted, "<": found < wanted}[operator]
+
+
+def results_for(expectations: List[Expectation], results: List[dict]) -> List[dict]:
+    """One result per expectation, judged from the facts the checks reported."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    facts = _facts(results)
+    judged = []
+    for expectation in expectations:
+        torch = facts.get("torch")
+        if expectation.key == "torch":
+            found = torch
+            holds = torch is not None and Version(torch) in SpecifierSet(expectation.operator + expectation.value, prereleases=True)
+        elif expectation.key == "variant":
+            found = (torch.partition("+")[2] or "default") if torch else None
+            holds = found is not None and _compare(found, expectation.operator, expectation.value)
+        elif expectation.key == "cuda":
+            found = (facts.get("cuda") or "none") if torch else None
+            holds = found is not None and _compare(found, expectation.operator, expectation.value)
+        else:
+            found = facts.get("device_count")
+            holds = found is not None and _compare(int(found), expectation.operator, int(expectation.value))
+        evidence = f"expected {expectation.text}; found {expectation.key} = {found if found is not None else 'nothing (torch does not import)'}"
+        fix = (
+            None if holds else {"commands": ["torchup plan  (what this machine gets, and why)", "torchup install  (the build this machine runs)"], "link": None}
+        )
+        judged.append(
+            {
+                "id": f"expect.{expectation.key}",
+                "group": "expect",
+                "title": f"{expectation.text}",
+                "status": "pass" if holds else "fail",
+                "evidence": evidence,
+                "fix": fix,
+                "seconds": 0.0,
+            }
+        )
+    return judged
