@@ -22,7 +22,7 @@ from .. import runner, target
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
-from ..plan import Overrides, Plan, make_plan, pip_sources
+from ..plan import Overrides, Plan, make_plan, pip_cert, pip_sources
 from ..plan.data import BuildKind
 from .backends import Pip, Sources, Uv
 from .transaction import STATE_DIR, Transaction
@@ -306,14 +306,25 @@ def install(
 CONSTRAINTS = "torchup-constraints.txt"
 
 
-def _installer_env(the_target: Target, facts: Facts, host: Host) -> Dict[str, str]:
-    """torchup's own installs are not held by the pins of an earlier one: pip gets every configured
-    constraint but that file (PIP_CONSTRAINT beats the configuration files)."""
+def _installer_env(the_target: Target, facts: Facts, host: Host, installer) -> Dict[str, str]:
+    """The installer's environment. torchup's own installs are not held by the pins of an earlier
+    one: pip gets every configured constraint but that file (PIP_CONSTRAINT beats the configuration
+    files). uv reads no pip.conf: pip's CA bundle (a corporate CA) goes to it as SSL_CERT_FILE;
+    without one, it is told to trust the system's store (UV_SYSTEM_CERTS; UV_NATIVE_TLS on older
+    uv), where a corporate CA is installed, as pip does through truststore."""
+    env = dict(host.env)
     configured = facts.pip.config.settings.get("constraint") if facts.pip else None
-    if the_target.venv is None or configured is None:
-        return host.env
-    ours = str(the_target.venv / CONSTRAINTS)
-    return dict(host.env, PIP_CONSTRAINT=" ".join(value for value in configured.value if value != ours))
+    if the_target.venv is not None and configured is not None:
+        ours = str(the_target.venv / CONSTRAINTS)
+        env["PIP_CONSTRAINT"] = " ".join(value for value in configured.value if value != ours)
+    if isinstance(installer, Uv):
+        cert = pip_cert(facts)
+        if cert:
+            env["SSL_CERT_FILE"] = cert  # pip's `cert` beats SSL_CERT_FILE for pip: so for uv too
+        elif not env.get("SSL_CERT_FILE"):
+            env.setdefault("UV_SYSTEM_CERTS", "true")
+            env.setdefault("UV_NATIVE_TLS", "true")
+    return env
 
 
 def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str], None]) -> None:
@@ -350,7 +361,7 @@ def _install(the_target, facts, plan, installer, commands, options, host, say, l
             for command in commands:
                 say(f"  $ {' '.join(command.argv)}")
                 completed = runner.run_echoed(
-                    command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host)
+                    command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host, installer)
                 )
                 if not completed.ok:
                     cause = _cause(completed)

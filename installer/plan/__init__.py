@@ -206,6 +206,12 @@ def pip_sources(facts: Optional[Facts]) -> PipSources:
     return PipSources(usable["index-url"][0] if usable["index-url"] else None, usable["extra-index-url"], usable["find-links"], left_out)
 
 
+def pip_cert(facts: Optional[Facts]) -> Optional[str]:
+    """The CA bundle the target's pip is configured with (`cert` in pip.conf, PIP_CERT), if any."""
+    setting = facts.pip.config.settings.get("cert") if facts and facts.pip else None
+    return setting.value if setting and isinstance(setting.value, str) else None
+
+
 def configured_sources(facts: Optional[Facts]) -> List[Tuple[str, str]]:
     """The target pip's own sources that could hold a torch build: (kind, location), PyPI excluded (it never has +cpu/+cuXXX builds)."""
     sources = pip_sources(facts)
@@ -240,10 +246,12 @@ def make_plan(
         from .confirm import IndexCheck
 
         if skip_index:
-            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, local_sources)
+            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, local_sources, pip_cert(facts))
             confirmation = check.in_user_sources(decision, "--no-index: the index was not asked")
         else:
-            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, list(local_sources) + configured_sources(facts))
+            check = IndexCheck.create(
+                data, inputs, eligible, ranked, target_tags, base, timeout, list(local_sources) + configured_sources(facts), pip_cert(facts)
+            )
             confirmation = check.on_index(decision)
         decision, candidates, confirmed, found_in = confirmation.decision, confirmation.candidates, confirmation.confirmed, confirmation.found_in
         notes = list(decision.notes) + [confirmation.note]

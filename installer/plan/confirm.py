@@ -42,13 +42,14 @@ class IndexCheck(NamedTuple):
     base: str
     timeout: float
     user_sources: Sequence[Tuple[str, str]]  # (kind, location): --find-links first, then the pip configuration's
+    cafile: Optional[str] = None  # pip's configured CA bundle (a corporate CA), for these requests too
 
     @classmethod
-    def create(cls, data, inputs, eligible, ranked, target_tags, base, timeout, user_sources) -> "IndexCheck":
+    def create(cls, data, inputs, eligible, ranked, target_tags, base, timeout, user_sources, cafile=None) -> "IndexCheck":
         abis, platforms = target_tags or (None, index.generic_platforms(inputs.os, inputs.arch, inputs.glibc))
         interpreter = "cp" + inputs.python.replace(".", "")
         tags = index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
-        return cls(data, inputs, eligible, ranked, tags, f"{interpreter} on {platforms[0]}", base, timeout, list(user_sources))
+        return cls(data, inputs, eligible, ranked, tags, f"{interpreter} on {platforms[0]}", base, timeout, list(user_sources), cafile)
 
     def index_url(self, build: Build) -> str:
         return self.data.pypi_index if build.name == "default" else f"{self.base}/{build.name}"
@@ -59,7 +60,7 @@ class IndexCheck(NamedTuple):
             url = self.index_url(candidate.build)
             if url not in listings:
                 try:
-                    listings[url] = index.fetch_listing(url, "torch", self.timeout)
+                    listings[url] = index.fetch_listing(url, "torch", self.timeout, self.cafile)
                 except index.IndexUnreachable as error:
                     return self.in_user_sources(decision, f"the index did not answer within {self.timeout:g} s ({error})")
             wanted = local_version(release, candidate.build)
@@ -82,7 +83,7 @@ class IndexCheck(NamedTuple):
         listings = {}
         for kind, location in self.user_sources:
             try:
-                listings[location] = index.source_listing(location, "torch", kind, self.timeout)
+                listings[location] = index.source_listing(location, "torch", kind, self.timeout, self.cafile)
             except index.IndexUnreachable:
                 listings[location] = []
         for release, candidate in self._walk(decision):

@@ -43,6 +43,15 @@ def parse_listing(body: str, content_type: str) -> List[str]:
     return [unquote(urlsplit(href).path.rsplit("/", 1)[-1]) for href in parser.hrefs]
 
 
+def tls_context(cafile: Optional[str]):
+    """The CA bundle pip is configured with (its `cert`), for torchup's own requests; None: Python's defaults."""
+    if not cafile:
+        return None
+    import ssl
+
+    return ssl.create_default_context(cafile=cafile)
+
+
 def request_for(url: str, **headers: str) -> urllib.request.Request:
     """A request for ``url``; credentials in it (``https://user:secret@host/…``) go as basic auth,
     since urllib would take ``user:secret@host`` for the host name. A password may hold "/" or "@"."""
@@ -57,11 +66,11 @@ def request_for(url: str, **headers: str) -> urllib.request.Request:
     return urllib.request.Request(url, headers=headers)
 
 
-def fetch_listing(index_url: str, project: str, timeout: float) -> List[str]:
+def fetch_listing(index_url: str, project: str, timeout: float, cafile: Optional[str] = None) -> List[str]:
     url = f"{index_url.rstrip('/')}/{project}/"
     request = request_for(url, Accept=ACCEPT)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=tls_context(cafile)) as response:
             body = response.read().decode("utf-8", errors="replace")
             content_type = response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as error:
@@ -74,24 +83,24 @@ def fetch_listing(index_url: str, project: str, timeout: float) -> List[str]:
     return parse_listing(body, content_type)
 
 
-def fetch_page(url: str, timeout: float) -> str:
+def fetch_page(url: str, timeout: float, cafile: Optional[str] = None) -> str:
     request = request_for(url)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=tls_context(cafile)) as response:
             return response.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise IndexUnreachable(f"{url}: {getattr(error, 'reason', error)}") from None
 
 
-def source_listing(location: str, project: str, kind: str, timeout: float) -> List[str]:
+def source_listing(location: str, project: str, kind: str, timeout: float, cafile: Optional[str] = None) -> List[str]:
     """File names a pip source offers for ``project``: an index base (PEP 503) or a find-links location.
 
     Local directories and file:// URLs are read from disk; http(s) ones are fetched.
     """
     if "://" in location and not location.startswith("file:"):
         if kind == "index":
-            return fetch_listing(location, project, timeout)
-        return parse_listing(fetch_page(location, timeout), "text/html")
+            return fetch_listing(location, project, timeout, cafile)
+        return parse_listing(fetch_page(location, timeout, cafile), "text/html")
     path = url2pathname(urlsplit(location).path) if location.startswith("file:") else location
     if kind == "index":
         path = os.path.join(path, project)
