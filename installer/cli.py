@@ -351,8 +351,13 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
         return
     interpreter = target.resolve_interpreter(python, os.environ)
     target.check_interpreter(interpreter, os.environ, options["timeout"])
+    from .doctor.report import TextStream
+
+    wanted = expect.parse(list(expectations))
+    # The text report streams: each check's lines as it finishes.
+    stream = None if (as_json or markdown) else TextStream(interpreter, lambda line: click.echo(line), options["verbose"])
     try:
-        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks, expectations=expect.parse(list(expectations)))
+        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks, expectations=wanted, on_result=stream.add if stream else None)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="CHECK|GROUP") from None
     diagnosing.write_outputs(
@@ -363,6 +368,7 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
         options["verbose"],
         echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
         echo_err=lambda text: click.echo(text, err=True),
+        stream=stream,
     )
     click.get_current_context().exit(outcome["exit_code"])
 

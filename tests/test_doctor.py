@@ -350,3 +350,29 @@ def test_expectations_are_checks(torch_python):
     assert by_id(json.loads(unmet.stdout))["expect.cuda"]["evidence"] == "expected cuda==13.0; found cuda = none"
     bad = torchup("doctor", "--python", str(torch_python), "--expect", "gpu=8")
     assert bad.returncode == 2 and bad.stderr.startswith("torchup: error: --expect gpu=8: not KEY=VALUE")
+
+
+def test_the_text_report_streams_each_check_as_it_finishes(torch_python, tmp_path):
+    extra = tmp_path / "slow.py"
+    extra.write_text(
+        "import time\nfrom torchup.diagnostics.checks import check, passed\n\n"
+        "@check('extra.slow', 'a check that takes its time', needs_torch=False)\n"
+        "def slow(context):\n    time.sleep(8)\n    return passed('done')\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "torchup", "doctor", "--python", str(torch_python), "--extra-checks", str(extra), "tutorial.ones", "extra.slow"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=isolated_env(),
+        cwd=REPO,
+    )
+    try:
+        for line in process.stdout:
+            if "tutorial.ones" in line:
+                break
+        # The first check is on the screen while the second still runs.
+        assert process.poll() is None
+        rest = process.stdout.read()
+    finally:
+        process.wait(timeout=120)
+    assert "✓ extra.slow" in rest and rest.rstrip().endswith(": OK")

@@ -33,7 +33,7 @@ def list_checks():
     return "\n".join("%-*s  %s%s" % (width, c.id, c.title, "  (opt-in)" if c.opt_in else "") for c in checks.CHECKS) + "\n"
 
 
-def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_checks=None, env=None, expectations=()):
+def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_checks=None, env=None, expectations=(), on_result=None):
     """The report of the checks named (ids or groups; by default all but the opt-in ones), and of
     each expectation (``--expect``), judged from what the install checks found."""
     from . import expect
@@ -42,13 +42,17 @@ def run(python, names=(), strict=False, check_timeout=pool.CHECK_TIMEOUT, extra_
     if expectations:  # they are judged from the install group's facts: run it too
         selected = list(dict.fromkeys(["install.import", "install.build"] + selected))
     started = time.monotonic()
-    results = pool.run_checks(python, selected, env=env, check_timeout=check_timeout, extra_checks=extra_checks)
-    results += expect.results_for(list(expectations), results)
+    results = pool.run_checks(python, selected, env=env, check_timeout=check_timeout, extra_checks=extra_checks, on_result=on_result)
+    judged = expect.results_for(list(expectations), results)
+    for result in judged if on_result else ():
+        on_result(result)
+    results += judged
     return report.build(python, results, time.monotonic() - started, strict=strict)
 
 
-def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=False, echo=print, echo_err=None):
-    """Print the report in the form asked for, write the JUnit file, annotate GitHub Actions runs."""
+def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=False, echo=print, echo_err=None, stream=None):
+    """Print the report in the form asked for (the rest of it, for a text report streamed as the
+    checks ran), write the JUnit file, annotate GitHub Actions runs."""
     if junit:
         with open(junit, "w", encoding="utf-8") as handle:
             handle.write(redact(report.render_junit(outcome)))
@@ -56,6 +60,8 @@ def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=Fa
         echo(report.render_json(outcome))
     elif markdown:
         echo(report.render_markdown(outcome), end="")
+    elif stream is not None:
+        stream.finish(outcome)
     else:
         echo(report.render_text(outcome, verbose=verbose), end="")
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # the job's summary page shows the report too

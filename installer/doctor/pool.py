@@ -82,12 +82,25 @@ def _size(handle):
     return os.fstat(handle.fileno()).st_size
 
 
-def run_checks(python, ids, env=None, check_timeout=CHECK_TIMEOUT, import_timeout=IMPORT_TIMEOUT, extra_checks=None):
+class _Results(dict):
+    """Results by check id, each handed to ``on_result`` as it comes (the text report streams them)."""
+
+    def __init__(self, on_result):
+        super().__init__()
+        self.on_result = on_result
+
+    def __setitem__(self, check_id, result):
+        super().__setitem__(check_id, result)
+        if self.on_result:
+            self.on_result(result)
+
+
+def run_checks(python, ids, env=None, check_timeout=CHECK_TIMEOUT, import_timeout=IMPORT_TIMEOUT, extra_checks=None, on_result=None):
     """Results for ``ids``, in order: each a dict with id, status, evidence, fix and seconds.
 
     Every worker either reports a result or is charged one: the run always finishes.
     """
-    results = {}
+    results = _Results(on_result)
     remaining = list(ids)
     while remaining:
         with tempfile.TemporaryFile() as output:

@@ -15,12 +15,17 @@ FAILING = ("fail", "crash", "timeout")
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
+def _describe(result):
+    """A result's group and title, from the list of checks (a worker reports ids alone)."""
+    known = next((c for c in checks.CHECKS if c.id == result["id"]), None)
+    result.setdefault("group", known.group if known else result["id"].split(".")[0])
+    result.setdefault("title", known.title if known else result["id"])
+    return result
+
+
 def build(python, results, seconds, strict=False):
-    by_id = dict((c.id, c) for c in checks.CHECKS)
     for result in results:
-        known = by_id.get(result["id"])
-        result.setdefault("group", known.group if known else result["id"].split(".")[0])
-        result.setdefault("title", known.title if known else result["id"])
+        _describe(result)
     counts = dict((status, sum(1 for r in results if r["status"] == status)) for status in MARKS)
     failed = any(r["status"] in FAILING for r in results) or (strict and counts["warn"])
     torch = next((r for r in results if r["id"] == "install.import" and r["status"] == "pass"), None)
@@ -46,40 +51,69 @@ def summary(report):
     return "%s in %.1f s: %s" % (", ".join(parts), report["seconds"], verdict)
 
 
-def render_text(report, verbose=False):
-    out = ["torchup doctor: %s%s" % (report["python"], " (torch %s)" % report["torch"] if report["torch"] else "")]
-    group = None
-    results = report["results"]
-    # A reason shared by many skipped checks (torch does not import) is said once, not per check.
-    shared = {
-        reason
-        for reason in (r["evidence"] for r in results if r["status"] == "skip")
-        if sum(r["status"] == "skip" and r["evidence"] == reason for r in results) > 2
-    }
-    folded = [] if verbose else [r for r in results if r["status"] == "skip" and r["evidence"] in shared]
-    for result in results:
-        if result in folded:
-            continue
-        if result["group"] != group:
-            group = result["group"]
-            out.append("")
-            out.append(group)
+class TextStream:
+    """The text report, one check's lines as soon as it has finished. Skipped checks wait for the
+    end, where a reason shared by many (torch does not import) is said once, not per check."""
+
+    def __init__(self, python, echo, verbose=False):
+        self.python, self.echo, self.verbose = python, echo, verbose
+        self.group, self.started, self.skipped = None, False, []
+
+    def add(self, result):
+        _describe(result)
+        if not self.started:
+            torch = result.get("torch_version") if result["id"] == "install.import" and result["status"] == "pass" else None
+            self.echo("torchup doctor: %s%s" % (self.python, " (torch %s)" % torch if torch else ""))
+            self.started = True
+        if result["status"] == "skip" and not self.verbose:
+            self.skipped.append(result)
+            return
+        self._lines(result)
+
+    def _lines(self, result, grouped=True):
+        if grouped and result["group"] != self.group:
+            self.group = result["group"]
+            self.echo("")
+            self.echo(self.group)
         status = result["status"]
         label = "" if status in ("pass", "skip", "warn", "fail") else status + ": "
-        out.append("  %s %s  %s" % (MARKS[status], result["id"], result["title"]))
-        if status != "pass" or verbose:
+        self.echo("  %s %s  %s" % (MARKS[status], result["id"], result["title"]))
+        if status != "pass" or self.verbose:
             for line in (label + result["evidence"]).splitlines():
-                out.append("      %s" % line)
+                self.echo("      %s" % line)
         fix = result.get("fix")
         if fix and status != "pass":
             for command in fix["commands"]:
-                out.append("      fix: %s" % command)
+                self.echo("      fix: %s" % command)
             if fix.get("link"):
-                out.append("      see: %s" % fix["link"])
-    for reason in sorted({r["evidence"] for r in folded}):
-        out += ["", "%s %d checks skipped: %s" % (MARKS["skip"], sum(r["evidence"] == reason for r in folded), reason)]
-    out.append("")
-    out.append(summary(report))
+                self.echo("      see: %s" % fix["link"])
+
+    def finish(self, report):
+        if not self.started:
+            self.echo("torchup doctor: %s" % self.python)
+        reasons = {}
+        for result in self.skipped:
+            reasons.setdefault(result["evidence"], []).append(result)
+        singles = [result for results in reasons.values() if len(results) <= 2 for result in results]
+        if singles:
+            self.echo("")
+            self.echo("skipped")
+            for result in singles:
+                self._lines(result, grouped=False)
+        for reason, results in reasons.items():
+            if len(results) > 2:
+                self.echo("")
+                self.echo("%s %d checks skipped: %s" % (MARKS["skip"], len(results), reason))
+        self.echo("")
+        self.echo(summary(report))
+
+
+def render_text(report, verbose=False):
+    out = []
+    stream = TextStream(report["python"], out.append, verbose)
+    for result in report["results"]:
+        stream.add(result)
+    stream.finish(report)
     return "\n".join(out) + "\n"
 
 
