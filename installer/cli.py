@@ -267,11 +267,31 @@ def plan(options, python, as_json, **plan_choices):
 @click.option("--break-system-packages", is_flag=True, help="Install into an externally managed (PEP 668) Python anyway. A last resort.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before installing.")
 @click.option("--no-wait", is_flag=True, help="When another torchup run is installing into the target, stop instead of waiting for it.")
+@click.option(
+    "--compile-bytecode/--no-compile-bytecode",
+    default=None,
+    help="Compile every installed file to bytecode (default: only where imports cannot, PYTHONDONTWRITEBYTECODE).",
+)
 @click.option("--bundle", metavar="DIR", help="Install from a directory made by `torchup bundle` (air-gapped): checked first, then the only source.")
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (progress goes to stderr).")
 @click.pass_obj
-def install(options, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, no_wait, bundle, as_json, **plan_choices):
+def install(
+    options,
+    python,
+    venv,
+    installer_choice,
+    dry_run,
+    find_links,
+    no_index,
+    break_system_packages,
+    yes,
+    no_wait,
+    compile_bytecode,
+    bundle,
+    as_json,
+    **plan_choices,
+):
     """Install numpy, scipy and the planned torch, then verify them."""
     import sys as _sys
 
@@ -287,7 +307,16 @@ def install(options, python, venv, installer_choice, dry_run, find_links, no_ind
         if not os.path.isdir(directory):
             raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
     install_options = installing.Options(
-        python, venv, installer_choice, dry_run, tuple(os.path.abspath(d) for d in find_links), no_index, break_system_packages, no_wait, bundle
+        python,
+        venv,
+        installer_choice,
+        dry_run,
+        tuple(os.path.abspath(d) for d in find_links),
+        no_index,
+        break_system_packages,
+        no_wait,
+        bundle,
+        compile_bytecode,
     )
     overrides = overrides_from(plan_choices)
     say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean

@@ -168,3 +168,14 @@ def test_hints_name_the_step_that_failed():
         ("uv",), 2, "Using Python 3.11.7 environment at: /v\n  × No solution found when resolving dependencies:\n  ╰─▶ Because scipy was not found\n", "", 1.0
     )
     assert _cause(uv) == "exit status 2: × No solution found when resolving dependencies:"
+
+
+def test_bytecode_is_compiled_where_it_pays():
+    from torchup.installer.install import bytecode_pays
+
+    assert bytecode_pays(None, {"PYTHONDONTWRITEBYTECODE": "1"}) is True  # every import would compile again
+    assert bytecode_pays(None, {}) is False  # the first import of each module compiles it, once
+    assert bytecode_pays(True, {}) is True and bytecode_pays(False, {"PYTHONDONTWRITEBYTECODE": "1"}) is False
+    packages = ["torch==2.7.1+cpu"]
+    assert Pip(PY, compile=False).install_argv(packages, Sources()) == [PY, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile"] + packages
+    assert Uv(("uv",), PY, compile=False).install_argv(packages, Sources()) == ["uv", "pip", "install", "--python", PY] + packages

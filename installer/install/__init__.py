@@ -47,6 +47,7 @@ class Options(NamedTuple):
     break_system_packages: bool = False
     no_wait: bool = False  # another run holds the target: stop instead of waiting
     bundle: Optional[str] = None  # a directory made by `torchup bundle`: checked, then the only source
+    compile_bytecode: Optional[bool] = None  # None: where it pays (see bytecode_pays)
 
 
 class Target(NamedTuple):
@@ -128,7 +129,17 @@ def _venv_target(venv: Path, options: Options, env: Mapping[str, str]) -> Target
 # --- the installer -------------------------------------------------------------------------
 
 
-def choose_installer(choice: str, facts: Facts, python: str, host: Host):
+def bytecode_pays(asked: Optional[bool], env: Mapping[str, str]) -> bool:
+    """Whether compiling every installed file to bytecode pays: when asked (--compile-bytecode,
+    for a target that will be read-only), or where imports cannot write bytecode themselves
+    (PYTHONDONTWRITEBYTECODE), so that every `import torch` would compile thousands of files
+    again. Otherwise each module is compiled once, when it is first imported, and most never are."""
+    if asked is not None:
+        return asked
+    return bool(env.get("PYTHONDONTWRITEBYTECODE"))
+
+
+def choose_installer(choice: str, facts: Facts, python: str, host: Host, compile_bytecode: bool = True):
     """uv when present (PATH, torchup's own environment, the target's), else the target's pip."""
     uv = None
     if choice in ("auto", "uv"):
@@ -140,12 +151,12 @@ def choose_installer(choice: str, facts: Facts, python: str, host: Host):
         elif facts.interpreter and facts.interpreter.has_uv:
             uv = (python, "-m", "uv")
     if uv:
-        return Uv(uv, python)
+        return Uv(uv, python, compile=compile_bytecode)
     if choice == "uv":
         raise TargetError(
             "--installer uv: uv is not on PATH nor installed in torchup's or the target's environment", hint="pip install uv, or use --installer pip"
         )
-    return Pip(python)
+    return Pip(python, compile=compile_bytecode)
 
 
 def user_sources(facts: Facts, installer) -> Tuple[Sources, List[str]]:
@@ -278,7 +289,7 @@ def install(
             lap("verify")
             return Result("already-installed", the_target, plan, "none", [], before, seconds)
 
-    installer = choose_installer(options.installer, facts, the_target.python, host)
+    installer = choose_installer(options.installer, facts, the_target.python, host, bytecode_pays(options.compile_bytecode, host.env))
     commands, notes = build_commands(plan, facts, installer, options)
     for note in notes:
         say(f"  ! {note}")

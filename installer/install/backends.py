@@ -30,9 +30,10 @@ class Sources(NamedTuple):
 class Pip(NamedTuple):
     python: str
     name: str = "pip"
+    compile: bool = True  # pip compiles bytecode as it installs unless told not to
 
     def install_argv(self, packages: Sequence[str], sources: Sources, break_system_packages: bool = False) -> List[str]:
-        argv = [self.python, "-m", "pip", "install", "--disable-pip-version-check"] + sources.flags()
+        argv = [self.python, "-m", "pip", "install", "--disable-pip-version-check"] + ([] if self.compile else ["--no-compile"]) + sources.flags()
         if break_system_packages:
             argv.append("--break-system-packages")
         return argv + list(packages)
@@ -46,11 +47,10 @@ class Uv(NamedTuple):
     uv: Tuple[str, ...]  # ("uv",) or (python, "-m", "uv")
     python: str
     name: str = "uv"
+    compile: bool = True  # uv compiles nothing unless told to
 
     def install_argv(self, packages: Sequence[str], sources: Sources, break_system_packages: bool = False) -> List[str]:
-        # pip compiles bytecode as it installs and uv does not: without it the first `import torch`
-        # pays for compiling thousands of files, and every import does where bytecode cannot be written.
-        argv = list(self.uv) + ["pip", "install", "--compile-bytecode", "--python", self.python] + sources.flags()
+        argv = list(self.uv) + ["pip", "install"] + (["--compile-bytecode"] if self.compile else []) + ["--python", self.python] + sources.flags()
         if break_system_packages:
             argv.append("--break-system-packages")
         return argv + list(packages)
