@@ -7,6 +7,7 @@ hangs are not handled here: the worker process running a check is watched from o
 
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -688,6 +689,86 @@ def nccl(torch, device):
     except BaseException as error:
         return outcome("warn", "NCCL is not usable: %s" % error, ["torchup install"], INSTALL_LINK)
     return passed("NCCL %s" % ".".join(map(str, version if isinstance(version, tuple) else (version,))))
+
+
+# The runtime libraries a CUDA process maps, by the file names the wheels and toolkits give them.
+_RUNTIME_LIBRARY = re.compile(r"/(lib(?P<name>cudart|cublas|cudnn|nccl)[^/]*\.so(?:\.(?P<major>\d+))?[^/]*)$")
+
+
+def parse_maps(text):
+    """The CUDA runtime libraries in a /proc/<pid>/maps text: name -> {path: major}."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) < 6:
+            continue
+        match = _RUNTIME_LIBRARY.search(parts[5].strip())
+        if match:
+            found.setdefault(match.group("name"), {})[parts[5].strip()] = match.group("major")
+    return found
+
+
+def _package_versions(prefixes):
+    try:
+        from importlib.metadata import distributions
+    except ImportError:
+        return {}
+    return dict((d.metadata["Name"], d.version) for d in distributions() if d.metadata["Name"] and d.metadata["Name"].lower().startswith(prefixes))
+
+
+@check("accelerator.runtimes", "one CUDA runtime in the process, and the cuDNN and NCCL it maps are the packages installed")
+def runtimes(context):
+    torch = context.torch
+    if not sys.platform.startswith("linux"):
+        return skipped("read from /proc/self/maps, on Linux")
+    if not torch.version.cuda:
+        return skipped("the %s maps no CUDA runtime" % build_name(torch))
+    if torch.cuda.is_available():
+        torch.zeros(1, device="cuda")  # initialise CUDA, so its libraries are mapped
+        if torch.backends.cudnn.is_available():
+            torch.backends.cudnn.version()
+    with open("/proc/self/maps") as handle:
+        mapped = parse_maps(handle.read())
+    majors = sorted(set(major for path, major in mapped.get("cudart", {}).items() if major))
+    if len(majors) > 1:
+        return outcome(
+            "fail",
+            "CUDA runtimes of %d major versions in one process: %s" % (len(majors), ", ".join(sorted(mapped["cudart"]))),
+            ["keep other CUDA toolkits' lib directories out of LD_LIBRARY_PATH", "torchup detect  (lists LD_LIBRARY_PATH entries holding CUDA libraries)"],
+            INSTALL_LINK,
+        )
+    packages = _package_versions(("nvidia-cudnn", "nvidia-nccl"))
+    lines = ["%s: %s" % (name, ", ".join(sorted(paths))) for name, paths in sorted(mapped.items()) if name in ("cudnn", "nccl", "cudart")]
+    lines += ["%s %s installed" % (name, version) for name, version in sorted(packages.items())]
+    try:
+        nccl = ".".join(map(str, torch.cuda.nccl.version()))
+    except BaseException:
+        nccl = None
+    nccl_package = next((version for name, version in packages.items() if name.lower().startswith("nvidia-nccl")), None)
+    if nccl and nccl_package and not nccl_package.startswith(nccl):
+        return outcome(
+            "warn",
+            "NCCL %s is loaded, nvidia-nccl %s is installed: another NCCL wins (LD_LIBRARY_PATH, LD_PRELOAD)\n%s" % (nccl, nccl_package, "\n".join(lines)),
+            ["keep other NCCL builds out of LD_LIBRARY_PATH and LD_PRELOAD"],
+            "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/env.html",
+        )
+    return passed("one CUDA runtime%s%s" % ((" (%s)" % ", ".join(majors)) if majors else "", ("\n" + "\n".join(lines)) if lines else ""))
+
+
+@check("accelerator.device_assert", "a device-side assert reaches Python as an error (it ends its worker)")
+@_needs_device
+def device_assert(torch, device):
+    if device != "cuda":
+        return skipped("device-side asserts are CUDA's")
+    try:
+        torch._assert_async(torch.tensor(0, device="cuda"))
+        torch.cuda.synchronize()
+    except RuntimeError as error:
+        if "device-side assert" in str(error):
+            # The CUDA context is unusable from here: the worker stops, a fresh one carries on.
+            return dict(passed("raised as a Python RuntimeError: %s" % str(error).splitlines()[0]), poisoned=True)
+        raise
+    return outcome("fail", "torch._assert_async(0) on the GPU raised nothing", link=INSTALL_LINK)
 
 
 # --- distributed (opt-in): real collectives between local processes over loopback ---------

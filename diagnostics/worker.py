@@ -102,6 +102,7 @@ def run(ids, checks, classify, emit):
             result = checks.outcome("crash", text + ("\n" + cause.cause if cause else ""), cause.commands if cause else None, cause.link if cause else None)
             result["traceback"] = traceback.format_exc()
             poisoned = "device-side assert" in text
+        poisoned = poisoned or bool(result.pop("poisoned", False))  # a check may say it left the context unusable
         result.update({"event": "result", "id": check_id, "seconds": round(time.monotonic() - started, 3), "output_to": output_offset()})
         if poisoned:
             result["poisoned"] = True

@@ -376,3 +376,21 @@ def test_the_text_report_streams_each_check_as_it_finishes(torch_python, tmp_pat
     finally:
         process.wait(timeout=120)
     assert "✓ extra.slow" in rest and rest.rstrip().endswith(": OK")
+
+
+def test_two_cuda_runtimes_in_one_process_are_seen_in_its_maps():
+    """/proc/<pid>/maps lines of a process that loaded a wheel's CUDA 13 runtime and, through LD_LIBRARY_PATH, a toolkit's CUDA 12 one."""
+    maps = "\n".join(
+        [
+            "7f0a1c000000-7f0a1c0a0000 r-xp 00000000 08:01 1234 /opt/venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcudart.so.13",
+            "7f0a1d000000-7f0a1d090000 r-xp 00000000 08:01 2345 /usr/local/cuda-12.4/lib64/libcudart.so.12.4.127",
+            "7f0a1e000000-7f0a2e000000 r-xp 00000000 08:01 3456 /opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9",
+            "7f0a2f000000-7f0a3f000000 r-xp 00000000 08:01 4567 /opt/venv/lib/python3.12/site-packages/nvidia/nccl/lib/libnccl.so.2",
+            "7f0a40000000-7f0a40001000 r--p 00000000 00:00 0 [heap]",
+        ]
+    )
+    found = checks.parse_maps(maps)
+    assert sorted(found["cudart"].values()) == ["12", "13"]
+    assert list(found["cudnn"]) == ["/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9"]
+    assert list(found["nccl"].values()) == ["2"]
+    assert checks.parse_maps("7f0a40000000-7f0a40001000 r--p 00000000 00:00 0 [heap]") == {}

@@ -181,3 +181,20 @@ def test_an_older_release_with_a_gpu_build_beats_a_newer_cpu_build_on_the_index(
     local_index.add_listing("whl/cu126/torch", [wheel("2.14.1", "cu126")])
     plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", nvidia_driver="570.86.15", gpu_cc=("8.6",)))
     assert (plan.torch, plan.confirmed) == ("2.14.1+cu126", "index")
+
+
+def test_the_wheels_size_comes_from_the_index_where_it_gives_sizes(local_index):
+    """PEP 700: a JSON project page may give each file's size; the plan shows it beside the sourced figure."""
+    import json as _json
+
+    page = local_index.add_listing("whl/cpu/torch", [wheel("2.13.0", "cpu")], as_json=True)
+    document = _json.loads((page / "index.json").read_text())
+    document["files"][0]["size"] = 191_812_345
+    (page / "index.json").write_text(_json.dumps(document))
+    plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True))
+    assert plan.wheel_bytes == 191_812_345 and plan.as_data()["size_gb"] == 0.19
+    from torchup.installer.plan.report import render_text
+
+    assert "  size: the torch wheel is 192 MB (the index says); ≈ 0.19 GB with its dependencies; a CUDA build: ≈ 4.12 GB" in render_text(plan)
+    html_only = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", torch="2.13", no_gpu=True, offline=True))
+    assert html_only.wheel_bytes is None

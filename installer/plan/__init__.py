@@ -51,10 +51,16 @@ class Plan(NamedTuple):
     # With the index unreachable: the pip source of the target's own configuration holding the planned build.
     found_in: Optional[str]
     notes: List[str]
+    wheel_bytes: Optional[int] = None  # the torch wheel's size, from the index where it gives sizes
 
     @property
     def variant(self) -> str:
         return self.build.name
+
+    @property
+    def size_gb(self) -> Optional[float]:
+        """About what the build takes on disk, torch and its own dependencies (a sourced figure per kind of build)."""
+        return load().sizes_gb.get(self.build.kind)
 
     def as_data(self) -> dict:
         return {
@@ -83,6 +89,8 @@ class Plan(NamedTuple):
             },
             "confirmed": self.confirmed,
             "found_in": self.found_in,
+            "size_gb": self.size_gb,
+            "wheel_bytes": self.wheel_bytes,
             "notes": self.notes,
         }
 
@@ -238,7 +246,7 @@ def make_plan(
     base = (overrides.index_base or data.default_index_base).rstrip("/")
     notes = list(decision.notes)
     candidates = list(decision.candidates)
-    confirmed, found_in = "offline", None
+    confirmed, found_in, wheel_bytes = "offline", None, None
 
     if overrides.offline:
         notes.append("decided offline from the bundled data (--offline)")
@@ -254,10 +262,11 @@ def make_plan(
             )
             confirmation = check.on_index(decision)
         decision, candidates, confirmed, found_in = confirmation.decision, confirmation.candidates, confirmation.confirmed, confirmation.found_in
+        wheel_bytes = confirmation.wheel_bytes
         notes = list(decision.notes) + [confirmation.note]
 
     release, build = decision.release, decision.build
     index_url = data.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
     torch = policy.local_version(release, build)
     packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
-    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes)
+    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes)

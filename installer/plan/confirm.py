@@ -28,6 +28,7 @@ class Confirmation(NamedTuple):
     confirmed: str  # "index", "configured-source" or "offline"
     found_in: Optional[str]  # the source of the user's own pip configuration holding the build
     note: str
+    wheel_bytes: Optional[int] = None  # the planned torch wheel's size, where the index says it
 
 
 class IndexCheck(NamedTuple):
@@ -55,7 +56,7 @@ class IndexCheck(NamedTuple):
         return self.data.pypi_index if build.name == "default" else f"{self.base}/{build.name}"
 
     def on_index(self, decision: Decision) -> Confirmation:
-        listings: Dict[str, List[str]] = {}
+        listings: Dict[str, index.Listing] = {}
         for release, candidate in self._walk(decision):
             url = self.index_url(candidate.build)
             if url not in listings:
@@ -64,12 +65,12 @@ class IndexCheck(NamedTuple):
                 except index.IndexUnreachable as error:
                     return self.in_user_sources(decision, f"the index did not answer within {self.timeout:g} s ({error})")
             wanted = local_version(release, candidate.build)
-            if index.matching_wheels(listings[url], "torch", wanted, self.tags):
+            wheels = index.matching_wheels(listings[url], "torch", wanted, self.tags)
+            if wheels:
                 self._refuse_cpu_for_gpu(decision, release, candidate.build, f"the index {self.base}")
                 found = self._switch(decision, release, candidate.build, f"the newest release the index has ({self.base})")
-                return Confirmation(
-                    found, self._mark_missing(found, listings), "index", None, f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter"
-                )
+                note = f"confirmed: {url}/torch/ has a torch {wanted} wheel for this interpreter"
+                return Confirmation(found, self._mark_missing(found, listings), "index", None, note, listings[url].sizes.get(wheels[0]))
         if self.inputs.variant != "auto":
             raise PlanError(
                 f"--variant {self.inputs.variant}: the index {self.base} has no torch {self.inputs.variant} build for this interpreter",
@@ -142,7 +143,7 @@ class IndexCheck(NamedTuple):
         chosen = next(c for c in moved.candidates if c.build == build)
         return moved._replace(variant_reason=f"the best build the source has: {chosen.reason}")
 
-    def _mark_missing(self, decision: Decision, listings: Dict[str, List[str]]) -> List[Candidate]:
+    def _mark_missing(self, decision: Decision, listings: Dict[str, "index.Listing"]) -> List[Candidate]:
         """Candidates of the chosen release whose wheel an index listing read on the way lacks."""
         marked = []
         for candidate in decision.candidates:

@@ -152,6 +152,8 @@ class Compatibility(NamedTuple):
     rocm: Dict[str, RocmArchs]
     jetson: List[JetsonRelease]  # newest first
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
+    sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
+    sizes_source: str
     mps_macos_min: Tuple[int, ...]
     default_index_base: str
     pypi_index: str
@@ -249,6 +251,8 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
+        sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
+        sizes_source=raw["sizes"]["source"],
         mps_macos_min=version_tuple(raw["mps"]["macos_min"]),
         default_index_base=raw["index"]["default_base"],
         pypi_index=raw["index"]["pypi"],

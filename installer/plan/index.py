@@ -7,7 +7,7 @@ import re
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from typing import Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -34,13 +34,22 @@ class _Links(HTMLParser):
                 self.hrefs.append(href)
 
 
-def parse_listing(body: str, content_type: str) -> List[str]:
+class Listing(list):
+    """The file names a project page lists; ``sizes``, in bytes, where the page gives them (PEP 700 JSON)."""
+
+    def __init__(self, names=(), sizes=None):
+        super().__init__(names)
+        self.sizes: Dict[str, int] = dict(sizes or {})
+
+
+def parse_listing(body: str, content_type: str) -> Listing:
     """The file names a project page lists, from either form of the simple API."""
     if "json" in content_type:
-        return [entry["filename"] for entry in json.loads(body).get("files", [])]
+        files = json.loads(body).get("files", [])
+        return Listing([entry["filename"] for entry in files], {entry["filename"]: entry["size"] for entry in files if isinstance(entry.get("size"), int)})
     parser = _Links()
     parser.feed(body)
-    return [unquote(urlsplit(href).path.rsplit("/", 1)[-1]) for href in parser.hrefs]
+    return Listing([unquote(urlsplit(href).path.rsplit("/", 1)[-1]) for href in parser.hrefs])
 
 
 def tls_context(cafile: Optional[str]):
@@ -66,7 +75,7 @@ def request_for(url: str, **headers: str) -> urllib.request.Request:
     return urllib.request.Request(url, headers=headers)
 
 
-def fetch_listing(index_url: str, project: str, timeout: float, cafile: Optional[str] = None) -> List[str]:
+def fetch_listing(index_url: str, project: str, timeout: float, cafile: Optional[str] = None) -> Listing:
     url = f"{index_url.rstrip('/')}/{project}/"
     request = request_for(url, Accept=ACCEPT)
     try:

@@ -16,6 +16,7 @@ def render_text(plan: Plan) -> str:
         f"  install: {command}",
         f"  release {d.release.version}: {d.release_reason}",
         f"  build {plan.variant}: {d.variant_reason}",
+        *_size_line(plan),
         "",
         f"Builds of torch {d.release.version} for {plan.inputs.platform_name}",
     ]
@@ -50,3 +51,18 @@ def render_text(plan: Plan) -> str:
         out.append("Notes")
         out.extend(f"  ! {note}" for note in plan.notes)
     return "\n".join(out) + "\n"
+
+
+def _size_line(plan: Plan):
+    """What the plan costs in disk and download, beside the other kind of build (a CI cache has limits)."""
+    from .data import BuildKind, load
+
+    data = load()
+    size = plan.size_gb
+    wheel = f"the torch wheel is {plan.wheel_bytes / 1e6:.0f} MB (the index says); " if plan.wheel_bytes else ""
+    if size is None:
+        return [f"  size: {wheel.rstrip('; ')}"] if wheel else []
+    other = BuildKind.CPU if plan.build.kind is BuildKind.CUDA else BuildKind.CUDA
+    beside = data.sizes_gb.get(other)
+    compared = f"; a {other.value.upper()} build: ≈ {beside:g} GB" if beside and plan.build.kind in (BuildKind.CPU, BuildKind.CUDA) else ""
+    return [f"  size: {wheel}≈ {size:g} GB with its dependencies{compared} ({data.cite(data.sizes_source)})"]
