@@ -482,7 +482,7 @@ def bundle(options, output, from_detect, python, **plan_choices):
     out.mkdir(parents=True, exist_ok=True)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     say(f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} ({plan.decision.variant_reason})")
-    requirements = plan.packages + [name for name in companions_for(plan)]
+    requirements = plan.packages + companions_for(plan)
     lock = bundling.resolve(uv, requirements, plan.index_url, pip_sources(here).index_url, target, out / ".resolve", runner.INSTALLER_TIMEOUT)
     files = bundling.files_of(lock)
     say(f"[2/3] resolved {len(files)} files for the target; downloading")

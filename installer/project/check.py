@@ -267,7 +267,7 @@ def _lock_findings(project: Project, data: Compatibility, inputs) -> List[Findin
     torches = [entry for entry in project.locked if entry.name == "torch"]
     found = []
     if inputs is not None:
-        from ..plan.policy import evaluate, matching_releases
+        from ..plan.policy import PlanError, evaluate, matching_releases
 
         for entry in torches:
             build = Build.parse(_local(entry.version) or "")
@@ -275,7 +275,7 @@ def _lock_findings(project: Project, data: Compatibility, inputs) -> List[Findin
                 continue
             try:
                 release = matching_releases(data, entry.version.split("+")[0])[0]
-            except Exception:  # a release the data does not know: nothing to judge it by
+            except PlanError:  # a release the data does not know: nothing to judge it by
                 continue
             if inputs.platform not in release.platforms or not release.platforms[inputs.platform].build(build.name):
                 continue
