@@ -159,6 +159,27 @@ def _routes_for(routes: List[Route], key: str):
     return array
 
 
+def _named_tables(parent, key: str):
+    """An array of tables ([[tool.uv.index]], [[tool.poetry.source]], …), made where missing."""
+    tables = parent.get(key)
+    if tables is None:
+        tables = tomlkit.aot()
+        parent.add(tomlkit.nl())
+        parent[key] = tables
+    return tables
+
+
+def _upsert(tables, name: str, **values) -> None:
+    """The table called ``name`` given ``values``: an existing one updated in place, else one added."""
+    entry = next((table for table in tables if table.get("name") == name), None)
+    if entry is None:
+        entry = tomlkit.table()
+        entry["name"] = name
+        tables.append(entry)
+    for key, value in values.items():
+        entry[key] = value
+
+
 def _drop_stale(tables, routes: List[Route]) -> None:
     """A torch index of an earlier run that no route uses any more (cu130 after a move to cu132)."""
     wanted = {route.index for route in routes}
@@ -184,20 +205,10 @@ def configure_uv(document, plan: Layout) -> None:
     sources = _table(uv, "sources")
     for name in names:
         sources[name] = _routes_for(plan.routes, "index")
-    indexes = uv.get("index")
-    if indexes is None:
-        indexes = tomlkit.aot()
-        uv.add(tomlkit.nl())
-        uv["index"] = indexes
+    indexes = _named_tables(uv, "index")
     _drop_stale(indexes, plan.routes)
     for route in plan.routes:
-        entry = next((table for table in indexes if table.get("name") == route.index), None)
-        if entry is None:
-            entry = tomlkit.table()
-            entry["name"] = route.index
-            indexes.append(entry)
-        entry["url"] = route.url
-        entry["explicit"] = True
+        _upsert(indexes, route.index, url=route.url, explicit=True)
     if extras:
         conflicts = tomlkit.array()
         group = tomlkit.array()
@@ -218,41 +229,20 @@ def configure_poetry(document, plan: Layout) -> None:
     dependencies = _table(poetry, "dependencies")
     for name in names:
         dependencies[name] = _routes_for(plan.routes, "source")
-    sources = poetry.get("source")
-    if sources is None:
-        sources = tomlkit.aot()
-        poetry.add(tomlkit.nl())
-        poetry["source"] = sources
+    sources = _named_tables(poetry, "source")
     _drop_stale(sources, plan.routes)
     for route in plan.routes:
-        entry = next((table for table in sources if table.get("name") == route.index), None)
-        if entry is None:
-            entry = tomlkit.table()
-            entry["name"] = route.index
-            sources.append(entry)
-        entry["url"] = route.url
-        entry["priority"] = "explicit"
+        _upsert(sources, route.index, url=route.url, priority="explicit")
 
 
 def configure_pdm(document, plan: Layout) -> List[str]:
     names = [name for name, _ in plan.pins]
     set_requirements(_dependencies(document), plan.pins)
     pdm = _table(_super_table(document, "tool"), "pdm")
-    sources = pdm.get("source")
-    if sources is None:
-        sources = tomlkit.aot()
-        pdm.add(tomlkit.nl())
-        pdm["source"] = sources
+    sources = _named_tables(pdm, "source")
     route = plan.routes[0]  # pdm chooses a source per package, not per platform: the Linux build
     _drop_stale(sources, [route])
-    entry = next((table for table in sources if table.get("name") == route.index), None)
-    if entry is None:
-        entry = tomlkit.table()
-        entry["name"] = route.index
-        sources.append(entry)
-    entry["url"] = route.url
-    entry["include_packages"] = names
-    entry["exclude_packages"] = ["*"]
+    _upsert(sources, route.index, url=route.url, include_packages=names, exclude_packages=["*"])
     return (
         []
         if len(plan.routes) == 1
