@@ -189,12 +189,29 @@ def plan_options(command):
     return command
 
 
-def overrides_from(options):
-    """The plan options as the planner's Overrides (imported here, not at start-up)."""
+def overrides_from(given):
+    """The plan options as the planner's Overrides (imported here, not at start-up); a command
+    that has only some of them (project init) passes those, the rest keep their defaults."""
     from .plan import Overrides
     from .plan.data import load
     from .plan.policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
+    options = dict(
+        torch_spec=None,
+        variant="auto",
+        with_packages=(),
+        os_name=None,
+        arch=None,
+        python_version=None,
+        nvidia_driver=None,
+        gpu_cc=(),
+        jetson=None,
+        rocm_arch=(),
+        no_gpu=False,
+        offline=False,
+        index_base=None,
+    )
+    options.update(given)
     flags = {"torch_spec": "--torch", "variant": "--variant", "python_version": "--python-version", "nvidia_driver": "--nvidia-driver", "jetson": "--jetson"}
     for name, flag in flags.items():
         if options[name] and len(options[name]) > MAX_VALUE:
@@ -530,22 +547,7 @@ def project_init(options, path, tool, variant, extras, with_packages, torch_spec
     if extras and tool != "uv":
         raise click.BadParameter("optional groups per build are uv's (conflicts); poetry and pdm get the Linux build", param_hint="--extras")
     projects.read(_Path(path) / "pyproject.toml")  # a missing or broken file stops here, before any detection
-    choices = dict(
-        torch_spec=torch_spec,
-        variant=variant,
-        with_packages=with_packages,
-        os_name=None,
-        arch=None,
-        python_version=None,
-        nvidia_driver=None,
-        gpu_cc=(),
-        jetson=None,
-        rocm_arch=(),
-        no_gpu=False,
-        offline=False,
-        index_base=index_base,
-    )
-    overrides = overrides_from(choices)
+    overrides = overrides_from(dict(torch_spec=torch_spec, variant=variant, with_packages=with_packages, index_base=index_base))
     host = Host(timeout=options["timeout"])
     facts = run_detect(None, host)
     if facts.machine.os != "Linux":  # planning Linux from another OS: its CPU build, unless a variant is named
