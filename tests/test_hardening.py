@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import REPO, isolated_env, make_venv, serve_wheels
 from tests.test_install_e2e import VENV_SITE, user_env
+from torchup.diagnostics import probe
 from torchup.installer.redact import redact
 
 PY = "cp%d%d" % sys.version_info[:2]
@@ -78,6 +79,8 @@ def test_no_command_runs_code_from_the_current_directory(booby_trapped, tmp_path
 )
 def test_redaction(text, shown):
     assert redact(text) == shown
+    # The kit keeps its own copy of the rule (it imports nothing of the tool): the two must agree.
+    assert probe.redact(text) == shown
 
 
 class AuthIndex:
@@ -242,23 +245,18 @@ def installer_processes(venv):
     return found
 
 
+def install_argv(venv, served, *extra):
+    """`torchup install` into ``venv`` with pip, from the loopback index ``served``."""
+    return ["install", "--python", str(venv / "bin/python"), "--installer", "pip", "--index-base", served.url + "/whl", "--no-gpu", "--yes", *extra]
+
+
+def install_now(venv, served, *extra):
+    return torchup(*install_argv(venv, served, *extra), env=user_env(served.url + "/pypi"))
+
+
 def start_install(venv, served, *extra):
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "torchup",
-            "install",
-            "--python",
-            str(venv / "bin/python"),
-            "--installer",
-            "pip",
-            "--index-base",
-            served.url + "/whl",
-            "--no-gpu",
-            "--yes",
-            *extra,
-        ],
+        [sys.executable, "-m", "torchup", *install_argv(venv, served, *extra)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -306,19 +304,7 @@ def test_a_killed_run_is_put_back_by_the_next_one(served, venv_in_use):
         time.sleep(0.1)
     assert installer_processes(venv) == []
     assert (venv / ".torchup" / "journal.json").exists()
-    again = torchup(
-        "install",
-        "--python",
-        str(venv / "bin/python"),
-        "--installer",
-        "pip",
-        "--index-base",
-        served.url + "/whl",
-        "--no-gpu",
-        "--yes",
-        "--dry-run",
-        env=user_env(served.url + "/pypi"),
-    )
+    again = install_now(venv, served, "--dry-run")
     assert again.returncode == 0  # a dry run changes nothing, recovery included
     assert (venv / ".torchup" / "journal.json").exists()
     # The next real run restores first; its own install then fails (the torch file is gone from the
@@ -337,19 +323,7 @@ def test_two_installs_into_one_venv_take_turns(served, venv_in_use):
     venv = venv_in_use
     first = start_install(venv, served)
     wait_for_torch_files(venv, first)
-    refused = torchup(
-        "install",
-        "--python",
-        str(venv / "bin/python"),
-        "--installer",
-        "pip",
-        "--index-base",
-        served.url + "/whl",
-        "--no-gpu",
-        "--yes",
-        "--no-wait",
-        env=user_env(served.url + "/pypi"),
-    )
+    refused = install_now(venv, served, "--no-wait")
     assert refused.returncode == 1
     assert f"another torchup run (pid {first.pid}) is installing into {venv}" in refused.stderr
     second = start_install(venv, served)
@@ -367,18 +341,7 @@ def test_a_read_only_target_is_refused_before_anything_changes(tmp_path, served)
     if mounted.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {mounted.stderr.strip()}")
     try:
-        result = torchup(
-            "install",
-            "--python",
-            str(venv / "bin/python"),
-            "--installer",
-            "pip",
-            "--index-base",
-            served.url + "/whl",
-            "--no-gpu",
-            "--yes",
-            env=user_env(served.url + "/pypi"),
-        )
+        result = install_now(venv, served)
         assert result.returncode in (1, 2), result.stderr
         assert "internal error" not in result.stderr
         assert "read-only" in result.stderr or "Read-only" in result.stderr
@@ -394,19 +357,7 @@ def test_a_corrupt_wheel_is_named_with_the_installers_own_words(local_index, whe
     torch_wheel = next(w for w in wheels if w.name.startswith("torch-"))
     (local_index.root / "files" / torch_wheel.name).write_bytes(b"PK\x03\x04 not a zip at all")
     before = tree_digest(venv_in_use / VENV_SITE)
-    result = torchup(
-        "install",
-        "--python",
-        str(venv_in_use / "bin/python"),
-        "--installer",
-        "pip",
-        "--index-base",
-        local_index.url + "/whl",
-        "--no-gpu",
-        "--yes",
-        "--json",
-        env=user_env(local_index.url + "/pypi"),
-    )
+    result = install_now(venv_in_use, local_index, "--json")
     assert result.returncode == 1
     message = result.stderr.splitlines()[-2] if "hint" in result.stderr.splitlines()[-1] else result.stderr.splitlines()[-1]
     assert message.startswith("torchup: error: installing torch 2.13.0+cpu failed: exit status 1: ")
