@@ -32,11 +32,16 @@ $(WHEELHOUSE)/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(WHEELHOUSE)/old-pip 'pip==20.2.4'
 	touch $@
 
+# A second numpy, older, for the fleet tests' node whose numpy differs from the rest.
+$(WHEELHOUSE)/other-numpy/.complete:
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(WHEELHOUSE)/other-numpy 'numpy==2.3.5'
+	touch $@
+
 $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/torchup install --venv $(TORCH_VENV) --find-links $(WHEELHOUSE) --no-index --no-gpu --yes > /dev/null
 	touch $@
 
-test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(TORCH_VENV)/.complete
+test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(TORCH_VENV)/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

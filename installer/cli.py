@@ -606,6 +606,117 @@ def project_check(options, path, as_json, junit):
     click.get_current_context().exit(1 if findings else 0)
 
 
+@cli.group(cls=TorchupGroup)
+def fleet():
+    """Validate many nodes at once on torchrun, and show where they differ."""
+
+
+def _nproc(ctx, param, value):
+    if value == "auto" or (value.isdigit() and 0 < int(value) <= 1024):
+        return value
+    raise click.BadParameter(f"{value!r}: a number of processes, or auto (one per GPU, else one)")
+
+
+allow_drift_option = click.option(
+    "--allow-drift",
+    "allowed_drift",
+    multiple=True,
+    metavar="KEY",
+    help="A fact allowed to differ between nodes (a glob, e.g. 'env.NCCL_SOCKET_IFNAME'); repeatable.",
+)
+
+
+def _report_outputs(judged, as_json, markdown, junit, html):
+    from .fleet import report as fleet_report
+    from .redact import redact
+
+    for path, render in ((junit, fleet_report.render_junit), (html, fleet_report.render_html)):
+        if path:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(redact(render(judged)))
+    if as_json:
+        click.echo(fleet_report.render_json(judged), nl=False)
+    elif markdown:
+        click.echo(fleet_report.render_markdown(judged), nl=False)
+    else:
+        click.echo(fleet_report.render_text(judged), nl=False)
+
+
+def _writable(ctx, param, value):
+    if value and not os.path.isdir(os.path.dirname(os.path.abspath(value))):
+        raise click.BadParameter(f"{value}: its directory does not exist")
+    return value
+
+
+report_format_options = [
+    click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON (with a schema version), nothing else."),
+    click.option("--markdown", is_flag=True, help="Print a Markdown summary: the drift table and the nodes that are not healthy."),
+    click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML: one testcase per node and check."),
+    click.option("--html", metavar="FILE", callback=_writable, help="Also write one self-contained HTML page: the node × check grid."),
+]
+
+
+def report_formats(command):
+    for option in reversed(report_format_options):
+        command = option(command)
+    return command
+
+
+@fleet.command("launch")
+@python_option
+@click.option("--nnodes", type=click.IntRange(1, 100000), required=True, help="How many nodes take part.")
+@click.option("--node-rank", type=click.IntRange(0), required=True, help="This node's number, 0 to NNODES-1 (Slurm: $SLURM_NODEID).")
+@click.option("--master", required=True, metavar="HOST:PORT", help="Node 0's address and a free port: the rendezvous.")
+@click.option("--nproc-per-node", default="auto", show_default=True, callback=_nproc, help="Processes on this node: a number, or auto (one per GPU, else one).")
+@click.option("--out", default="torchup-fleet", show_default=True, metavar="DIR", help="Where node-<rank>.json goes (and on node 0 fleet.json and fleet.html).")
+@click.option(
+    "--timeout", "run_timeout", type=Seconds(), default=600, show_default=True, help="The whole run, joining included; then the report says what was missed."
+)
+@allow_drift_option
+@click.option(
+    "--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks (as for doctor)."
+)
+@click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
+@report_formats
+@click.pass_obj
+def fleet_launch(
+    options, python, nnodes, node_rank, master, nproc_per_node, out, run_timeout, allowed_drift, extra_checks, names, as_json, markdown, junit, html
+):
+    """Run the fleet checks on this node under torchrun; run it on every node."""
+    from . import fleet as fleets
+    from . import target
+
+    if node_rank >= nnodes:
+        raise click.BadParameter(f"{node_rank}: node ranks go from 0 to {nnodes - 1}", param_hint="--node-rank")
+    from . import doctor as diagnosing
+
+    where = fleets.parse_master(master)
+    limits = fleets.budget(run_timeout)
+    if extra_checks:
+        extra_checks = os.path.abspath(extra_checks)
+        diagnosing.load_extra_checks(extra_checks)
+    fleets.select(names)  # an unknown check is bad input, said before anything starts
+    interpreter = target.resolve_interpreter(python, os.environ)
+    target.check_interpreter(interpreter, os.environ, options["timeout"])
+    nproc = fleets.gpu_count() if nproc_per_node == "auto" else int(nproc_per_node)
+    judged = fleets.launch(interpreter, nnodes, node_rank, where, nproc, out, limits, names, allowed_drift, extra_checks)
+    _report_outputs(judged, as_json, markdown, junit, html)
+    click.get_current_context().exit(judged["exit_code"])
+
+
+@fleet.command("report")
+@click.argument("paths", nargs=-1, required=True, metavar="DIR|FILE...")
+@allow_drift_option
+@report_formats
+def fleet_report(paths, allowed_drift, as_json, markdown, junit, html):
+    """Merge node reports (and `doctor --json` files) into one fleet report."""
+    from . import fleet as fleets
+
+    judged = fleets.merge(paths, allowed_drift)
+    _report_outputs(judged, as_json, markdown, junit, html)
+    click.get_current_context().exit(judged["exit_code"])
+
+
 NEXT_STEP = {"uv": "uv lock && uv sync", "poetry": "poetry lock && poetry install", "pdm": "pdm lock && pdm install"}
 
 

@@ -8,6 +8,7 @@ torchup is measured as a user gets it: installed (not editable) into a venv of i
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -26,14 +27,14 @@ RUNS = 21
 INSTALL_RUNS = 3
 
 
-def median_seconds(argv, env=None, runs=RUNS, warm_up=3):
+def median_seconds(argv, env=None, runs=RUNS, warm_up=3, check=True):
     """Median wall time of ``runs`` runs, after ``warm_up`` unmeasured ones fill the caches."""
     for _ in range(warm_up):
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=check)
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=check)
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 
@@ -190,6 +191,52 @@ def bench_bundle(torchup: Path):
     )
 
 
+def bench_fleet(torchup: Path):
+    """fleet launch (one node, two CPU ranks) beside a bare torchrun of `import torch` in the same
+    venv; fleet report over 1,000 node reports beside reading the same files in a bare python."""
+    from fleet_reports import thousand_node_reports  # the tests' own, from one real node report
+
+    def port():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
+        out = Path(scratch) / "launch"
+        launch = []
+        for _ in range(3):
+            argv = [str(torchup), "fleet", "launch", "--python", str(TORCH_VENV_PYTHON), "--nnodes", "1", "--node-rank", "0"]
+            argv += ["--master", f"127.0.0.1:{port()}", "--nproc-per-node", "2", "--out", str(out), "--timeout", "120"]
+            started = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            launch.append(time.perf_counter() - started)
+        bare = []
+        for _ in range(3):
+            argv = [str(TORCH_VENV_PYTHON), "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2", "--rdzv-backend", "c10d"]
+            argv += ["--rdzv-endpoint", f"127.0.0.1:{port()}", "--no-python", str(TORCH_VENV_PYTHON), "-c", "import torch"]
+            started = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            bare.append(time.perf_counter() - started)
+        print(
+            f"torchup fleet launch (1 node, 2 CPU ranks) {statistics.median(launch):5.1f} s   a bare torchrun of `import torch` {statistics.median(bare):.1f} s"
+        )
+        reports = Path(scratch) / "reports"
+        reports.mkdir()
+        thousand_node_reports(reports, json.loads((out / "node-0.json").read_text()))
+        merge = median_seconds([str(torchup), "fleet", "report", str(reports), "--html", str(Path(scratch) / "fleet.html")], runs=5, warm_up=1, check=False)
+        read = median_seconds(
+            [
+                str(BENCH_VENV / "bin" / "python"),
+                "-c",
+                "import json, pathlib, sys; [json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob('*.json')]",
+                str(reports),
+            ],
+            runs=5,
+            warm_up=1,
+        )
+    print(f"torchup fleet report, 1,000 nodes (text and HTML) {merge:5.2f} s   reading the 1,000 files in a bare python {read:.2f} s")
+
+
 def main():
     torchup = installed_torchup()
     # As in an activated venv: the default target is that venv's python.
@@ -201,6 +248,7 @@ def main():
     bench_doctor(torchup, env)
     bench_install(torchup, env)
     bench_bundle(torchup)
+    bench_fleet(torchup)
     cuda = cuda_build_size()
     if "bytes" in cuda:
         print(

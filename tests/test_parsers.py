@@ -239,6 +239,7 @@ NOT_PARSED = {
     "collected/SOURCES.md": "provenance",
     "torchup-h100/SOURCES.md": "provenance",
     "pypi-json/SOURCES.md": "provenance",
+    "nccl/SOURCES.md": "provenance",
 }
 DOCTOR_MESSAGES = "torch-"  # PyTorch's own warnings and errors: classified by doctor's tests
 

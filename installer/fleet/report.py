@@ -1,0 +1,528 @@
+"""The fleet report: node records from what the kit gathered (or from node reports and
+``doctor --json`` files collected some other way), judged together, rendered late.
+
+Detection stays in the kit (``diagnostics/fleet.py``); here is the policy: which value of a fact
+is the fleet's, which nodes differ from it, which GPUs are slow against their model and against
+the fleet, and which nodes to drain.
+"""
+
+import enum
+import fnmatch
+import json
+import os
+import re
+import statistics
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from ..errors import TorchupError
+
+SCHEMA_VERSION = 1
+KIND = "torchup-fleet"
+NODE_KIND = "torchup-fleet-node"
+EXIT_OK, EXIT_FAILED = 0, 1
+UNSET = "(unset)"
+GPUS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpus.json")
+# The facts a `doctor --json` file gives, from install.build: drift on other keys is not judged for such a node.
+DOCTOR_FACTS = {"torch": "torch", "cuda": "torch.cuda", "hip": "torch.hip", "device_count": "gpu.count"}
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class State(str, enum.Enum):
+    REPORTED = "reported"  # its ranks ran to the end
+    STOPPED = "stopped"  # it joined, then a rank crashed, hung or timed out
+    MISSING = "missing"  # it never joined
+
+
+# The grid's columns, in order: each node gets one status per column.
+COLUMNS = ("joined", "ran", "drift", "doctor", "canary", "gemm", "allreduce")
+
+
+def natural_key(node: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(node))]
+
+
+# --- node records ------------------------------------------------------------------------------
+
+
+def _rank_entry(record: dict) -> dict:
+    facts = record.get("facts") or {}
+    sweep = record.get("allreduce") or []
+    return {
+        "rank": record.get("rank"),
+        "local_rank": record.get("local_rank"),
+        "gpu": facts.get("gpu.model"),
+        "canary": record.get("canary"),
+        "gemm": record.get("gemm"),
+        "allreduce": sweep,
+        "busbw_gbps": sweep[-1]["busbw_gbps"] if sweep else None,
+        "transport": record.get("transport"),
+        "error": (record.get("error") or {}).get("text"),
+        "step": (record.get("error") or {}).get("step"),
+    }
+
+
+def new_node(node: str, host: Optional[str], source: str, state: State) -> dict:
+    return {
+        "node": str(node),
+        "host": host,
+        "source": source,
+        "state": state.value,
+        "ranks": [],
+        "facts": {},
+        "known_facts": None,
+        "libraries": {},
+        "doctor": [],
+        "problems": [],
+    }
+
+
+# Steps where a rank waits on the others (CPU ranks take turns at the GEMM): an error there may be another rank's fault.
+COLLECTIVE_STEPS = ("join", "gemm", "allreduce", "gather")
+
+
+def records_from_kit(raw: dict, source: str) -> List[dict]:
+    """Node records from what the kit wrote: every rank's record when the gather succeeded; else
+    this node's own record and, from the store, where each other rank had got to.
+
+    After a fault, the ranks to blame are those that went silent (a crash or a hang) or failed in
+    a step of their own; a rank that only saw a collective fail because of them was interrupted,
+    and its node is not one to drain."""
+    nodes: Dict[str, dict] = {}
+    outcomes = []  # (node, rank, step, error or None, silent)
+    for record in raw.get("ranks") or []:
+        node = nodes.setdefault(str(record["node"]), new_node(record["node"], record.get("host"), source, State.REPORTED))
+        entry = _rank_entry(record)
+        node["ranks"].append(entry)
+        if record.get("local_rank") == 0 or not node["facts"]:
+            node["facts"] = dict(record.get("facts") or {})
+            node["libraries"] = record.get("libraries") or {}
+            node["doctor"] = record.get("doctor") or node["doctor"]
+        if entry["error"]:
+            outcomes.append((node, entry["rank"], entry["step"], entry["error"], False))
+    if not raw.get("gathered"):
+        reported = {entry["rank"] for node in nodes.values() for entry in node["ranks"]}
+        for rank, note in sorted((raw.get("progress") or {}).items(), key=lambda item: int(item[0])):
+            node = nodes.setdefault(str(note["node"]), new_node(note["node"], note.get("host"), source, State.REPORTED))
+            if int(rank) not in reported and note["step"] != "done":
+                outcomes.append((node, int(rank), note["step"], note.get("error"), not note.get("error")))
+    to_blame = [o for o in outcomes if o[4]] or [o for o in outcomes if o[2] not in COLLECTIVE_STEPS] or outcomes
+    for node, rank, step, error, silent in outcomes:
+        said = f"rank {rank} stopped in {step}" + (" (it crashed or hangs)" if silent else f": {error}")
+        if (node, rank, step, error, silent) in to_blame:
+            node["state"] = State.STOPPED.value
+            node["problems"].append(said)
+        else:
+            node.setdefault("interrupted", []).append(said)
+    return list(nodes.values())
+
+
+def records_from_file(path: str) -> Tuple[List[dict], Optional[int]]:
+    """Node records from a fleet report, a node report or a ``torchup doctor --json`` file, and
+    how many nodes the fleet was to have, where the file says."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise TorchupError(f"{path}: not a readable JSON report ({error})", hint="give fleet.json, node-*.json or `torchup doctor --json` files") from None
+    if isinstance(document, dict) and document.get("kind") in (KIND, NODE_KIND):
+        return [dict(node, source=node.get("source") or os.path.basename(path)) for node in document.get("nodes") or []], document.get("expected_nodes")
+    if isinstance(document, dict) and isinstance(document.get("results"), list):
+        return [_from_doctor(document, path)], None
+    raise TorchupError(f"{path}: neither a fleet report nor a doctor report", hint="give fleet.json, node-*.json or `torchup doctor --json` files")
+
+
+def _from_doctor(document: dict, path: str) -> dict:
+    """A node from a ``doctor --json`` file: its name is the file's (``gpu-07.json`` -> gpu-07)."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    node = new_node(name, None, os.path.basename(path), State.REPORTED)
+    node["doctor"] = [{key: result.get(key) for key in ("id", "status", "evidence")} for result in document["results"]]
+    build = next((r.get("facts") or {} for r in document["results"] if r.get("id") == "install.build"), {})
+    node["facts"] = {DOCTOR_FACTS[key]: value for key, value in build.items() if key in DOCTOR_FACTS}
+    node["known_facts"] = sorted(DOCTOR_FACTS.values())
+    return node
+
+
+def combine(records: Iterable[dict]) -> List[dict]:
+    """One record per node: where inputs overlap, the one that ran furthest (reported, then
+    stopped); two accounts of one stopped node (its own, and node 0's) together."""
+    order = {State.REPORTED.value: 0, State.STOPPED.value: 1, State.MISSING.value: 2}
+    chosen: Dict[str, dict] = {}
+    for record in records:
+        known = chosen.get(record["node"])
+        if known is None or order[record["state"]] < order[known["state"]]:
+            chosen[record["node"]] = record
+        elif record["state"] == known["state"] == State.STOPPED.value:
+            fuller, other = (record, known) if len(record["ranks"]) > len(known["ranks"]) else (known, record)
+            chosen[record["node"]] = dict(fuller, problems=list(dict.fromkeys(fuller["problems"] + other["problems"])))
+    return list(chosen.values())
+
+
+# --- judging ---------------------------------------------------------------------------------
+
+
+def load_gpu_table() -> dict:
+    with open(GPUS_FILE, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def gpu_row(table: dict, name: Optional[str]) -> Optional[dict]:
+    for row in table["gpus"] if name else ():
+        if re.search(row["match"], name):
+            return row
+    return None
+
+
+def node_facts(node: dict) -> Dict[str, str]:
+    """The facts compared across nodes, libraries by their digest (paths may differ, bytes should not)."""
+    facts = {key: "null" if value is None else str(value) for key, value in node["facts"].items()}
+    for name, library in (node.get("libraries") or {}).items():
+        facts["lib." + name] = (library.get("sha256") or "unreadable")[:16]
+    return facts
+
+
+def drift_table(nodes: Sequence[dict], allowed: Sequence[str] = ()) -> List[dict]:
+    """Each fact on which reporting nodes disagree: the fleet's value (the most common; on a tie,
+    the value of the lowest-numbered node) and the nodes that differ from it."""
+    reporting = sorted((n for n in nodes if n["state"] != State.MISSING.value and (n["facts"] or n.get("libraries"))), key=lambda n: natural_key(n["node"]))
+    facts = {n["node"]: node_facts(n) for n in reporting}
+    keys = sorted({key for values in facts.values() for key in values})
+    rows = []
+    for key in keys:
+        if any(fnmatch.fnmatchcase(key, pattern) for pattern in allowed):
+            continue
+        values = {n["node"]: facts[n["node"]].get(key, UNSET) for n in reporting if n.get("known_facts") is None or key in n["known_facts"]}
+        if len(set(values.values())) < 2:
+            continue
+        counts = Counter(values.values())
+        top = max(counts.values())
+        majority = next(value for value in values.values() if counts[value] == top)  # nodes in natural order: ties go to the lowest
+        rows.append({"key": key, "majority": majority, "nodes": {node: value for node, value in values.items() if value != majority}})
+    return rows
+
+
+def _median(values: List[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def judge(records: Sequence[dict], expected_nodes: Optional[int] = None, allowed_drift: Sequence[str] = (), table: Optional[dict] = None) -> dict:
+    """The fleet report: each node's status per column, the drift table, the figures, the verdict."""
+    table = table or load_gpu_table()
+    nodes = combine(records)
+    present = {n["node"] for n in nodes}
+    for index in range(expected_nodes or 0):
+        if str(index) not in present:
+            missing = new_node(str(index), None, "expected", State.MISSING)
+            missing["problems"].append("sent nothing: it never joined, or stopped before its ranks started")
+            nodes.append(missing)
+    nodes.sort(key=lambda n: natural_key(n["node"]))
+    drift = drift_table(nodes, allowed_drift)
+    ranks = [rank for node in nodes for rank in node["ranks"]]
+    checksums = Counter(rank["canary"]["checksum"] for rank in ranks if rank.get("canary"))
+    fleet_checksum = checksums.most_common(1)[0][0] if checksums else None
+    medians = {}
+    for precision in ("bf16", "fp32"):
+        by_model: Dict[str, List[float]] = {}
+        for rank in ranks:
+            if rank.get("gemm") and rank["gemm"].get(precision) is not None:
+                by_model.setdefault(rank["gpu"] or "cpu", []).append(rank["gemm"][precision])
+        medians[precision] = {model: _median(values) for model, values in by_model.items()}
+    busbw_median = _median([rank["busbw_gbps"] for rank in ranks if rank.get("busbw_gbps")])
+    for node in nodes:
+        node["columns"] = _columns(node, drift, fleet_checksum, medians, busbw_median, table)
+        worst = [c["status"] for c in node["columns"].values()]
+        node["status"] = Status.FAIL.value if Status.FAIL.value in worst else Status.WARN.value if Status.WARN.value in worst else Status.PASS.value
+    failing = [n["node"] for n in nodes if n["status"] == Status.FAIL.value]
+    nodes.sort(key=lambda n: (n["status"] == Status.PASS.value, natural_key(n["node"])))
+    return {
+        "schema": SCHEMA_VERSION,
+        "kind": KIND,
+        "expected_nodes": expected_nodes,
+        "nodes": nodes,
+        "drift": drift,
+        "figures": {
+            "gemm_median_tflops": medians,
+            "busbw_median_gbps": busbw_median,
+            "canary_checksum": fleet_checksum,
+            "median_tolerance": table["median_tolerance"],
+        },
+        "failing": failing,
+        "exit_code": EXIT_FAILED if failing else EXIT_OK,
+    }
+
+
+def _cell(status: Status, text: str) -> dict:
+    return {"status": status.value, "text": text}
+
+
+def _columns(node, drift, fleet_checksum, medians, busbw_median, table) -> Dict[str, dict]:
+    state = State(node["state"])
+    columns = {
+        "joined": _cell(Status.FAIL, node["problems"][0] if node["problems"] else "never joined")
+        if state is State.MISSING
+        else _cell(Status.PASS, f"{len(node['ranks'])} rank(s)")
+    }
+    if state is State.MISSING:
+        return dict(columns, **{name: _cell(Status.SKIP, "no data") for name in COLUMNS[1:]})
+    if state is State.STOPPED:
+        columns["ran"] = _cell(Status.FAIL, "; ".join(node["problems"]))
+    elif node.get("interrupted"):
+        columns["ran"] = _cell(Status.WARN, "interrupted by another node's fault: " + "; ".join(node["interrupted"]))
+    else:
+        columns["ran"] = _cell(Status.PASS, "every rank ran to the end")
+    differing = [f"{row['key']}={row['nodes'][node['node']]} (fleet: {row['majority']})" for row in drift if node["node"] in row["nodes"]]
+    columns["drift"] = _cell(Status.FAIL, "; ".join(differing)) if differing else _cell(Status.PASS, "as the fleet")
+    bad = [r for r in node["doctor"] if r.get("status") in ("fail", "crash", "timeout")]
+    warned = [r for r in node["doctor"] if r.get("status") == "warn"]
+    if not node["doctor"]:
+        columns["doctor"] = _cell(Status.SKIP, "not run")
+    elif bad or warned:
+        worst = bad or warned
+        columns["doctor"] = _cell(
+            Status.FAIL if bad else Status.WARN,
+            "; ".join(f"{r['id']}: {(r.get('evidence') or '').splitlines()[0] if r.get('evidence') else r['status']}" for r in worst),
+        )
+    else:
+        columns["doctor"] = _cell(Status.PASS, f"{len(node['doctor'])} checks passed")
+    columns["canary"] = _canary(node, fleet_checksum)
+    columns["gemm"] = _gemm(node, medians, table)
+    columns["allreduce"] = _allreduce(node, busbw_median, table["median_tolerance"])
+    return columns
+
+
+def _canary(node, fleet_checksum) -> dict:
+    results = [(rank["rank"], rank["canary"]) for rank in node["ranks"] if rank.get("canary")]
+    if not results:
+        return _cell(Status.SKIP, "not run")
+    wrong = [f"rank {rank}: {c['wrong_elements']} wrong elements" for rank, c in results if not c["exact"]]
+    wrong += [f"rank {rank}: checksum {c['checksum']} (fleet: {fleet_checksum})" for rank, c in results if c["exact"] and c["checksum"] != fleet_checksum]
+    if wrong:
+        return _cell(Status.FAIL, "; ".join(wrong))
+    return _cell(Status.PASS, f"exact on {len(results)} rank(s), checksum {fleet_checksum}")
+
+
+def _gemm(node, medians, table) -> dict:
+    ranks = [rank for rank in node["ranks"] if rank.get("gemm")]
+    if not ranks:
+        return _cell(Status.SKIP, "not run")
+    tolerance = table["median_tolerance"]
+    slow, parts = [], []
+    for rank in ranks:
+        model = rank["gpu"] or "cpu"
+        row = gpu_row(table, rank["gpu"])
+        for precision in ("bf16", "fp32"):
+            value = rank["gemm"].get(precision)
+            median = medians[precision].get(model)
+            if value is None:
+                continue
+            if median and value < median * (1 - tolerance):
+                slow.append(f"rank {rank['rank']} {precision} {value:g} TFLOPS, {100 * (1 - value / median):.0f}% below the fleet median {median:g}")
+            if precision == "bf16" and row and row.get("bf16_measured") and value < row["bf16_measured"] * table["floor_fraction"]:
+                slow.append(
+                    f"rank {rank['rank']} bf16 {value:g} TFLOPS, under {table['floor_fraction']:.0%} of the {row['model']}'s measured best {row['bf16_measured']:g}"
+                )
+        figures = ", ".join(f"{p} {rank['gemm'][p]:g}" for p in ("bf16", "fp32") if rank["gemm"].get(p) is not None)
+        peak = f" ({100 * rank['gemm']['bf16'] / row['bf16_peak']:.0f}% of the {row['model']} bf16 peak)" if row and rank["gemm"].get("bf16") else ""
+        parts.append(f"rank {rank['rank']}: {figures} TFLOPS{peak}")
+    return _cell(Status.FAIL, "; ".join(slow)) if slow else _cell(Status.PASS, "; ".join(parts))
+
+
+def _allreduce(node, busbw_median, tolerance) -> dict:
+    ranks = [rank for rank in node["ranks"] if rank.get("allreduce")]
+    if not ranks:
+        return _cell(Status.SKIP, "one rank, or not run")
+    busbw = min(rank["busbw_gbps"] for rank in ranks)
+    transport = ranks[0].get("transport") or {}
+    networks = transport.get("networks") or []
+    how = transport.get("backend", "?") + (f" over {'/'.join(networks)}" if networks else "")
+    largest = transport.get("largest")
+    if largest:
+        how += f", {largest['algorithm']}/{largest['protocol']} at {largest['bytes'] // (1024 * 1024)} MiB"
+    text = f"busbw {busbw:g} GB/s at {ranks[0]['allreduce'][-1]['bytes'] // (1024 * 1024)} MiB ({how})"
+    if transport.get("backend") == "nccl" and "Socket" in networks:
+        return _cell(Status.FAIL, text + ": NCCL fell back to TCP sockets (no IB/EFA)")
+    if busbw_median and busbw < busbw_median * (1 - tolerance):
+        return _cell(Status.WARN, text + f", {100 * (1 - busbw / busbw_median):.0f}% below the fleet median {busbw_median:g}")
+    return _cell(Status.PASS, text)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def headline(report: dict) -> str:
+    nodes = report["nodes"]
+    expected = report["expected_nodes"] or len(nodes)
+    reported = sum(1 for n in nodes if n["state"] != State.MISSING.value)
+    verdict = "OK" if report["exit_code"] == EXIT_OK else "FAILED: drain or fix node(s) " + ", ".join(report["failing"])
+    return f"torchup fleet: {reported} of {expected} node(s) reported, {len(report['failing'])} failing: {verdict}"
+
+
+def render_text(report: dict, verbose: bool = False) -> str:
+    lines = [headline(report)]
+    if report["drift"]:
+        lines += ["", "drift (the fleet's value, then the nodes that differ)"]
+        for row in report["drift"]:
+            others = ", ".join(f"node {node}: {value}" for node, value in row["nodes"].items())
+            lines.append(f"  {row['key']}: {row['majority']}  <-  {others}")
+    healthy = [n for n in report["nodes"] if n["status"] == Status.PASS.value]
+    for node in report["nodes"]:
+        if node["status"] == Status.PASS.value and not verbose:
+            continue
+        lines += ["", f"node {node['node']}" + (f" ({node['host']})" if node.get("host") else "") + f": {node['status']}"]
+        for name in COLUMNS:
+            cell = node["columns"][name]
+            if cell["status"] != Status.PASS.value or verbose:
+                lines.append(f"  {cell['status']:<4} {name}: {cell['text']}")
+    if healthy and not verbose:
+        lines += ["", f"{len(healthy)} healthy node(s): " + _ranges([n["node"] for n in healthy])]
+    figures = report["figures"]
+    for precision, by_model in figures["gemm_median_tflops"].items():
+        for model, median in by_model.items():
+            lines.append(f"median {precision} GEMM on {model}: {median:g} TFLOPS")
+    if figures["busbw_median_gbps"]:
+        lines.append(f"median all_reduce busbw: {figures['busbw_median_gbps']:g} GB/s")
+    return "\n".join(lines) + "\n"
+
+
+def _ranges(names: List[str]) -> str:
+    """0, 1, 2, 5 -> "0-2, 5": a thousand healthy nodes in one line."""
+    numbers = sorted(int(n) for n in names if n.isdigit())
+    words = sorted((n for n in names if not n.isdigit()), key=natural_key)
+    spans, start = [], None
+    for index, number in enumerate(numbers):
+        if start is None:
+            start = number
+        if index + 1 == len(numbers) or numbers[index + 1] != number + 1:
+            spans.append(str(start) if start == number else f"{start}-{number}")
+            start = None
+    return ", ".join(spans + words)
+
+
+def render_json(report: dict) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def render_markdown(report: dict) -> str:
+    lines = [f"### {headline(report)}", ""]
+    if report["drift"]:
+        lines += ["| fact | fleet value | differing nodes |", "|---|---|---|"]
+        for row in report["drift"]:
+            lines.append(f"| `{row['key']}` | `{row['majority']}` | " + ", ".join(f"{node}: `{value}`" for node, value in row["nodes"].items()) + " |")
+        lines.append("")
+    lines += ["| node | host | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
+    marks = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+    shown = [n for n in report["nodes"] if n["status"] != Status.PASS.value]
+    for node in shown:
+        lines.append(f"| {node['node']} | {node.get('host') or ''} | " + " | ".join(marks[node["columns"][c]["status"]] for c in COLUMNS) + " |")
+    healthy = len(report["nodes"]) - len(shown)
+    if healthy:
+        lines.append(f"| {healthy} healthy | | " + " | ".join("✓" for _ in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(report: dict) -> str:
+    from xml.etree import ElementTree
+
+    suite = ElementTree.Element("testsuite", name="torchup fleet", tests=str(len(report["nodes"]) * len(COLUMNS)))
+    failures = 0
+    for node in report["nodes"]:
+        for name in COLUMNS:
+            cell = node["columns"][name]
+            case = ElementTree.SubElement(suite, "testcase", classname=f"node {node['node']}", name=name)
+            if cell["status"] == Status.FAIL.value:
+                failures += 1
+                ElementTree.SubElement(case, "failure", message=cell["text"][:500]).text = cell["text"]
+            elif cell["status"] == Status.SKIP.value:
+                ElementTree.SubElement(case, "skipped", message=cell["text"])
+    suite.set("failures", str(failures))
+    return ElementTree.tostring(suite, encoding="unicode") + "\n"
+
+
+# One self-contained page: no script, no server, no network. Node rows first by trouble; past
+# FOLD_AFTER nodes the healthy ones are folded under one line.
+FOLD_AFTER = 20
+COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "skip": "#9e9e9e"}
+_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #212121; background: #fff; }
+h1 { font-size: 18px; margin: 0 0 12px; }
+table { border-collapse: separate; border-spacing: 0 3px; }
+th { text-align: left; font-weight: 600; padding: 2px 8px; }
+td { padding: 2px 8px; white-space: nowrap; }
+td.swatch { width: 24px; min-width: 24px; padding: 0; }
+td.cell { color: #fff; text-align: center; min-width: 48px; }
+td.drift { outline: 3px solid #6a1b9a; outline-offset: -3px; }
+.bar { display: inline-block; height: 12px; background: #1565c0; vertical-align: middle; }
+.figure { display: inline-block; min-width: 72px; }
+details { margin: 8px 0; }
+summary { cursor: pointer; font-weight: 600; }
+.problems { color: #555; min-width: 28em; max-width: 60em; white-space: normal; }
+table.drift td { border-bottom: 1px solid #ddd; }
+"""
+
+
+def _bar(value: Optional[float], top: float, unit: str) -> str:
+    import html
+
+    if value is None:
+        return "<td>-</td>"
+    width = int(120 * value / top) if top else 0
+    return f'<td><span class="figure">{html.escape(f"{value:g}")} {unit}</span><span class="bar" style="width:{width}px"></span></td>'
+
+
+def _row(node: dict, tops: Dict[str, float]) -> str:
+    import html
+
+    cells = [
+        f'<td class="swatch" style="background:{COLOURS[node["status"]]}"></td>',
+        f"<td>{html.escape(node['node'])}</td>",
+        f"<td>{html.escape(node.get('host') or '')}</td>",
+    ]
+    for name in COLUMNS:
+        cell = node["columns"][name]
+        extra = " drift" if name == "drift" and cell["status"] == Status.FAIL.value else ""
+        cells.append(f'<td class="cell{extra}" style="background:{COLOURS[cell["status"]]}" title="{html.escape(cell["text"])}">{cell["status"]}</td>')
+    gemm = [rank["gemm"]["bf16"] for rank in node["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16") is not None]
+    busbw = [rank["busbw_gbps"] for rank in node["ranks"] if rank.get("busbw_gbps")]
+    cells.append(_bar(min(gemm) if gemm else None, tops["gemm"], "TFLOPS"))
+    cells.append(_bar(min(busbw) if busbw else None, tops["busbw"], "GB/s"))
+    trouble = "; ".join(node["columns"][name]["text"] for name in COLUMNS if node["columns"][name]["status"] in ("fail", "warn"))
+    cells.append(f'<td class="problems">{html.escape(trouble)}</td>')
+    return f'<tr class="node {node["status"]}" id="node-{html.escape(node["node"])}">' + "".join(cells) + "</tr>"
+
+
+def render_html(report: dict) -> str:
+    import html
+
+    nodes = report["nodes"]
+    tops = {
+        "gemm": max([rank["gemm"]["bf16"] for n in nodes for rank in n["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16")] or [0]),
+        "busbw": max([rank["busbw_gbps"] for n in nodes for rank in n["ranks"] if rank.get("busbw_gbps")] or [0]),
+    }
+    header = (
+        "<tr><th></th><th>node</th><th>host</th>"
+        + "".join(f"<th>{name}</th>" for name in COLUMNS)
+        + "<th>bf16 GEMM (slowest rank)</th><th>all_reduce busbw</th><th>what is wrong</th></tr>"
+    )
+    troubled = [n for n in nodes if n["status"] != Status.PASS.value]
+    healthy = [n for n in nodes if n["status"] == Status.PASS.value]
+    fold = len(nodes) > FOLD_AFTER
+    body = [f'<table class="grid">{header}' + "".join(_row(n, tops) for n in (troubled if fold else nodes)) + "</table>"]
+    if fold and healthy:
+        body.append(f"<details><summary>{len(healthy)} healthy node(s): {html.escape(_ranges([n['node'] for n in healthy]))}</summary>")
+        body.append(f'<table class="grid">{header}' + "".join(_row(n, tops) for n in healthy) + "</table></details>")
+    if report["drift"]:
+        body.append('<h2>drift</h2><table class="drift"><tr><th>fact</th><th>fleet value</th><th>differing nodes</th></tr>')
+        for row in report["drift"]:
+            others = ", ".join(f"{node}: {value}" for node, value in row["nodes"].items())
+            body.append(f"<tr><td>{html.escape(row['key'])}</td><td>{html.escape(row['majority'])}</td><td>{html.escape(others)}</td></tr>")
+        body.append("</table>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>torchup fleet</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{html.escape(headline(report))}</h1>" + "\n".join(body) + "</body></html>\n"
+    )

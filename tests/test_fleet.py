@@ -1,0 +1,491 @@
+"""``torchup fleet``: real torchrun runs of two nodes on 127.0.0.1 (gloo), one of them different,
+one missing, one crashing; the report merged from their files, over a thousand nodes, and
+opened in headless Chromium."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, fixture_text, isolated_env, make_venv
+from tests.fleet_reports import thousand_node_reports
+from tests.test_doctor import EXTRA as FAULTY_CHECKS  # checks that segfault and hang
+from torchup.diagnostics import fleet as kit
+from torchup.installer import fleet
+from torchup.installer.errors import TorchupError
+from torchup.installer.fleet import report
+
+OTHER_NUMPY = REPO / "build" / "wheelhouse" / "other-numpy"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_node(python, node_rank, port, out, *extra, nnodes=2, timeout=90, nproc="2", env=None):
+    argv = [sys.executable, "-m", "torchup", "fleet", "launch", "--python", str(python), "--nnodes", str(nnodes), "--node-rank", str(node_rank)]
+    argv += ["--master", f"127.0.0.1:{port}", "--nproc-per-node", nproc, "--out", str(out), "--timeout", str(timeout), *extra]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or isolated_env(), cwd=REPO)
+
+
+def finish(process, timeout):
+    """The process's exit status and output; it must end within ``timeout`` (its --timeout and a margin)."""
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def load(path):
+    return json.loads(Path(path).read_text())
+
+
+def node(document, name):
+    return next(n for n in document["nodes"] if n["node"] == name)
+
+
+# --- the pieces, pure -----------------------------------------------------------------------
+
+
+def test_torchrun_command_is_the_targets_own_isolated_and_elastic():
+    limits = fleet.budget(60)
+    settings = {"node": "1", "nnodes": 4}
+    argv = fleet.torchrun_argv("/opt/env/bin/python", 4, 1, fleet.parse_master("node001:29500"), 8, limits, settings)
+    assert argv == [
+        "/opt/env/bin/python", "-I", "-m", "torch.distributed.run",
+        "--nnodes", "1:4", "--nproc-per-node", "8",
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", "node001:29500", "--rdzv-id", "torchup-fleet",
+        "--rdzv-conf", "is_host=0,join_timeout=60,last_call_timeout=12",
+        "--max-restarts", "0", "--no-python",
+        "/opt/env/bin/python", "-I", os.path.join(str(REPO), "diagnostics", "fleet.py"), '{"nnodes": 4, "node": "1"}',
+    ]  # fmt: skip
+    assert "is_host=1," in fleet.torchrun_argv("python", 4, 0, fleet.parse_master("[fe80::1]:29500"), 1, limits, settings)[15]
+    assert str(fleet.parse_master("[fe80::1]:29500")) == "[fe80::1]:29500"
+
+
+def test_budget_leaves_time_to_stop_and_report():
+    assert fleet.budget(600) == (600, 587, 120, 180)
+    assert fleet.budget(30) == (30, 17, 6, 10)
+    with pytest.raises(TorchupError, match="at least 30 s"):
+        fleet.budget(29)
+
+
+@pytest.mark.parametrize("text", ["node001", "node001:http", ":29500", "node001:0", "node001:70000"])
+def test_bad_master_is_bad_input(text):
+    with pytest.raises(TorchupError, match="HOST:PORT"):
+        fleet.parse_master(text)
+
+
+def test_selection_of_steps_and_doctor_checks():
+    steps, doctor = fleet.select([])
+    assert steps == ["facts", "canary", "gemm", "allreduce", "doctor"] and {"install.import", "accelerator.runtimes"} <= set(doctor)
+    assert "tutorial.autograd" not in doctor and "accelerator.device_assert" not in doctor  # it would poison the rank's CUDA context
+    assert fleet.select(["fleet.gemm"]) == (["facts", "gemm"], [])
+    assert fleet.select(["tutorial.autograd", "fleet"]) == (["facts", "canary", "gemm", "allreduce", "doctor"], ["tutorial.autograd"])
+    with pytest.raises(TorchupError, match="unknown check or group: fleet.nope"):
+        fleet.select(["fleet.nope"])
+
+
+def test_nccl_log_says_network_transport_and_algorithm():
+    ib = kit.parse_nccl_log(fixture_text("nccl/ib-roce.log"))
+    assert ib == {"networks": ["IB"], "transports": ["NET/IB"], "largest": {"bytes": 1026048, "algorithm": "Ring", "protocol": "Simple"}}
+    sockets = kit.parse_nccl_log(fixture_text("nccl/socket.log"))
+    assert sockets["networks"] == ["Socket"] and sockets["largest"] is None
+
+
+def test_driver_version_from_recorded_proc_files():
+    assert kit.parse_driver_version(fixture_text("collected/proc-driver-nvidia-version-565.57.01-open-x86_64.txt")) == "565.57.01"
+    assert kit.parse_driver_version(fixture_text("collected/proc-driver-nvidia-version-460.39-proprietary.txt")) == "460.39"
+    assert kit.parse_driver_version("") is None
+
+
+def test_infiniband_ports_from_sysfs(tmp_path):
+    for device, state, rate, layer in (("mlx5_0", "4: ACTIVE", "400 Gb/sec (4X NDR)", "InfiniBand"), ("mlx5_1", "1: DOWN", "10 Gb/sec (4X SDR)", "InfiniBand")):
+        port = tmp_path / device / "ports" / "1"
+        port.mkdir(parents=True)
+        (port / "state").write_text(state + "\n")
+        (port / "rate").write_text(rate + "\n")
+        (port / "link_layer").write_text(layer + "\n")
+    assert kit.infiniband_ports(str(tmp_path)) == {"mlx5_0/1": "ACTIVE 400 Gb/sec (4X NDR) InfiniBand", "mlx5_1/1": "DOWN 10 Gb/sec (4X SDR) InfiniBand"}
+    assert kit.infiniband_ports(str(tmp_path / "none")) == {}
+
+
+def test_torchrun_failure_summary_names_the_rank_and_signal():
+    text = fixture_text("nccl/torchrun-failure.txt")
+    assert fleet.parse_torchrun_failures(text) == [{"rank": 2, "local_rank": 0, "exitcode": -11}, {"rank": 3, "local_rank": 1, "exitcode": -15}]
+
+
+def test_canary_is_exact_and_the_same_everywhere(torch_python):
+    script = "import sys, torch; sys.path.insert(0, sys.argv[1]); import fleet; print(fleet.canary(torch, 'cpu'))"
+    out = subprocess.run([str(torch_python), "-I", "-c", script, str(REPO / "diagnostics")], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "'exact': True" in out and "'wrong_elements': 0" in out
+
+
+def rank_record(node_name, rank, numpy="2.4.6", bf16=0.5, checksum="1:2", exact=True, error=None):
+    return {
+        "rank": rank,
+        "local_rank": rank % 2,
+        "node": node_name,
+        "host": f"host{node_name}",
+        "facts": {"torch": "2.13.0+cpu", "numpy": numpy},
+        "canary": {"n": 512, "checksum": checksum, "exact": exact, "wrong_elements": 0 if exact else 3},
+        "gemm": {"n": 512, "fp32": 0.1, "bf16": bf16},
+        "allreduce": [{"bytes": 8388608, "seconds": 0.01, "algbw_gbps": 0.8, "busbw_gbps": 1.2}],
+        "transport": {"backend": "gloo"},
+        "error": error,
+    }
+
+
+def test_judging_names_drift_slow_and_corrupt_nodes_and_a_missing_one():
+    ranks = [rank_record(str(r // 2), r) for r in range(8)]
+    ranks[2]["facts"]["numpy"] = "2.3.5"  # node 1's local rank 0 speaks for the node
+    ranks[5]["gemm"]["bf16"] = 0.3  # node 2 has a slow rank
+    ranks[7]["canary"]["checksum"] = "9:9"  # node 3 computes a different result
+    raw = {"gathered": True, "world_size": 10, "ranks": ranks}
+    judged = report.judge(report.records_from_kit(raw, "test"), expected_nodes=5)
+    assert judged["failing"] == ["1", "2", "3", "4"]
+    assert judged["drift"] == [{"key": "numpy", "majority": "2.4.6", "nodes": {"1": "2.3.5"}}]
+    assert "40% below the fleet median 0.5" in node(judged, "2")["columns"]["gemm"]["text"]
+    assert node(judged, "3")["columns"]["canary"]["text"] == "rank 7: checksum 9:9 (fleet: 1:2)"
+    assert node(judged, "4")["state"] == "missing" and node(judged, "4")["columns"]["joined"]["status"] == "fail"
+    assert [n["node"] for n in judged["nodes"]] == ["1", "2", "3", "4", "0"]  # trouble first
+    assert report.judge(report.records_from_kit(raw, "test"), allowed_drift=["num*"])["drift"] == []
+
+
+def test_a_tie_goes_to_the_lowest_node_and_an_h100_is_held_to_its_table():
+    ranks = [rank_record("0", 0), rank_record("1", 1, numpy="2.3.5")]
+    for record in ranks:
+        record["facts"]["gpu.model"] = "NVIDIA H100 80GB HBM3"
+        record["gemm"] = {"n": 8192, "fp32": 50.0, "bf16": 650.0}
+    judged = report.judge(report.records_from_kit({"gathered": True, "ranks": ranks}, "test"))
+    assert judged["drift"][0]["majority"] == "2.4.6" and judged["drift"][0]["nodes"] == {"1": "2.3.5"}
+    assert "under 85% of the H100 SXM's measured best 794.5" in node(judged, "0")["columns"]["gemm"]["text"]
+
+
+def test_nccl_over_sockets_fails_and_a_slow_all_reduce_warns():
+    ranks = [rank_record(str(r), r) for r in range(3)]
+    ranks[0]["transport"] = {
+        "backend": "nccl",
+        "networks": ["Socket"],
+        "transports": ["NET/Socket"],
+        "largest": {"bytes": 1 << 30, "algorithm": "Ring", "protocol": "Simple"},
+    }
+    ranks[1]["allreduce"] = [dict(ranks[1]["allreduce"][0], busbw_gbps=0.6)]
+    judged = report.judge(report.records_from_kit({"gathered": True, "ranks": ranks}, "test"))
+    assert node(judged, "0")["columns"]["allreduce"] == {
+        "status": "fail",
+        "text": "busbw 1.2 GB/s at 8 MiB (nccl over Socket, Ring/Simple at 1024 MiB): NCCL fell back to TCP sockets (no IB/EFA)",
+    }
+    assert (
+        node(judged, "1")["columns"]["allreduce"]["status"] == "warn" and "50% below the fleet median 1.2" in node(judged, "1")["columns"]["allreduce"]["text"]
+    )
+    assert judged["failing"] == ["0"] and node(judged, "1")["status"] == "warn"
+    markdown = report.render_markdown(judged)
+    assert "| 0 | host0 | ✓ | ✓ | ✓ | - | ✓ | ✓ | ✗ |" in markdown and "| 1 | host1 | ✓ | ✓ | ✓ | - | ✓ | ✓ | ! |" in markdown
+    assert "| 1 healthy | |" in markdown
+
+
+def test_after_a_crash_the_silent_rank_is_blamed_not_the_ones_it_interrupted():
+    raw = {
+        "gathered": False,
+        "world_size": 4,
+        "ranks": [rank_record("0", 0, error={"step": "gather", "text": "RuntimeError: Connection closed by peer"})],
+        "progress": {
+            "0": {"node": "0", "host": "a", "local_rank": 0, "step": "gather", "error": "RuntimeError: Connection closed by peer"},
+            "1": {"node": "0", "host": "a", "local_rank": 1, "step": "gather", "error": "RuntimeError: Connection closed by peer"},
+            "2": {"node": "1", "host": "b", "local_rank": 0, "step": "doctor", "error": None},
+            "3": {"node": "1", "host": "b", "local_rank": 1, "step": "gemm", "error": "RuntimeError: Connection closed by peer"},
+        },
+    }
+    judged = report.judge(report.records_from_kit(raw, "test"), expected_nodes=2)
+    assert judged["failing"] == ["1"]
+    assert node(judged, "1")["columns"]["ran"]["text"].startswith("rank 2 stopped in doctor (it crashed or hangs)")
+    assert node(judged, "0")["columns"]["ran"]["status"] == "warn"
+
+
+def test_report_reads_doctor_json_files_too(tmp_path):
+    for name, torch in (("gpu-01", "2.13.0+cu130"), ("gpu-02", "2.13.0+cu130"), ("gpu-03", "2.13.0+cu128")):
+        results = [{"id": "install.build", "status": "pass", "evidence": "", "facts": {"torch": torch, "cuda": torch[-3:], "device_count": 8}}]
+        (tmp_path / f"{name}.json").write_text(json.dumps({"schema": 1, "python": "/x/bin/python", "results": results}))
+    judged = fleet.merge([str(tmp_path)])
+    assert judged["failing"] == ["gpu-03"]
+    assert {row["key"] for row in judged["drift"]} == {"torch", "torch.cuda"}
+    with pytest.raises(TorchupError, match="neither a fleet report nor a doctor report"):
+        (tmp_path / "other.json").write_text("[1, 2]")
+        fleet.merge([str(tmp_path)])
+
+
+# --- real nodes on 127.0.0.1 ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_numpy_python(torch_python, tmp_path_factory):
+    """A second target: torch from the shared venv, but its own, older numpy in front of it."""
+    wheels = sorted(OTHER_NUMPY.glob("numpy-*.whl"))
+    if not wheels:
+        pytest.fail(f"no numpy wheel in {OTHER_NUMPY}: run the tests with `make test`, which downloads it")
+    root = tmp_path_factory.mktemp("node1")
+    python = make_venv(root / "venv")
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", str(wheels[0])], check=True, capture_output=True, timeout=300)
+    site = subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip()
+    shared = subprocess.check_output([str(torch_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip()
+    Path(site, "shared-torch.pth").write_text(shared + "\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def two_nodes(torch_python, other_numpy_python, tmp_path_factory):
+    """Node 0 as configured; node 1 with NCCL_IB_DISABLE=1 and another numpy."""
+    out = tmp_path_factory.mktemp("fleet")
+    port = free_port()
+    first = start_node(torch_python, 0, port, out, "--html", str(out / "grid.html"))
+    # Node 1 accepts the two differences, so by its own verdict the fleet is healthy.
+    second = start_node(other_numpy_python, 1, port, out, "--allow-drift", "numpy", "--allow-drift", "env.NCCL_*", env=isolated_env(NCCL_IB_DISABLE="1"))
+    results = [finish(first, 150), finish(second, 150)]
+    return out, results
+
+
+def test_two_nodes_report_the_drift_of_node_1(two_nodes):
+    out, ((code0, text0, err0), (code1, text1, _)) = two_nodes
+    assert code0 == 1, err0[-3000:]
+    assert code1 == 0, text1
+    fleet_report = load(out / "fleet.json")
+    drift = {row["key"]: row for row in fleet_report["drift"]}
+    assert drift["env.NCCL_IB_DISABLE"]["nodes"] == {"1": "1"} and drift["env.NCCL_IB_DISABLE"]["majority"] == "(unset)"
+    assert drift["numpy"]["nodes"] == {"1": "2.3.5"}
+    assert "1" in fleet_report["failing"] and node(fleet_report, "1")["columns"]["drift"]["status"] == "fail"
+    healthy = node(fleet_report, "0")
+    for column in ("joined", "ran", "drift", "doctor", "canary", "allreduce"):
+        assert healthy["columns"][column]["status"] == "pass", (column, healthy["columns"][column])
+    assert len(healthy["ranks"]) == 2 and all(rank["busbw_gbps"] > 0 for rank in healthy["ranks"])
+    assert "env.NCCL_IB_DISABLE: (unset)  <-  node 1: 1" in text0 and "2 of 2 node(s) reported, 0 failing: OK" in text1
+    assert load(out / "node-1.json")["nodes"][0]["facts"]["env.NCCL_IB_DISABLE"] == "1"
+    assert "OMP_NUM_THREADS" in (out / "node-0.log").read_text()  # torchrun's own output, kept beside the report
+
+
+def test_fleet_report_merges_the_node_files(two_nodes):
+    out, _ = two_nodes
+    merged = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "report", str(out / "node-0.json"), str(out / "node-1.json"), "--json", "--junit", str(out / "fleet.xml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert merged.returncode == 1
+    document = json.loads(merged.stdout)
+    assert {row["key"] for row in document["drift"]} >= {"numpy", "env.NCCL_IB_DISABLE"} and "1" in document["failing"]
+    assert 'classname="node 1" name="drift"><failure' in (out / "fleet.xml").read_text()
+    allowed = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "report", str(out), "--allow-drift", "numpy", "--allow-drift", "env.NCCL_*", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert json.loads(allowed.stdout)["drift"] == []
+
+
+def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_path):
+    started = time.monotonic()
+    # --nproc-per-node auto: one process per GPU, and on this GPU-less machine one.
+    code, text, err = finish(start_node(torch_python, 0, free_port(), tmp_path, timeout=40, nproc="auto"), 40 + 20)
+    assert code == 1, err[-3000:]
+    assert time.monotonic() - started < 60
+    document = load(tmp_path / "fleet.json")
+    assert document["failing"] == ["1"] and node(document, "1")["state"] == "missing"
+    assert node(document, "0")["columns"]["ran"]["status"] == "pass" and len(node(document, "0")["ranks"]) == 1
+    assert "1 of 2 node(s) reported, 1 failing: FAILED: drain or fix node(s) 1" in text
+
+
+def test_a_node_whose_master_never_comes_says_so_within_the_timeout(torch_python, tmp_path):
+    code, text, err = finish(start_node(torch_python, 1, free_port(), tmp_path, timeout=30, nproc="1"), 30 + 10)
+    assert code == 1, err[-3000:]
+    own = load(tmp_path / "node-1.json")["nodes"][0]
+    assert re.fullmatch(r"could not reach the rendezvous at 127\.0\.0\.1:\d+ \(node 0\) within --timeout 30 s", own["problems"][0]), own["problems"]
+    assert not (tmp_path / "fleet.json").exists()  # node 0 speaks for the fleet
+
+
+def test_a_crashing_rank_is_reported_not_hung_on(torch_python, tmp_path):
+    extra = tmp_path / "faults.py"
+    extra.write_text(FAULTY_CHECKS)
+    out, port = tmp_path / "out", free_port()
+    first = start_node(torch_python, 0, port, out, timeout=60)
+    second = start_node(torch_python, 1, port, out, "--extra-checks", str(extra), "install.import", "extra.segfault", "fleet", timeout=60)
+    (code0, _, err0), (code1, _, _) = finish(first, 80), finish(second, 80)
+    assert code0 == 1 and code1 == 1, err0[-3000:]
+    seen_by_0 = load(out / "fleet.json")
+    assert seen_by_0["failing"] == ["1"], seen_by_0["nodes"]
+    # Global ranks go to nodes in the order they joined: node 1's local rank 0 is rank 0 or 2.
+    assert re.search(r"rank [02] stopped in doctor \(it crashed or hangs\)", node(seen_by_0, "1")["columns"]["ran"]["text"])
+    assert node(seen_by_0, "0")["columns"]["ran"]["status"] == "warn"  # interrupted, not to be drained
+    own = load(out / "node-1.json")["nodes"][0]
+    assert any(re.fullmatch(r"rank [02] \(local rank 0\) killed by SIGSEGV", problem) for problem in own["problems"]), own["problems"]
+    merged = fleet.merge([str(out)])
+    assert merged["failing"] == ["1"] and "killed by SIGSEGV" in node(merged, "1")["columns"]["ran"]["text"]
+
+
+def test_a_hanging_rank_ends_within_the_timeout_and_is_named(torch_python, tmp_path):
+    extra = tmp_path / "faults.py"
+    extra.write_text(FAULTY_CHECKS)
+    out, port = tmp_path / "out", free_port()
+    started = time.monotonic()
+    first = start_node(torch_python, 0, port, out, timeout=40)
+    second = start_node(torch_python, 1, port, out, "--extra-checks", str(extra), "extra.hang", "fleet", timeout=40)
+    (code0, _, err0), (code1, _, _) = finish(first, 60), finish(second, 60)
+    assert time.monotonic() - started < 45  # both nodes ended within --timeout (and the second start's delay)
+    assert code0 == 1 and code1 == 1, err0[-3000:]
+    seen_by_0 = load(out / "fleet.json")
+    assert seen_by_0["failing"] == ["1"]
+    assert re.search(r"rank [02] stopped in doctor \(it crashed or hangs\)", node(seen_by_0, "1")["columns"]["ran"]["text"])
+    # On node 1, torchrun stops the hung rank (SIGTERM) when node 0 has gone, or torchup does at
+    # its --timeout (SIGINT): either way the rank says where it was.
+    own = load(out / "node-1.json")["nodes"][0]
+    assert any(re.fullmatch(r"rank [02] stopped in doctor: Stopped: stopped by SIG(TERM|INT)", problem) for problem in own["problems"]), own["problems"]
+
+
+def test_bad_input_is_exit_2(torch_python, tmp_path):
+    for args, words in (
+        (["--nnodes", "2", "--node-rank", "2", "--master", "127.0.0.1:1"], "node ranks go from 0 to 1"),
+        (["--nnodes", "2", "--node-rank", "0", "--master", "127.0.0.1"], "expected HOST:PORT"),
+        (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "--nproc-per-node", "many"], "'many': a number of processes"),
+        (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "fleet.nope"], "unknown check or group: fleet.nope"),
+        (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "--timeout", "10"], "a fleet run needs at least 30 s"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "torchup", "fleet", "launch", "--python", str(torch_python), *args], capture_output=True, text=True, cwd=tmp_path, timeout=60
+        )
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+    missing = subprocess.run([sys.executable, "-m", "torchup", "fleet", "report", str(tmp_path / "none")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+
+
+# --- a thousand nodes, and the page in a real browser ---------------------------------------
+
+
+def test_a_thousand_node_reports_merge_and_fold(two_nodes, tmp_path):
+    out, _ = two_nodes
+    changed = thousand_node_reports(tmp_path, load(out / "node-0.json"))
+    result = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "report", str(tmp_path), "--html", str(tmp_path / "grid.html")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "3 failing: FAILED: drain or fix node(s) 17, 503, 998" in result.stdout
+    assert "997 healthy node(s): 0-16, 18-502, 504-997, 999" in result.stdout
+    page = (tmp_path / "grid.html").read_text()
+    assert page.index('id="node-17"') < page.index("<details>") < page.index('id="node-0"')
+    assert sorted(changed) == ["17", "503", "998"]
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+
+
+def chromium():
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip("no chromium on PATH: .ci/run installs Debian's package (apt-get install chromium)")
+    return found
+
+
+def screenshot(page: Path, png: Path, tmp_path: Path, height: int):
+    subprocess.run(
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size=1400,{height}", f"--screenshot={png}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return read_png(png)
+
+
+def read_png(path: Path):
+    """(width, height, rows of RGB tuples) from an 8-bit RGB or RGBA PNG, with the standard library."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks, header = 8, [], None
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            chunks.append(body)
+        position += 12 + length
+    width, height, depth, colour = header[:4]
+    assert depth == 8 and colour in (2, 6)
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(b"".join(chunks))
+    stride = width * channels
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for x in range(stride):
+            left = line[x - channels] if x >= channels else 0
+            up, corner = previous[x], previous[x - channels] if x >= channels else 0
+            if kind == 1:
+                line[x] = (line[x] + left) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + up) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                estimate = left + up - corner
+                distances = (abs(estimate - left), abs(estimate - up), abs(estimate - corner))
+                line[x] = (line[x] + (left, up, corner)[distances.index(min(distances))]) & 0xFF
+        rows.append([tuple(line[i : i + 3]) for i in range(0, stride, channels)])
+        previous = line
+    return width, height, rows
+
+
+def swatch_rows(rows, x):
+    """The status colours down column ``x``, one entry per row band of the grid."""
+    colours = {tuple(int(value[i : i + 2], 16) for i in (1, 3, 5)): status for status, value in report.COLOURS.items()}
+    bands, last = [], None
+    for line in rows:
+        status = colours.get(line[x])
+        if status and status != last:
+            bands.append(status)
+        last = status
+    return bands
+
+
+def test_the_page_shows_every_node_row_in_chromium(two_nodes, tmp_path):
+    out, _ = two_nodes
+    page = out / "grid.html"
+    assert "<script" not in page.read_text() and "http" not in page.read_text().split("<body>")[1]
+    width, height, rows = screenshot(page, tmp_path / "grid.png", tmp_path, 600)
+    assert swatch_rows(rows, 28) == ["fail", "pass"]  # node 1 (drift) first, then node 0
+
+
+def test_a_thousand_nodes_stay_readable_in_chromium(two_nodes, tmp_path):
+    out, _ = two_nodes
+    thousand_node_reports(tmp_path, load(out / "node-0.json"))
+    subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "report", str(tmp_path), "--html", str(tmp_path / "grid.html")], capture_output=True, cwd=REPO, timeout=120
+    )
+    width, height, rows = screenshot(tmp_path / "grid.html", tmp_path / "grid.png", tmp_path, 900)
+    assert swatch_rows(rows, 28) == ["fail", "fail", "fail"]  # the three changed nodes; 997 healthy ones folded
