@@ -58,11 +58,11 @@ class Completed(NamedTuple):
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()
         first = text[0] if text else ""
         if self.returncode is not None and self.returncode < 0:
-            return f"killed by {_signal_name(-self.returncode)}" + (f": {first}" if first else "")
+            return f"killed by {signal_name(-self.returncode)}" + (f": {first}" if first else "")
         return f"exit status {self.returncode}" + (f": {first}" if first else "")
 
 
-def _signal_name(number: int) -> str:
+def signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:

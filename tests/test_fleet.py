@@ -169,6 +169,8 @@ def test_a_tie_goes_to_the_lowest_node_and_an_h100_is_held_to_its_table():
     judged = report.judge(report.records_from_kit({"gathered": True, "ranks": ranks}, "test"))
     assert judged["drift"][0]["majority"] == "2.4.6" and judged["drift"][0]["nodes"] == {"1": "2.3.5"}
     assert "under 85% of the H100 SXM's measured best 794.5" in node(judged, "0")["columns"]["gemm"]["text"]
+    judged = report.judge(report.records_from_kit({"gathered": True, "ranks": [dict(ranks[0], gemm={"n": 8192, "fp32": 50.0, "bf16": 750.0})]}, "test"))
+    assert node(judged, "0")["columns"]["gemm"]["text"] == "rank 0: bf16 750 (76% of peak), fp32 50 (75% of peak) TFLOPS on an H100 SXM"
 
 
 def test_nccl_over_sockets_fails_and_a_slow_all_reduce_warns():
@@ -219,9 +221,43 @@ def test_report_reads_doctor_json_files_too(tmp_path):
     judged = fleet.merge([str(tmp_path)])
     assert judged["failing"] == ["gpu-03"]
     assert {row["key"] for row in judged["drift"]} == {"torch", "torch.cuda"}
-    with pytest.raises(TorchupError, match="neither a fleet report nor a doctor report"):
-        (tmp_path / "other.json").write_text("[1, 2]")
-        fleet.merge([str(tmp_path)])
+    for text, words in (
+        ("[1, 2]", "neither a fleet report nor a doctor report"),
+        ('{"kind": "torchup-fleet-node", "schema": 1, "nodes": [{"node": 3}]}', "nodes are not as torchup writes them"),
+        ('{"kind": "torchup-fleet", "schema": 2, "nodes": []}', "a fleet report of schema 2, this torchup reads 1"),
+        ("{", "not a readable JSON report"),
+    ):
+        (tmp_path / "other.json").write_text(text)
+        with pytest.raises(TorchupError, match=words):
+            fleet.merge([str(tmp_path)])
+
+
+def test_credentials_in_facts_are_redacted_in_every_output(tmp_path):
+    records = [rank_record("0", 0), rank_record("1", 1)]
+    records[0]["facts"]["env.PYTORCH_MIRROR"] = "https://deploy:s3cret@mirror.example/whl"
+    records[1]["facts"]["env.PYTORCH_MIRROR"] = "https://deploy:0ther@mirror2.example/whl"  # drift: both values in every output
+    judged = report.judge(report.records_from_kit({"gathered": True, "ranks": records}, "test"))
+    (tmp_path / "fleet.json").write_text(json.dumps(judged))
+    outputs = {}
+    for form in ("--json", "--markdown", "--text"):
+        argv = [
+            sys.executable,
+            "-m",
+            "torchup",
+            "fleet",
+            "report",
+            str(tmp_path / "fleet.json"),
+            "--html",
+            str(tmp_path / "f.html"),
+            "--junit",
+            str(tmp_path / "f.xml"),
+        ]
+        result = subprocess.run(argv + ([form] if form != "--text" else []), capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert result.returncode == 1, result.stderr
+        outputs[form] = result.stdout
+    outputs["html"], outputs["junit"] = (tmp_path / "f.html").read_text(), (tmp_path / "f.xml").read_text()
+    for form, text in outputs.items():
+        assert "mirror2.example/whl" in text and "s3cret" not in text and "0ther" not in text, form
 
 
 # --- real nodes on 127.0.0.1 ----------------------------------------------------------------

@@ -14,14 +14,13 @@ whatever a check prints stays that check's output and never breaks the protocol.
 import json
 import os
 import queue
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 
 from .. import kit
-from ..runner import kill_group, neutral_dir
+from ..runner import kill_group, neutral_dir, signal_name
 
 WORKER = kit.path("worker.py")
 CHECK_TIMEOUT = 60.0
@@ -47,19 +46,12 @@ SIGNAL_MEANINGS = {
 }
 
 
-def _signal_name(returncode):
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return "signal %d" % -returncode
-
-
 def _crash(check_id, returncode, stderr_tail, seconds, why=None):
     if why:
         evidence = "%s (exit status %s)" % (why, returncode)
         commands, link = ["torchup doctor --markdown  (a report to attach to a bug)"], None
     elif returncode is not None and returncode < 0:
-        name = _signal_name(returncode)
+        name = signal_name(-returncode)
         meaning, commands, link = SIGNAL_MEANINGS.get(name, ("killed by a signal", [], None))
         evidence = "the worker was killed by %s: %s" % (name, meaning)
     else:

@@ -72,7 +72,8 @@ def budget(timeout: float) -> Budget:
 
 
 def select(names: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """The fleet steps and the doctor checks asked for: by default every step and the install group."""
+    """The fleet steps and the doctor checks asked for: by default every step, and the install
+    and accelerator groups."""
     names = list(names)
     steps = ["facts"] + [STEPS[n] for n in STEPS if n in names or "fleet" in names]
     others = [n for n in names if n not in STEPS and n != "fleet"]
@@ -127,7 +128,7 @@ def parse_torchrun_failures(text: str) -> List[dict]:
 
 
 def _exit_words(code: int) -> str:
-    return f"killed by {runner._signal_name(-code)}" if code < 0 else f"exited with status {code}"
+    return f"killed by {runner.signal_name(-code)}" if code < 0 else f"exited with status {code}"
 
 
 def own_problems(completed: runner.Completed, limits: Budget, master: Master, kit_wrote: bool) -> List[str]:
@@ -143,7 +144,9 @@ def own_problems(completed: runner.Completed, limits: Budget, master: Master, ki
             problems.append(f"rank {failure['rank']} (local rank {failure['local_rank']}) {_exit_words(failure['exitcode'])}")
     if not problems and not completed.ok and not kit_wrote:
         line = _RENDEZVOUS.search(completed.stdout)
-        problems.append(f"could not take part in the rendezvous at {master}: {line.group(0).strip()}" if line else completed.describe_failure())
+        said = [text.strip() for text in completed.stdout.splitlines() if text.strip()]
+        why = line.group(0).strip() if line else said[-1] if said else completed.describe_failure()
+        problems.append(f"could not take part in the rendezvous at {master}: {why}")
     return problems
 
 

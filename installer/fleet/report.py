@@ -132,10 +132,31 @@ def records_from_file(path: str) -> Tuple[List[dict], Optional[int]]:
     except (OSError, ValueError) as error:
         raise TorchupError(f"{path}: not a readable JSON report ({error})", hint="give fleet.json, node-*.json or `torchup doctor --json` files") from None
     if isinstance(document, dict) and document.get("kind") in (KIND, NODE_KIND):
-        return [dict(node, source=node.get("source") or os.path.basename(path)) for node in document.get("nodes") or []], document.get("expected_nodes")
+        if document.get("schema") != SCHEMA_VERSION:
+            raise TorchupError(
+                f"{path}: a fleet report of schema {document.get('schema')}, this torchup reads {SCHEMA_VERSION}",
+                hint="merge it with the torchup that wrote it",
+            )
+        nodes = document.get("nodes")
+        if not isinstance(nodes, list) or not all(_well_formed(node) for node in nodes):
+            raise TorchupError(
+                f"{path}: a fleet report whose nodes are not as torchup writes them", hint="give the files `torchup fleet launch` wrote, unedited"
+            )
+        return [dict(node, source=node.get("source") or os.path.basename(path)) for node in nodes], document.get("expected_nodes")
     if isinstance(document, dict) and isinstance(document.get("results"), list):
         return [_from_doctor(document, path)], None
     raise TorchupError(f"{path}: neither a fleet report nor a doctor report", hint="give fleet.json, node-*.json or `torchup doctor --json` files")
+
+
+def _well_formed(node) -> bool:
+    return (
+        isinstance(node, dict)
+        and isinstance(node.get("node"), str)
+        and node.get("state") in {state.value for state in State}
+        and isinstance(node.get("ranks"), list)
+        and isinstance(node.get("facts"), dict)
+        and isinstance(node.get("problems"), list)
+    )
 
 
 def _from_doctor(document: dict, path: str) -> dict:
@@ -327,9 +348,12 @@ def _gemm(node, medians, table) -> dict:
                 slow.append(
                     f"rank {rank['rank']} bf16 {value:g} TFLOPS, under {table['floor_fraction']:.0%} of the {row['model']}'s measured best {row['bf16_measured']:g}"
                 )
-        figures = ", ".join(f"{p} {rank['gemm'][p]:g}" for p in ("bf16", "fp32") if rank["gemm"].get(p) is not None)
-        peak = f" ({100 * rank['gemm']['bf16'] / row['bf16_peak']:.0f}% of the {row['model']} bf16 peak)" if row and rank["gemm"].get("bf16") else ""
-        parts.append(f"rank {rank['rank']}: {figures} TFLOPS{peak}")
+        figures = []
+        for precision in ("bf16", "fp32"):
+            value, peak = rank["gemm"].get(precision), (row or {}).get(precision + "_peak")
+            if value is not None:
+                figures.append(f"{precision} {value:g}" + (f" ({100 * value / peak:.0f}% of peak)" if peak else ""))
+        parts.append(f"rank {rank['rank']}: {', '.join(figures)} TFLOPS" + (f" on an {row['model']}" if row else ""))
     return _cell(Status.FAIL, "; ".join(slow)) if slow else _cell(Status.PASS, "; ".join(parts))
 
 
