@@ -339,6 +339,7 @@ def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_
     assert time.monotonic() - started < 60
     document = load(tmp_path / "fleet.json")
     assert document["failing"] == ["1"] and node(document, "1")["state"] == "missing"
+    assert node(document, "1")["columns"]["joined"]["text"] == "did not join within 8 s of the first node (the join window), or its ranks never started"
     assert node(document, "0")["columns"]["ran"]["status"] == "pass" and len(node(document, "0")["ranks"]) == 1
     assert "1 of 2 node(s) reported, 1 failing: FAILED: drain or fix node(s) 1" in text
 

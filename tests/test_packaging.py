@@ -65,3 +65,14 @@ def test_installed_doctor_tests_the_target_not_its_own_environment(installed_as_
 
     statuses = {r["id"]: r["status"] for r in json.loads(result.stdout)["results"]}
     assert statuses == {"install.import": "fail", "install.numpy": "fail"}
+
+
+def test_installed_fleet_launch_runs_its_kit_and_judges_with_its_data(installed_as_users_do, torch_python, tmp_path):
+    """The installed kit file is what torchrun starts, and the installed gpus.json what the report is judged with."""
+    from tests.test_fleet import free_port
+
+    argv = [installed_as_users_do / "bin" / "torchup", "fleet", "launch", "--python", torch_python, "--nnodes", "1", "--node-rank", "0"]
+    result = run_in(tmp_path, *argv, "--master", f"127.0.0.1:{free_port()}", "--nproc-per-node", "1", "--timeout", "120")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert result.stdout.startswith("torchup fleet: 1 of 1 node(s) reported, 0 failing: OK")
+    assert (tmp_path / "torchup-fleet" / "fleet.html").exists() and (tmp_path / "torchup-fleet" / "node-0.json").exists()

@@ -202,7 +202,8 @@ def launch(
         own["problems"] += [p for p in problems if p not in own["problems"]]
     # Node 0 speaks for the fleet; another node does too once everything was gathered.
     whole = node_rank == 0 or bool(raw and raw.get("gathered"))
-    judged = report.judge(records, expected_nodes=nnodes if whole else None, allowed_drift=allowed_drift)
+    missing = f"did not join within {limits.join:g} s of the first node (the join window), or its ranks never started"
+    judged = report.judge(records, expected_nodes=nnodes if whole else None, allowed_drift=allowed_drift, missing=missing)
     judged["master"], judged["node"] = str(master), str(node_rank)
     mine = [n for n in judged["nodes"] if n["node"] == str(node_rank)]
     _write(os.path.join(out, f"node-{node_rank}.json"), report.render_json({"schema": report.SCHEMA_VERSION, "kind": report.NODE_KIND, "nodes": mine}))

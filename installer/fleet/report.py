@@ -13,7 +13,7 @@ import os
 import re
 import statistics
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..errors import TorchupError
 
@@ -87,15 +87,27 @@ def new_node(node: str, host: Optional[str], source: str, state: State) -> dict:
 COLLECTIVE_STEPS = ("join", "gemm", "allreduce", "gather")
 
 
+class Stop(NamedTuple):
+    """A rank that did not finish: where it stopped, and what it said (nothing: it crashed or hangs)."""
+
+    node: dict
+    rank: int
+    step: str
+    error: Optional[str]
+
+    def words(self) -> str:
+        return f"rank {self.rank} stopped in {self.step}" + (f": {self.error}" if self.error else " (it crashed or hangs)")
+
+
 def records_from_kit(raw: dict, source: str) -> List[dict]:
     """Node records from what the kit wrote: every rank's record when the gather succeeded; else
     this node's own record and, from the store, where each other rank had got to.
 
-    After a fault, the ranks to blame are those that went silent (a crash or a hang) or failed in
-    a step of their own; a rank that only saw a collective fail because of them was interrupted,
-    and its node is not one to drain."""
+    After a fault, the ranks to blame are those that went silent (a crash or a hang), else those
+    that failed in a step of their own; a rank that only saw a collective fail because of them
+    was interrupted, and its node is not one to drain."""
     nodes: Dict[str, dict] = {}
-    outcomes = []  # (node, rank, step, error or None, silent)
+    stops: List[Stop] = []
     for record in raw.get("ranks") or []:
         node = nodes.setdefault(str(record["node"]), new_node(record["node"], record.get("host"), source, State.REPORTED))
         entry = _rank_entry(record)
@@ -105,21 +117,20 @@ def records_from_kit(raw: dict, source: str) -> List[dict]:
             node["libraries"] = record.get("libraries") or {}
             node["doctor"] = record.get("doctor") or node["doctor"]
         if entry["error"]:
-            outcomes.append((node, entry["rank"], entry["step"], entry["error"], False))
+            stops.append(Stop(node, entry["rank"], entry["step"], entry["error"]))
     if not raw.get("gathered"):
         reported = {entry["rank"] for node in nodes.values() for entry in node["ranks"]}
         for rank, note in sorted((raw.get("progress") or {}).items(), key=lambda item: int(item[0])):
             node = nodes.setdefault(str(note["node"]), new_node(note["node"], note.get("host"), source, State.REPORTED))
             if int(rank) not in reported and note["step"] != "done":
-                outcomes.append((node, int(rank), note["step"], note.get("error"), not note.get("error")))
-    to_blame = [o for o in outcomes if o[4]] or [o for o in outcomes if o[2] not in COLLECTIVE_STEPS] or outcomes
-    for node, rank, step, error, silent in outcomes:
-        said = f"rank {rank} stopped in {step}" + (" (it crashed or hangs)" if silent else f": {error}")
-        if (node, rank, step, error, silent) in to_blame:
-            node["state"] = State.STOPPED.value
-            node["problems"].append(said)
+                stops.append(Stop(node, int(rank), note["step"], note.get("error")))
+    to_blame = [s for s in stops if not s.error] or [s for s in stops if s.step not in COLLECTIVE_STEPS] or stops
+    for stop in stops:
+        if any(stop is blamed for blamed in to_blame):
+            stop.node["state"] = State.STOPPED.value
+            stop.node["problems"].append(stop.words())
         else:
-            node.setdefault("interrupted", []).append(said)
+            stop.node.setdefault("interrupted", []).append(stop.words())
     return list(nodes.values())
 
 
@@ -232,16 +243,22 @@ def _median(values: List[float]) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
-def judge(records: Sequence[dict], expected_nodes: Optional[int] = None, allowed_drift: Sequence[str] = (), table: Optional[dict] = None) -> dict:
-    """The fleet report: each node's status per column, the drift table, the figures, the verdict."""
+SENT_NOTHING = "sent nothing: it never joined, or stopped before its ranks started"
+
+
+def judge(
+    records: Sequence[dict], expected_nodes: Optional[int] = None, allowed_drift: Sequence[str] = (), table: Optional[dict] = None, missing: str = SENT_NOTHING
+) -> dict:
+    """The fleet report: each node's status per column, the drift table, the figures, the verdict.
+    ``missing`` says what is known of an expected node that sent nothing."""
     table = table or load_gpu_table()
     nodes = combine(records)
     present = {n["node"] for n in nodes}
     for index in range(expected_nodes or 0):
         if str(index) not in present:
-            missing = new_node(str(index), None, "expected", State.MISSING)
-            missing["problems"].append("sent nothing: it never joined, or stopped before its ranks started")
-            nodes.append(missing)
+            absent = new_node(str(index), None, "expected", State.MISSING)
+            absent["problems"].append(missing)
+            nodes.append(absent)
     nodes.sort(key=lambda n: natural_key(n["node"]))
     drift = drift_table(nodes, allowed_drift)
     ranks = [rank for node in nodes for rank in node["ranks"]]
