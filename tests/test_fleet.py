@@ -161,6 +161,13 @@ def test_judging_names_drift_slow_and_corrupt_nodes_and_a_missing_one():
     assert report.judge(report.records_from_kit(raw, "test"), allowed_drift=["num*"])["drift"] == []
 
 
+def test_one_node_rank_given_to_two_machines_is_a_failure():
+    ranks = [rank_record("0", 0), rank_record("1", 2), rank_record("1", 4)]
+    judged = report.judge(report.records_from_kit({"gathered": True, "ranks": ranks}, "test"), expected_nodes=3)
+    assert judged["failing"] == ["1", "2"]
+    assert node(judged, "1")["columns"]["ran"]["text"] == "--node-rank 1 was given to 2 nodes (ranks 2, 4): their records are mixed"
+
+
 def test_a_tie_goes_to_the_lowest_node_and_an_h100_is_held_to_its_table():
     ranks = [rank_record("0", 0), rank_record("1", 1, numpy="2.3.5")]
     for record in ranks:

@@ -118,6 +118,13 @@ def records_from_kit(raw: dict, source: str) -> List[dict]:
             node["doctor"] = record.get("doctor") or node["doctor"]
         if entry["error"]:
             stops.append(Stop(node, entry["rank"], entry["step"], entry["error"]))
+    for node in nodes.values():
+        firsts = [entry for entry in node["ranks"] if entry["local_rank"] == 0]
+        if len(firsts) > 1:  # two machines were started with the same --node-rank
+            node["state"] = State.STOPPED.value
+            node["problems"].append(
+                f"--node-rank {node['node']} was given to {len(firsts)} nodes (ranks {', '.join(str(e['rank']) for e in firsts)}): their records are mixed"
+            )
     if not raw.get("gathered"):
         reported = {entry["rank"] for node in nodes.values() for entry in node["ranks"]}
         for rank, note in sorted((raw.get("progress") or {}).items(), key=lambda item: int(item[0])):
