@@ -1,15 +1,17 @@
 """Runs on every rank torchrun starts for ``torchup fleet launch``:
 ``python -I fleet.py SETTINGS``, SETTINGS a JSON object: node, nnodes, master (HOST:PORT),
-report (a file), collective_timeout (seconds), doctor (check ids), extra_checks (a file of site-specific checks, or null) and steps. One JSON argument, so that nothing in it can be taken
+report (a file), collective_timeout (seconds), doctor (check ids), extra_checks (a file of
+site-specific checks, or null) and steps. One JSON argument, so that nothing in it can be taken
 by torchrun for an abbreviation of its own options.
 
 It measures and records; it judges nothing. Each rank gathers its facts (versions, the CUDA
 libraries actually mapped, NCCL_/CUDA_/TORCH_/PYTORCH_ variables, InfiniBand ports), runs a
 canary matmul whose result is exact, times a GEMM and an all_reduce sweep, and all_gathers the
 records. Local rank 0 of each node writes them to FILE, where the tool on that node reads them
-and decides drift, slowness and the verdict. Before every step a rank says in the process
-group's store where it is, so that when a peer crashes or hangs the report can still say which
-rank stopped where. A node's local rank 0 exits 1 when a step failed, which makes torchrun end the run.
+and decides drift, slowness and the verdict. Before every step a rank says where it is in the
+rendezvous store on node 0, so that when a peer crashes or hangs the report can still say which
+rank stopped where. A node's local rank 0 exits 1 when a step failed, which makes torchrun end
+the run.
 """
 
 import datetime
@@ -168,19 +170,24 @@ def canary(torch, device):
     return {"n": n, "checksum": checksum, "exact": wrong == 0, "wrong_elements": wrong}
 
 
-def gemm(torch, device, dist):
+def gemm(torch, device, dist, local_rank):
     """Achieved TFLOPS of a square matmul in fp32 (no TF32) and bf16: the best of three timed
-    rounds after warm-up, as MAMF figures are. GPUs are timed all at once, each its own; ranks
-    on CPUs take turns, so that they do not time each other."""
+    rounds after warm-up, as MAMF figures are. GPUs are timed all at once, each its own; the
+    ranks of one node share its CPUs, so on CPUs they take turns (nodes time side by side)."""
     n, seconds_per_round = (8192, 0.5) if device != "cpu" else (512, 0.1)
     figures = {"n": n}
-    turns = range(dist.get_world_size()) if device == "cpu" else [dist.get_rank()]
-    for turn in turns:
-        if turn == dist.get_rank():
+    if device != "cpu":
+        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+            figures[name] = round(_best_tflops(torch, device, n, dtype, seconds_per_round), 4)
+        return figures
+    # As many turns as the node with the most ranks has ranks: every rank takes part in each barrier.
+    turns = torch.tensor([local_rank + 1])
+    dist.all_reduce(turns, op=dist.ReduceOp.MAX)
+    for turn in range(int(turns.item())):
+        if turn == local_rank:
             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
                 figures[name] = round(_best_tflops(torch, device, n, dtype, seconds_per_round), 4)
-        if device == "cpu":
-            dist.barrier()
+        dist.barrier()
     return figures
 
 
@@ -405,7 +412,7 @@ def main(argv):
             elif step == "canary":
                 record["canary"] = canary(torch, device)
             elif step == "gemm":
-                record["gemm"] = gemm(torch, device, dist)
+                record["gemm"] = gemm(torch, device, dist, local_rank)
             elif step == "allreduce":
                 record["allreduce"] = all_reduce_sweep(torch, dist, device, GPU_SIZES if device != "cpu" else CPU_SIZES) if world > 1 else []
                 record["transport"] = dict(parse_nccl_log(read_text(nccl_log) or ""), backend=backend) if nccl_log else {"backend": backend}
