@@ -2,6 +2,7 @@
 one missing, one crashing; the report merged from their files, over a thousand nodes, and
 opened in headless Chromium."""
 
+import hashlib
 import json
 import os
 import re
@@ -117,6 +118,28 @@ def test_infiniband_ports_from_sysfs(tmp_path):
         (port / "link_layer").write_text(layer + "\n")
     assert kit.infiniband_ports(str(tmp_path)) == {"mlx5_0/1": "ACTIVE 400 Gb/sec (4X NDR) InfiniBand", "mlx5_1/1": "DOWN 10 Gb/sec (4X SDR) InfiniBand"}
     assert kit.infiniband_ports(str(tmp_path / "none")) == {}
+
+
+def test_mapped_libraries_are_named_by_their_bytes_and_differing_bytes_are_drift(tmp_path):
+    from torchup.diagnostics.checks import parse_maps
+
+    libraries = {}
+    for node_name, content in (("0", b"nccl 2.28.9"), ("1", b"nccl 2.28.9"), ("2", b"nccl 2.30.7")):
+        library = tmp_path / node_name / "libnccl.so.2"
+        library.parent.mkdir()
+        library.write_bytes(content)
+        maps = f"7f0000000000-7f0000001000 r-xp 00000000 08:01 42  {library}\n7f0000001000-7f0000002000 rw-p 00000000 00:00 0 \n"
+        libraries[node_name] = kit.mapped_libraries(parse_maps, maps)
+    assert libraries["0"] == {"libnccl.so.2": {"path": str(tmp_path / "0" / "libnccl.so.2"), "sha256": hashlib.sha256(b"nccl 2.28.9").hexdigest()}}
+    ranks = [dict(rank_record(name, int(name)), libraries=found) for name, found in libraries.items()]
+    drift = report.judge(report.records_from_kit({"gathered": True, "ranks": ranks}, "test"))["drift"]
+    assert drift == [
+        {
+            "key": "lib.libnccl.so.2",
+            "majority": hashlib.sha256(b"nccl 2.28.9").hexdigest()[:16],
+            "nodes": {"2": hashlib.sha256(b"nccl 2.30.7").hexdigest()[:16]},
+        }
+    ]
 
 
 def test_torchrun_failure_summary_names_the_rank_and_signal():
