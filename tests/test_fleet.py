@@ -423,6 +423,13 @@ def test_a_hanging_rank_ends_within_the_timeout_and_is_named(torch_python, tmp_p
     assert any(re.fullmatch(r"rank [02] stopped in doctor: Stopped: stopped by SIG(TERM|INT)", problem) for problem in own["problems"]), own["problems"]
 
 
+def test_a_node_without_torch_is_a_failing_node_that_says_so(tmp_path):
+    python = make_venv(tmp_path / "bare", with_pip=False)
+    code, text, err = finish(start_node(python, 0, free_port(), tmp_path / "out", nnodes=1, nproc="1", timeout=30), 40)
+    assert code == 1, err[-3000:]
+    assert f"fail ran: torch is not installed in {python}: `torchup install --python {python}` puts it there" in text
+
+
 def test_bad_input_is_exit_2(torch_python, tmp_path):
     for args, words in (
         (["--nnodes", "2", "--node-rank", "2", "--master", "127.0.0.1:1"], "node ranks go from 0 to 1"),

@@ -131,7 +131,7 @@ def _exit_words(code: int) -> str:
     return f"killed by {runner.signal_name(-code)}" if code < 0 else f"exited with status {code}"
 
 
-def own_problems(completed: runner.Completed, limits: Budget, master: Master, kit_wrote: bool) -> List[str]:
+def own_problems(python: str, completed: runner.Completed, limits: Budget, master: Master, kit_wrote: bool) -> List[str]:
     """What torchrun's own output says went wrong on this node, beyond what the kit recorded."""
     problems = []
     if completed.failure and not kit_wrote and "failed to connect" in completed.stdout:
@@ -142,7 +142,9 @@ def own_problems(completed: runner.Completed, limits: Budget, master: Master, ki
         # Status 1 is the kit's own "a collective failed"; SIGTERM is torchrun stopping the rest.
         if failure["exitcode"] not in (1, -15):
             problems.append(f"rank {failure['rank']} (local rank {failure['local_rank']}) {_exit_words(failure['exitcode'])}")
-    if not problems and not completed.ok and not kit_wrote:
+    if not problems and not completed.ok and not kit_wrote and "No module named 'torch'" in completed.stdout:
+        problems.append(f"torch is not installed in {python}: `torchup install --python {python}` puts it there")
+    elif not problems and not completed.ok and not kit_wrote:
         line = _RENDEZVOUS.search(completed.stdout)
         said = [text.strip() for text in completed.stdout.splitlines() if text.strip()]
         why = line.group(0).strip() if line else said[-1] if said else completed.describe_failure()
@@ -193,7 +195,7 @@ def launch(
         handle.write(redact(completed.stdout))
     records = report.records_from_kit(raw, f"node {node_rank}") if raw else []
     own = next((r for r in records if r["node"] == str(node_rank)), None)
-    problems = own_problems(completed, limits, master, kit_wrote=raw is not None)
+    problems = own_problems(python, completed, limits, master, kit_wrote=raw is not None)
     if own is None:
         own = report.new_node(str(node_rank), None, f"node {node_rank}", report.State.STOPPED)
         records.append(own)
