@@ -152,13 +152,11 @@ def cuda_build_size():
 
 def bench_bundle(torchup: Path):
     """torchup bundle from a loopback index of the wheelhouse, in MB/s beside a plain copy of the same bytes."""
-    from conftest import LocalIndex, serve_wheels  # the tests' own loopback index
+    from conftest import LocalIndex, serve_download_and_pypi  # the tests' own loopback index
 
     with tempfile.TemporaryDirectory(dir=REPO / "build") as scratch:
         index = LocalIndex(Path(scratch) / "served")
-        wheels = sorted(WHEELHOUSE.glob("*.whl"))
-        serve_wheels(index, "whl/cpu", wheels)
-        serve_wheels(index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+        serve_download_and_pypi(index, sorted(WHEELHOUSE.glob("*.whl")))
         env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=index.url + "/pypi")
         env.pop("PIP_FIND_LINKS", None)
         out = Path(scratch) / "bundle"

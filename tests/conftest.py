@@ -111,6 +111,15 @@ def make_venv(path: Path, with_pip: bool = True) -> Path:
     return python
 
 
+def venv_from_wheels(venv: Path, find_links: Path, *requirements: str) -> Path:
+    """A venv without pip holding ``requirements``, installed by uv from ``find_links`` alone; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    uv = [sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(python), "--no-index", "--find-links", str(find_links)]
+    subprocess.run(uv + list(requirements), check=True)
+    return python
+
+
 def find_python(version: str):
     """A real interpreter of ``version`` ("2.7", "3.6") from PATH or pyenv, else None."""
     found = shutil.which(f"python{version}")
@@ -203,6 +212,19 @@ def wheelhouse():
     if not any(w.name.startswith("torch-") for w in wheels):
         pytest.fail(f"no torch wheel in {WHEELHOUSE}: run the tests with `make test`, which downloads it")
     return WHEELHOUSE
+
+
+def serve_download_and_pypi(index: "LocalIndex", wheels, skip_files=()):
+    """download.pytorch.org's shape under /whl/cpu, and a PyPI mirror of all but torch under /pypi."""
+    serve_wheels(index, "whl/cpu", wheels, skip_files)
+    serve_wheels(index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+
+
+@pytest.fixture
+def indexes(local_index, wheelhouse):
+    """Both served from the real wheels, on 127.0.0.1."""
+    serve_download_and_pypi(local_index, sorted(wheelhouse.glob("*.whl")))
+    return local_index
 
 
 def serve_wheels(index: "LocalIndex", listing_path: str, wheels, skip_files=()):

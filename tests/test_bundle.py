@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, make_venv, serve_wheels
+from tests.conftest import REPO, isolated_env, make_venv, serve_download_and_pypi
 from tests.test_hardening import tree_digest
 
 PY = "cp%d%d" % sys.version_info[:2]
@@ -84,9 +84,7 @@ class RealBundle:
         from tests.conftest import LocalIndex
 
         self.index = LocalIndex(where / "served")
-        wheels = sorted(wheelhouse.glob("*.whl"))
-        serve_wheels(self.index, "whl/cpu", wheels)
-        serve_wheels(self.index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+        serve_download_and_pypi(self.index, sorted(wheelhouse.glob("*.whl")))
         self.out = where / "bundle"
 
     def make(self):

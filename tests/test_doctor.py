@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.conftest import REPO, find_python, fixture_text, isolated_env, make_venv
+from tests.conftest import REPO, find_python, fixture_text, isolated_env, make_venv, venv_from_wheels
 from torchup.diagnostics import checks
 from torchup.diagnostics.causes import classify
 from torchup.installer import doctor
@@ -79,25 +79,7 @@ def test_venv_without_torch_fails_with_a_fix(tmp_path, torch_python):
 def test_broken_numpy_is_named(tmp_path, wheelhouse):
     """A real breakage: numpy's compiled core is gone from an otherwise complete install."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(venv / "bin/python"),
-            "--no-index",
-            "--find-links",
-            str(wheelhouse),
-            "torch==2.13.0+cpu",
-            "numpy",
-        ],
-        check=True,
-    )
+    venv_from_wheels(venv, wheelhouse, "torch==2.13.0+cpu", "numpy")
     core = next((venv / "lib").glob("python3*/site-packages/numpy/_core/_multiarray_umath*.so"))
     core.unlink()
     result = torchup("doctor", "--python", str(venv / "bin/python"), "--json", "install")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, WHEELHOUSE, find_python, isolated_env, make_venv
+from tests.conftest import REPO, WHEELHOUSE, find_python, isolated_env, make_venv, venv_from_wheels
 
 VERSION = "%d.%d" % sys.version_info[:2]
 SKIPPED_STDLIB = {"site-packages", "dist-packages", "test", "idlelib", "tkinter", "turtledemo", "lib2to3"}
@@ -146,24 +146,7 @@ def test_externally_managed_python_gets_a_venv_that_install_then_uses(tmp_path):
 
 def test_old_pip_in_a_venv_is_upgraded_offline(tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uv",
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(venv / "bin/python"),
-            "--no-index",
-            "--find-links",
-            str(WHEELHOUSE / "old-pip"),
-            "pip==20.2.4",
-        ],
-        check=True,
-    )
+    venv_from_wheels(venv, WHEELHOUSE / "old-pip", "pip==20.2.4")
     result, document = fix_json(venv / "bin/python")
     f16 = next(f for f in document["findings"] if f["id"] == "F16")
     assert f16["title"] == "pip 20.2.4 cannot install manylinux_x_y wheels" and f16["action"] == "upgrade-pip"

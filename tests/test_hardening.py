@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, make_venv, serve_wheels
+from tests.conftest import REPO, isolated_env, make_venv, serve_download_and_pypi
 from tests.test_install_e2e import VENV_SITE, user_env
 from torchup.diagnostics import probe
 from torchup.installer.redact import redact
@@ -212,14 +212,6 @@ def tree_digest(*directories):
 
 
 @pytest.fixture
-def served(local_index, wheelhouse):
-    wheels = sorted(wheelhouse.glob("*.whl"))
-    serve_wheels(local_index, "whl/cpu", wheels)
-    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
-    return local_index
-
-
-@pytest.fixture
 def venv_in_use(tmp_path, wheelhouse):
     """An existing venv with numpy and a script of its own in bin/ and a data file in share/."""
     venv = tmp_path / "venv"
@@ -245,22 +237,22 @@ def installer_processes(venv):
     return found
 
 
-def install_argv(venv, served, *extra):
-    """`torchup install` into ``venv`` with pip, from the loopback index ``served``."""
-    return ["install", "--python", str(venv / "bin/python"), "--installer", "pip", "--index-base", served.url + "/whl", "--no-gpu", "--yes", *extra]
+def install_argv(venv, indexes, *extra):
+    """`torchup install` into ``venv`` with pip, from the loopback index ``indexes``."""
+    return ["install", "--python", str(venv / "bin/python"), "--installer", "pip", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", *extra]
 
 
-def install_now(venv, served, *extra):
-    return torchup(*install_argv(venv, served, *extra), env=user_env(served.url + "/pypi"))
+def install_now(venv, indexes, *extra):
+    return torchup(*install_argv(venv, indexes, *extra), env=user_env(indexes.url + "/pypi"))
 
 
-def start_install(venv, served, *extra):
+def start_install(venv, indexes, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "torchup", *install_argv(venv, served, *extra)],
+        [sys.executable, "-m", "torchup", *install_argv(venv, indexes, *extra)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=user_env(served.url + "/pypi"),
+        env=user_env(indexes.url + "/pypi"),
         cwd=REPO,
     )
 
@@ -274,12 +266,12 @@ def wait_for_torch_files(venv, process):
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_mid_install_puts_everything_back(stop, served, venv_in_use):
+def test_a_signal_mid_install_puts_everything_back(stop, indexes, venv_in_use):
     venv = venv_in_use
     parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
     before = tree_digest(*parts)
     unpacked_before = {p.name for p in Path("/tmp").glob("pip-unpack-*")}
-    process = start_install(venv, served)
+    process = start_install(venv, indexes)
     wait_for_torch_files(venv, process)
     process.send_signal(stop)
     out, err = process.communicate(timeout=120)
@@ -291,11 +283,11 @@ def test_a_signal_mid_install_puts_everything_back(stop, served, venv_in_use):
     assert {p.name for p in Path("/tmp").glob("pip-unpack-*")} <= unpacked_before  # pip was let clean up
 
 
-def test_a_killed_run_is_put_back_by_the_next_one(served, venv_in_use):
+def test_a_killed_run_is_put_back_by_the_next_one(indexes, venv_in_use):
     venv = venv_in_use
     parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
     before = tree_digest(*parts)
-    process = start_install(venv, served)
+    process = start_install(venv, indexes)
     wait_for_torch_files(venv, process)
     process.kill()  # SIGKILL: nothing of torchup runs after this
     process.communicate(timeout=60)
@@ -304,14 +296,14 @@ def test_a_killed_run_is_put_back_by_the_next_one(served, venv_in_use):
         time.sleep(0.1)
     assert installer_processes(venv) == []
     assert (venv / ".torchup" / "journal.json").exists()
-    again = install_now(venv, served, "--dry-run")
+    again = install_now(venv, indexes, "--dry-run")
     assert again.returncode == 0  # a dry run changes nothing, recovery included
     assert (venv / ".torchup" / "journal.json").exists()
     # The next real run restores first; its own install then fails (the torch file is gone from the
     # index) and rolls back to what it found: the venv as it was before both runs.
-    for wheel in (served.root / "files").glob("torch-*.whl"):
+    for wheel in (indexes.root / "files").glob("torch-*.whl"):
         wheel.unlink()
-    following = start_install(venv, served)
+    following = start_install(venv, indexes)
     out, err = following.communicate(timeout=600)
     assert "ended mid-install: the target was put back as it was before it" in err
     assert following.returncode == 1, err
@@ -319,14 +311,14 @@ def test_a_killed_run_is_put_back_by_the_next_one(served, venv_in_use):
     assert tree_digest(*parts) == before
 
 
-def test_two_installs_into_one_venv_take_turns(served, venv_in_use):
+def test_two_installs_into_one_venv_take_turns(indexes, venv_in_use):
     venv = venv_in_use
-    first = start_install(venv, served)
+    first = start_install(venv, indexes)
     wait_for_torch_files(venv, first)
-    refused = install_now(venv, served, "--no-wait")
+    refused = install_now(venv, indexes, "--no-wait")
     assert refused.returncode == 1
     assert f"another torchup run (pid {first.pid}) is installing into {venv}" in refused.stderr
-    second = start_install(venv, served)
+    second = start_install(venv, indexes)
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     out, err = second.communicate(timeout=600)
@@ -334,14 +326,14 @@ def test_two_installs_into_one_venv_take_turns(served, venv_in_use):
     assert "waiting: another torchup run" in err or "already there and verify" in err
 
 
-def test_a_read_only_target_is_refused_before_anything_changes(tmp_path, served):
+def test_a_read_only_target_is_refused_before_anything_changes(tmp_path, indexes):
     venv = tmp_path / "venv"
     make_venv(venv)
     mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(venv), str(venv)], capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {mounted.stderr.strip()}")
     try:
-        result = install_now(venv, served)
+        result = install_now(venv, indexes)
         assert result.returncode in (1, 2), result.stderr
         assert "internal error" not in result.stderr
         assert "read-only" in result.stderr or "Read-only" in result.stderr
@@ -352,8 +344,7 @@ def test_a_read_only_target_is_refused_before_anything_changes(tmp_path, served)
 
 def test_a_corrupt_wheel_is_named_with_the_installers_own_words(local_index, wheelhouse, venv_in_use):
     wheels = sorted(wheelhouse.glob("*.whl"))
-    serve_wheels(local_index, "whl/cpu", wheels, skip_files=[w.name for w in wheels if w.name.startswith("torch-")])
-    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+    serve_download_and_pypi(local_index, wheels, skip_files=[w.name for w in wheels if w.name.startswith("torch-")])
     torch_wheel = next(w for w in wheels if w.name.startswith("torch-"))
     (local_index.root / "files" / torch_wheel.name).write_bytes(b"PK\x03\x04 not a zip at all")
     before = tree_digest(venv_in_use / VENV_SITE)

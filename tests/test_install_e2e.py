@@ -19,15 +19,6 @@ from tests.conftest import REPO, isolated_env, serve_wheels
 VENV_SITE = "lib/python%d.%d/site-packages" % sys.version_info[:2]
 
 
-@pytest.fixture
-def indexes(local_index, wheelhouse):
-    """download.pytorch.org's shape under /whl/cpu, and a PyPI mirror under /pypi, both from the wheelhouse."""
-    wheels = sorted(wheelhouse.glob("*.whl"))
-    serve_wheels(local_index, "whl/cpu", wheels)
-    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
-    return local_index
-
-
 def user_env(index_url=None, **extra):
     """The environment of a user whose pip is configured for ``index_url`` only."""
     env = isolated_env(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", **extra)

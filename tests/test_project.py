@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, serve_wheels
+from tests.conftest import REPO, isolated_env
 
 AUTOGRAD = "import torch; x = torch.ones(2, 2, requires_grad=True); ((x + 2) * (x + 2) * 3).mean().backward(); print(x.grad.tolist(), torch.__version__)"
 
@@ -33,15 +33,6 @@ def torchup(*args, env=None, cwd=REPO):
     return subprocess.run(
         [sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env or isolated_env(PIP_CONFIG_FILE=os.devnull), cwd=cwd, timeout=600
     )
-
-
-@pytest.fixture
-def indexes(local_index, wheelhouse):
-    """download.pytorch.org's shape under /whl/cpu, and a PyPI mirror under /pypi, from the real wheels."""
-    wheels = sorted(wheelhouse.glob("*.whl"))
-    serve_wheels(local_index, "whl/cpu", wheels)
-    serve_wheels(local_index, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
-    return local_index
 
 
 def project_dir(tmp_path, text=ORIGINAL):

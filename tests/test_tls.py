@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, serve_wheels
+from tests.conftest import REPO, isolated_env, serve_download_and_pypi
 
 
 def openssl(*argv, cwd):
@@ -73,9 +73,7 @@ def https_index(tmp_path, test_ca, wheelhouse):
     root = tmp_path / "served"
     plain = LocalIndex(root)  # lays out the pages; served below over TLS instead
     plain.close()
-    wheels = sorted(wheelhouse.glob("*.whl"))
-    serve_wheels(plain, "whl/cpu", wheels)
-    serve_wheels(plain, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+    serve_download_and_pypi(plain, sorted(wheelhouse.glob("*.whl")))
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs):
