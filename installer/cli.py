@@ -112,6 +112,13 @@ def cli(ctx, verbose, timeout):
 python_option = click.option("--python", "python", metavar="PATH", help=DEFAULT_TARGET_HELP)
 
 
+def _writable(ctx, param, value):
+    """A file to write (--junit, --html): said before any work if its directory does not exist."""
+    if value and not os.path.isdir(os.path.dirname(os.path.abspath(value)) or "."):
+        raise click.BadParameter(f"{value}: its directory does not exist", param_hint=param.opts[0])
+    return value
+
+
 @cli.command()
 @python_option
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (with a schema version), nothing else.")
@@ -360,7 +367,7 @@ def install(
 @python_option
 @click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with a schema version), nothing else.")
-@click.option("--junit", metavar="FILE", help="Also write JUnit XML, one testcase per check, for CI systems.")
+@click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML, one testcase per check, for CI systems.")
 @click.option("--markdown", is_flag=True, help="Print a paste-ready report for a bug tracker (home paths, user names, GPU UUIDs redacted).")
 @click.option("--strict", is_flag=True, help="Warnings fail the run too.")
 @click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
@@ -387,8 +394,6 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
     from . import target
     from .doctor import expect
 
-    if junit and not os.path.isdir(os.path.dirname(os.path.abspath(junit)) or "."):
-        raise click.BadParameter(f"{junit}: its directory does not exist", param_hint="--junit")
     if extra_checks:
         extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)
@@ -567,7 +572,7 @@ def project_init(options, path, tool, variant, extras, with_packages, torch_spec
 @project.command("check")
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (with a schema version), nothing else.")
-@click.option("--junit", metavar="FILE", help="Also write JUnit XML, one testcase per check, for CI systems.")
+@click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML, one testcase per check, for CI systems.")
 @click.pass_obj
 def project_check(options, path, as_json, junit):
     """Check PATH's pyproject.toml and lock for the ways torch goes wrong there; exit 1 on any finding."""
@@ -578,8 +583,6 @@ def project_check(options, path, as_json, junit):
     from .plan.data import load
     from .project import check as checking
 
-    if junit and not os.path.isdir(os.path.dirname(os.path.abspath(junit)) or "."):
-        raise click.BadParameter(f"{junit}: its directory does not exist", param_hint="--junit")
     project = checking.load(_Path(path))
     inputs = None
     if project.lock:  # whether this machine runs the locked torch: its GPU and driver, detected
@@ -642,12 +645,6 @@ def _report_outputs(judged, as_json, markdown, junit, html):
         click.echo(fleet_report.render_text(judged), nl=False)
 
 
-def _writable(ctx, param, value):
-    if value and not os.path.isdir(os.path.dirname(os.path.abspath(value))):
-        raise click.BadParameter(f"{value}: its directory does not exist")
-    return value
-
-
 report_format_options = [
     click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON (with a schema version), nothing else."),
     click.option("--markdown", is_flag=True, help="Print a Markdown summary: the drift table and the nodes that are not healthy."),
@@ -695,11 +692,11 @@ def fleet_launch(
     if extra_checks:
         extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)
-    fleets.select(names)  # an unknown check is bad input, said before anything starts
+    steps, doctor_checks = fleets.select(names)  # an unknown check is bad input, said before anything starts
     interpreter = target.resolve_interpreter(python, os.environ)
     target.check_interpreter(interpreter, os.environ, options["timeout"])
     nproc = fleets.gpu_count() if nproc_per_node == "auto" else int(nproc_per_node)
-    judged = fleets.launch(interpreter, nnodes, node_rank, where, nproc, out, limits, names, allowed_drift, extra_checks)
+    judged = fleets.launch(interpreter, nnodes, node_rank, where, nproc, out, limits, steps, doctor_checks, allowed_drift, extra_checks)
     _report_outputs(judged, as_json, markdown, junit, html)
     click.get_current_context().exit(judged["exit_code"])
 

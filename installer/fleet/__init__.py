@@ -160,14 +160,13 @@ def launch(
     nproc: int,
     out: str,
     limits: Budget,
-    names: Sequence[str] = (),
+    steps: Sequence[str],
+    doctor: Sequence[str],
     allowed_drift: Sequence[str] = (),
     extra_checks: Optional[str] = None,
-    echo=sys.stderr,
-    env: Optional[dict] = None,
 ) -> dict:
-    """Run this node's part; write node-<rank>.json (and on node 0 fleet.json and fleet.html) to ``out``."""
-    steps, doctor = select(names)
+    """Run this node's part (the steps and doctor checks :func:`select` chose); write
+    node-<rank>.json (and on node 0 fleet.json and fleet.html) to ``out``."""
     os.makedirs(out, exist_ok=True)
     private = tempfile.mkdtemp(prefix="torchup-fleet-")  # the kit's raw records, unredacted, stay here
     try:
@@ -184,7 +183,7 @@ def launch(
         if extra_checks:
             settings["extra_checks"] = extra_checks
         argv = torchrun_argv(python, nnodes, node_rank, master, nproc, limits, settings)
-        completed = runner.run_echoed(argv, echo=echo, timeout=limits.run, env=env)
+        completed = runner.run_echoed(argv, echo=sys.stderr, timeout=limits.run)  # torchrun's progress, off stdout
         raw = None
         if os.path.exists(raw_path):
             with open(raw_path, encoding="utf-8") as handle:
