@@ -19,6 +19,11 @@ from tests.conftest import REPO, isolated_env, serve_wheels
 VENV_SITE = "lib/python%d.%d/site-packages" % sys.version_info[:2]
 
 
+def install_argv(venv, index, *extra, backend="pip"):
+    """`torchup install` into ``venv`` from the loopback download index ``index``, for the CPU build."""
+    return ["install", "--venv", str(venv), "--installer", backend, "--index-base", index.url + "/whl", "--no-gpu", "--yes", *extra]
+
+
 def user_env(index_url=None, **extra):
     """The environment of a user whose pip is configured for ``index_url`` only."""
     env = isolated_env(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", **extra)
@@ -47,7 +52,7 @@ AUTOGRAD = "import torch; x = torch.ones(2, 2, requires_grad=True); ((x + 2) * (
 def test_install_into_a_fresh_venv(indexes, tmp_path, backend):
     venv = tmp_path / "venv"
     env = user_env(indexes.url + "/pypi")
-    result = torchup("install", "--venv", str(venv), "--installer", backend, "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", "--json", env=env)
+    result = torchup(*install_argv(venv, indexes, "--json", backend=backend), env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["status"], data["installer"]) == ("installed", backend)
@@ -60,7 +65,7 @@ def test_install_into_a_fresh_venv(indexes, tmp_path, backend):
     checked = venv_python_run(venv, AUTOGRAD + "; import numpy, scipy; print(torch.__version__)")
     assert checked.stdout.split("\n")[:2] == ["[[4.5, 4.5], [4.5, 4.5]]", data["plan"]["torch"]]
 
-    again = torchup("install", "--venv", str(venv), "--installer", backend, "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", env=env)
+    again = torchup(*install_argv(venv, indexes, backend=backend), env=env)
     assert again.returncode == 0, again.stderr
     assert "already there and verify: nothing to do" in again.stderr
 
@@ -103,18 +108,7 @@ def test_wheel_missing_from_the_index_changes_nothing(indexes, venv_with_numpy, 
     torch_wheel = next(wheelhouse.glob("torch-*.whl")).name
     (indexes.root / "files" / torch_wheel).unlink()  # listed, but the file is gone: a 404 mid-install
     before = pip_freeze(venv_with_numpy)
-    result = torchup(
-        "install",
-        "--venv",
-        str(venv_with_numpy),
-        "--installer",
-        "pip",
-        "--index-base",
-        indexes.url + "/whl",
-        "--no-gpu",
-        "--yes",
-        env=user_env(indexes.url + "/pypi"),
-    )
+    result = torchup(*install_argv(venv_with_numpy, indexes), env=user_env(indexes.url + "/pypi"))
     assert result.returncode == 1, result.stderr
     assert "installing torch 2.13.0+cpu failed" in result.stderr and "the target was left as it was" in result.stderr
     assert pip_freeze(venv_with_numpy) == before
@@ -129,21 +123,7 @@ def test_a_source_with_another_build_only_changes_nothing(local_index, venv_with
     others = [w for w in wheelhouse.glob("*.whl") if w != torch_wheel]
     serve_wheels(local_index, "whl/cpu", [renamed] + others)
     before = pip_freeze(venv_with_numpy)
-    result = torchup(
-        "install",
-        "--venv",
-        str(venv_with_numpy),
-        "--installer",
-        "pip",
-        "--index-base",
-        local_index.url + "/whl",
-        "--no-gpu",
-        "--torch",
-        "2.13",
-        "--offline",
-        "--yes",
-        env=user_env(local_index.url + "/pypi"),
-    )
+    result = torchup(*install_argv(venv_with_numpy, local_index, "--torch", "2.13", "--offline"), env=user_env(local_index.url + "/pypi"))
     assert result.returncode == 1, result.stderr
     assert "installing torch 2.13.0+cpu failed" in result.stderr
     assert "hint: the index has no such build for this interpreter" in result.stderr
@@ -153,20 +133,7 @@ def test_a_source_with_another_build_only_changes_nothing(local_index, venv_with
 def test_sigint_mid_install_puts_the_venv_back(indexes, venv_with_numpy):
     before = pip_freeze(venv_with_numpy)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "torchup",
-            "install",
-            "--venv",
-            str(venv_with_numpy),
-            "--installer",
-            "pip",
-            "--index-base",
-            indexes.url + "/whl",
-            "--no-gpu",
-            "--yes",
-        ],
+        [sys.executable, "-m", "torchup", *install_argv(venv_with_numpy, indexes)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -230,9 +197,7 @@ def test_the_installed_build_stays_when_pip_installs_more(indexes, tmp_path):
     from tests.conftest import make_wheel
 
     venv = tmp_path / "venv"
-    installed = torchup(
-        "install", "--venv", str(venv), "--installer", "pip", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", env=user_env(indexes.url + "/pypi")
-    )
+    installed = torchup(*install_argv(venv, indexes), env=user_env(indexes.url + "/pypi"))
     assert installed.returncode == 0, installed.stderr
     pins = venv / "torchup-constraints.txt"
     assert "torch==2.13.0+cpu" in pins.read_text().splitlines()
