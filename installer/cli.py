@@ -400,8 +400,7 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
     if list_checks:
         click.echo(diagnosing.list_checks(), nl=False)
         return
-    interpreter = target.resolve_interpreter(python, os.environ)
-    target.check_interpreter(interpreter, os.environ, options["timeout"])
+    interpreter = target.checked_interpreter(python, os.environ, options["timeout"])
     from .doctor.report import TextStream
 
     wanted = expect.parse(list(expectations))
@@ -693,8 +692,7 @@ def fleet_launch(
         extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)
     steps, doctor_checks = fleets.select(names)  # an unknown check is bad input, said before anything starts
-    interpreter = target.resolve_interpreter(python, os.environ)
-    target.check_interpreter(interpreter, os.environ, options["timeout"])
+    interpreter = target.checked_interpreter(python, os.environ, options["timeout"])
     nproc = fleets.gpu_count() if nproc_per_node == "auto" else int(nproc_per_node)
     judged = fleets.launch(interpreter, nnodes, node_rank, where, nproc, out, limits, steps, doctor_checks, allowed_drift, extra_checks)
     _report_outputs(judged, as_json, markdown, junit, html)

@@ -121,6 +121,13 @@ def check_interpreter(python: str, env: Mapping[str, str], timeout: float) -> st
     return version
 
 
+def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: float) -> str:
+    """The interpreter ``--python`` names (or the default), once it is known to be one the kit runs in."""
+    interpreter = resolve_interpreter(python, env)
+    check_interpreter(interpreter, env, timeout)
+    return interpreter
+
+
 def _answer(python: str, completed: runner.Completed, key: str) -> dict:
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}")

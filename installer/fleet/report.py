@@ -8,6 +8,7 @@ the fleet, and which nodes to drain.
 
 import enum
 import fnmatch
+import html
 import json
 import os
 import re
@@ -515,8 +516,6 @@ table.drift td { border-bottom: 1px solid #ddd; }
 
 
 def _bar(value: Optional[float], top: float, unit: str) -> str:
-    import html
-
     if value is None:
         return "<td>-</td>"
     width = int(120 * value / top) if top else 0
@@ -524,8 +523,6 @@ def _bar(value: Optional[float], top: float, unit: str) -> str:
 
 
 def _row(node: dict, tops: Dict[str, float]) -> str:
-    import html
-
     cells = [
         f'<td class="swatch" style="background:{COLOURS[node["status"]]}"></td>',
         f"<td>{html.escape(node['node'])}</td>",
@@ -545,8 +542,6 @@ def _row(node: dict, tops: Dict[str, float]) -> str:
 
 
 def render_html(report: dict) -> str:
-    import html
-
     nodes = report["nodes"]
     tops = {
         "gemm": max([rank["gemm"]["bf16"] for n in nodes for rank in n["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16")] or [0]),
