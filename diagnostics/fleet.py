@@ -280,7 +280,8 @@ class Progress(object):
 
 
 def torch_facts(torch, device):
-    facts = {"torch": torch.__version__, "torch.cuda": torch.version.cuda, "torch.hip": getattr(torch.version, "hip", None)}
+    # gpu.count as doctor's install.build says it (0 without a usable GPU), so the two compare.
+    facts = {"torch": torch.__version__, "torch.cuda": torch.version.cuda, "torch.hip": getattr(torch.version, "hip", None), "gpu.count": 0}
     if device != "cpu":
         index = torch.cuda.current_device()
         major, minor = torch.cuda.get_device_capability(index)

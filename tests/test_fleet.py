@@ -364,6 +364,21 @@ def test_fleet_report_merges_the_node_files(two_nodes):
     assert json.loads(allowed.stdout)["drift"] == []
 
 
+def test_a_doctor_report_merges_with_a_fleet_run_on_the_facts_both_have(two_nodes, torch_python, tmp_path):
+    out, _ = two_nodes
+    for name in ("fleet.json", "node-0.json", "node-1.json"):  # the run counted 2 nodes; the doctor file adds one
+        shutil.copy(out / name, tmp_path / name)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "torchup", "doctor", "--python", str(torch_python), "--json"], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    (tmp_path / "gpu-07.json").write_text(doctor.stdout)
+    merged = subprocess.run([sys.executable, "-m", "torchup", "fleet", "report", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert merged.stdout.startswith("torchup fleet: 3 of 3 node(s) reported"), merged.stdout
+    document = json.loads(subprocess.run([*merged.args, "--json"], capture_output=True, text=True, cwd=REPO, timeout=60).stdout)
+    # torch, its CUDA and the GPU count, all a doctor report has, agree with the run's nodes.
+    assert "gpu-07" not in document["failing"] and {row["key"] for row in document["drift"]} == {"numpy", "env.NCCL_IB_DISABLE"}
+
+
 def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_path):
     started = time.monotonic()
     # --nproc-per-node auto: one process per GPU, and on this GPU-less machine one.

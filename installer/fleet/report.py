@@ -406,7 +406,7 @@ def _allreduce(node, busbw_median, tolerance) -> dict:
 
 def headline(report: dict) -> str:
     nodes = report["nodes"]
-    expected = report["expected_nodes"] or len(nodes)
+    expected = max(report["expected_nodes"] or 0, len(nodes))  # doctor files may name nodes the run did not count
     reported = sum(1 for n in nodes if n["state"] != State.MISSING.value)
     verdict = "OK" if report["exit_code"] == EXIT_OK else "FAILED: drain or fix node(s) " + ", ".join(report["failing"])
     return f"torchup fleet: {reported} of {expected} node(s) reported, {len(report['failing'])} failing: {verdict}"
@@ -426,7 +426,7 @@ def render_text(report: dict, verbose: bool = False) -> str:
         lines += ["", f"node {node['node']}" + (f" ({node['host']})" if node.get("host") else "") + f": {node['status']}"]
         for name in COLUMNS:
             cell = node["columns"][name]
-            if cell["status"] != Status.PASS.value or verbose:
+            if cell["status"] not in (Status.PASS.value, Status.SKIP.value) or verbose:
                 lines.append(f"  {cell['status']:<4} {name}: {cell['text']}")
     if healthy and not verbose:
         lines += ["", f"{len(healthy)} healthy node(s): " + _ranges([n["node"] for n in healthy])]
