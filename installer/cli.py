@@ -151,49 +151,54 @@ def _split_packages(ctx, param, value):
     return names
 
 
-def plan_options(command):
-    """The options that decide a plan, shared by plan and install; each has a TORCHUP_* variable."""
-    options = [
-        click.option(
-            "--torch",
-            "torch_spec",
-            metavar="SPEC",
-            envvar="TORCHUP_TORCH",
-            help="A torch version or range: 2.7, 2.7.1, '>=2.5,<2.8'. Default: the newest that fits.",
-        ),
-        click.option(
-            "--variant", default="auto", show_default=True, envvar="TORCHUP_VARIANT", help="The build: cpu, cu128, rocm6.4, xpu, default (macOS), or auto."
-        ),
-        click.option(
-            "--with",
-            "with_packages",
-            metavar="NAMES",
-            callback=_split_packages,
-            envvar="TORCHUP_WITH",
-            help="Companions from the same build: torchvision,torchaudio.",
-        ),
-        click.option(
-            "--os", "os_name", type=click.Choice(["linux", "windows", "macos"]), envvar="TORCHUP_OS", help="Plan for this OS instead of this machine's."
-        ),
-        click.option("--arch", type=click.Choice(["x86_64", "aarch64", "arm64"]), envvar="TORCHUP_ARCH", help="Plan for this architecture."),
-        click.option("--python-version", metavar="X.Y", envvar="TORCHUP_PYTHON_VERSION", help="Plan for this Python version instead of the target's."),
-        click.option("--nvidia-driver", metavar="VERSION", envvar="TORCHUP_NVIDIA_DRIVER", help="Take this NVIDIA driver version."),
-        click.option("--gpu-cc", multiple=True, metavar="X.Y", envvar="TORCHUP_GPU_CC", help="A GPU's compute capability; repeat once per GPU."),
-        click.option(
-            "--jetson",
-            "jetson",
-            metavar="L4T",
-            envvar="TORCHUP_JETSON",
-            help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU.",
-        ),
-        click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
-        click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
-        click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
-        click.option("--index-base", metavar="URL", envvar="TORCHUP_INDEX_BASE", help="A mirror root that replaces https://download.pytorch.org/whl."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def stacked(*options):
+    """Several click options as one decorator, in the order given."""
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+# The options that decide a plan, shared by plan, install, bundle and project; each has a TORCHUP_* variable.
+plan_options = stacked(
+    click.option(
+        "--torch",
+        "torch_spec",
+        metavar="SPEC",
+        envvar="TORCHUP_TORCH",
+        help="A torch version or range: 2.7, 2.7.1, '>=2.5,<2.8'. Default: the newest that fits.",
+    ),
+    click.option(
+        "--variant", default="auto", show_default=True, envvar="TORCHUP_VARIANT", help="The build: cpu, cu128, rocm6.4, xpu, default (macOS), or auto."
+    ),
+    click.option(
+        "--with",
+        "with_packages",
+        metavar="NAMES",
+        callback=_split_packages,
+        envvar="TORCHUP_WITH",
+        help="Companions from the same build: torchvision,torchaudio.",
+    ),
+    click.option("--os", "os_name", type=click.Choice(["linux", "windows", "macos"]), envvar="TORCHUP_OS", help="Plan for this OS instead of this machine's."),
+    click.option("--arch", type=click.Choice(["x86_64", "aarch64", "arm64"]), envvar="TORCHUP_ARCH", help="Plan for this architecture."),
+    click.option("--python-version", metavar="X.Y", envvar="TORCHUP_PYTHON_VERSION", help="Plan for this Python version instead of the target's."),
+    click.option("--nvidia-driver", metavar="VERSION", envvar="TORCHUP_NVIDIA_DRIVER", help="Take this NVIDIA driver version."),
+    click.option("--gpu-cc", multiple=True, metavar="X.Y", envvar="TORCHUP_GPU_CC", help="A GPU's compute capability; repeat once per GPU."),
+    click.option(
+        "--jetson",
+        "jetson",
+        metavar="L4T",
+        envvar="TORCHUP_JETSON",
+        help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU.",
+    ),
+    click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
+    click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
+    click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
+    click.option("--index-base", metavar="URL", envvar="TORCHUP_INDEX_BASE", help="A mirror root that replaces https://download.pytorch.org/whl."),
+)
 
 
 def overrides_from(given):
@@ -644,18 +649,12 @@ def _report_outputs(judged, as_json, markdown, junit, html):
         click.echo(fleet_report.render_text(judged), nl=False)
 
 
-report_format_options = [
+report_formats = stacked(
     click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON (with a schema version), nothing else."),
     click.option("--markdown", is_flag=True, help="Print a Markdown summary: the drift table and the nodes that are not healthy."),
     click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML: one testcase per node and check."),
     click.option("--html", metavar="FILE", callback=_writable, help="Also write one self-contained HTML page: the node × check grid."),
-]
-
-
-def report_formats(command):
-    for option in reversed(report_format_options):
-        command = option(command)
-    return command
+)
 
 
 @fleet.command("launch")
