@@ -87,6 +87,22 @@ def tool_dir(tmp_path):
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def uv_cache(tmp_path_factory):
+    """uv keeps every wheel it installs unpacked in its cache, keyed by the wheel's URL, and the
+    loopback index has another port each run: in the user's cache that is one more torch per run.
+    The tests' uv (and torchup's, which inherits the variable) gets a cache of its own, removed at the end."""
+    cache = tmp_path_factory.mktemp("uv-cache")
+    previous = os.environ.get("UV_CACHE_DIR")
+    os.environ["UV_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        del os.environ["UV_CACHE_DIR"]
+    else:
+        os.environ["UV_CACHE_DIR"] = previous
+    shutil.rmtree(cache, ignore_errors=True)
+
+
 def isolated_env(path_dirs=(), **extra) -> dict:
     """An environment with only the given PATH entries plus what a Python child needs."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TORCHUP_", "CUDA_", "PYTORCH_", "PIP_"))}
