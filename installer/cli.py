@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from . import __version__, runner
+from . import __version__
 from .errors import TorchupError
 from .host import Host
 from .redact import RedactingStream
@@ -113,9 +113,16 @@ python_option = click.option("--python", "python", metavar="PATH", help=DEFAULT_
 
 
 def _writable(ctx, param, value):
-    """A file to write (--junit, --html): said before any work if its directory does not exist."""
+    """A file to write (--junit, --html): said before any work if its directory does not exist, or a
+    link or a directory is in its place."""
+    from .files import UnsafeOutput, refuse_link
+
     if value and not os.path.isdir(os.path.dirname(os.path.abspath(value)) or "."):
         raise click.BadParameter(f"{value}: its directory does not exist", param_hint=param.opts[0])
+    try:
+        refuse_link(value) if value else None
+    except UnsafeOutput as error:
+        raise click.BadParameter(error.message.split(": ", 1)[1], param_hint=param.opts[0]) from None
     return value
 
 
@@ -483,40 +490,20 @@ def bundle(options, output, from_detect, python, **plan_choices):
     from pathlib import Path as _Path
 
     from . import bundle as bundling
-    from .detect import detect as run_detect
-    from .install import companions_for
-    from .plan import make_plan, pip_sources
 
     overrides = overrides_from(plan_choices)
-    glibc = None
+    document = None
     if from_detect:
         try:
             document = json.loads(_Path(from_detect).read_text(encoding="utf-8"))
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             raise click.BadParameter(f"{from_detect}: not JSON", param_hint="--from-detect") from None
-        described = bundling.overrides_from_detect(document)
-        glibc = described.pop("glibc")
-        overrides = overrides._replace(**described)
-    host = Host(timeout=options["timeout"])
-    here = run_detect(python, host)  # this machine's pip configuration (its mirror serves numpy and scipy), and the target where it is this one
-    plan = make_plan(None if not overrides.needs_detection() else here, overrides, timeout=host.timeout)
-    target = bundling.Target(plan.inputs.os, plan.inputs.arch, plan.inputs.python, glibc or plan.inputs.glibc)
-    uv = bundling.find_uv(host)
-    if uv is None:
-        raise TorchupError("torchup bundle resolves with uv, which is not here", hint="pip install uv (into torchup's environment, or on PATH)")
-    out = _Path(output).absolute()
-    out.mkdir(parents=True, exist_ok=True)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
-    say(f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} ({plan.decision.variant_reason})")
-    requirements = plan.packages + companions_for(plan)
-    lock = bundling.resolve(uv, requirements, plan.index_url, pip_sources(here).index_url, target, out / ".resolve", runner.INSTALLER_TIMEOUT)
-    files = bundling.files_of(lock)
-    say(f"[2/3] resolved {len(files)} files for the target; downloading")
-    files = bundling.download(files, out, say, max(host.timeout, 60.0))
-    facts = {key: (list(value) if isinstance(value, tuple) else value) for key, value in overrides._asdict().items() if key not in ("offline", "index_base")}
-    manifest = bundling.write_manifest(out, target, facts, plan.as_data(), files, lock)
-    say(f"[3/3] {manifest}: {len(files)} files, {sum(f.size for f in files) / 1e6:.1f} MB")
-    click.echo(f"Bundle for {target.uv_platform()}, Python {target.python}: torch {plan.torch} in {out}\n  on the target: torchup install --bundle {out}")
+    made = bundling.make(output, document, python, overrides, Host(timeout=options["timeout"]), say)
+    click.echo(
+        f"Bundle for {made.target.uv_platform()}, Python {made.target.python}: torch {made.torch} in {made.directory}\n"
+        f"  on the target: torchup install --bundle {made.directory}"
+    )
 
 
 @cli.group(cls=TorchupGroup)
@@ -593,8 +580,9 @@ def project_check(options, path, as_json, junit):
         inputs = build_inputs(run_detect(None, Host(timeout=options["timeout"])), Overrides())[0]
     findings = checking.check(project, load(), inputs)
     if junit:
-        with open(junit, "w", encoding="utf-8") as handle:
-            handle.write(checking.render_junit(findings))
+        from .files import write_text
+
+        write_text(junit, checking.render_junit(findings))
     if as_json:
         click.echo(
             json.dumps(
@@ -634,13 +622,13 @@ allow_drift_option = click.option(
 
 
 def _report_outputs(judged, as_json, markdown, junit, html):
+    from .files import write_text
     from .fleet import report as fleet_report
     from .redact import redact
 
     for path, render in ((junit, fleet_report.render_junit), (html, fleet_report.render_html)):
         if path:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(redact(render(judged)))
+            write_text(path, redact(render(judged)))
     if as_json:
         click.echo(fleet_report.render_json(judged), nl=False)
     elif markdown:
@@ -687,6 +675,7 @@ def fleet_launch(
 
     where = fleets.parse_master(master)
     limits = fleets.budget(run_timeout)
+    out = fleets.prepare_out(out, node_rank)
     if extra_checks:
         extra_checks = os.path.abspath(extra_checks)
         diagnosing.load_extra_checks(extra_checks)

@@ -194,3 +194,144 @@ def test_a_bundle_from_the_targets_own_detect_document(cross_index, tmp_path):
     bad.write_text("{}")
     refused = torchup("bundle", "-o", str(out), "--from-detect", str(bad))
     assert refused.returncode == 2 and "not a `torchup detect --json` document" in refused.stderr
+
+
+def test_only_the_files_the_manifest_lists_are_installed(real_bundle, tmp_path):
+    """A higher version of a dependency dropped into a copied bundle (or left from an earlier one) never counts."""
+    from tests.conftest import make_wheel
+
+    bundle = copy_of(real_bundle, tmp_path)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    dependency = next(f for f in manifest["files"] if f["package"] == "filelock")
+    planted = make_wheel(bundle, "filelock", "9999.0.0", files={"filelock/__init__.py": "raise SystemExit('planted code ran')\n"})
+    venv = tmp_path / "venv"
+    result = torchup("install", "--bundle", str(bundle), "--venv", str(venv), "--installer", "pip", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    assert f"left out, not in the bundle's manifest: {planted.name}" in result.stderr
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json"], capture_output=True, text=True).stdout
+    from packaging.utils import canonicalize_name
+
+    versions = {canonicalize_name(entry["name"]): entry["version"] for entry in json.loads(installed)}
+    assert versions["filelock"] == dependency["version"]
+    listed = {(canonicalize_name(f["package"]), f["version"]) for f in manifest["files"]}
+    assert {(name, version) for name, version in versions.items() if name not in ("pip",)} <= listed
+    command = json.loads(result.stdout)["commands"][-1]["argv"]
+    assert "--require-hashes" in command and "--no-index" in command and str(bundle) not in " ".join(command)
+
+
+def test_a_bundle_from_an_index_that_needs_credentials(wheelhouse, tmp_path):
+    from tests.conftest import LocalIndex, serve_wheels
+    from tests.test_hardening import AuthIndex
+
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    served = tmp_path / "served"
+    private = AuthIndex(served, "ci", "s3cr/et@42")
+    mirror = LocalIndex(tmp_path / "mirror")
+    try:
+        serve_wheels(_Index(served), "whl/cpu", [w for w in wheels if w.name.startswith("torch-")])
+        serve_wheels(mirror, "pypi", [w for w in wheels if not w.name.startswith("torch-")])
+        out = tmp_path / "bundle"
+        env = isolated_env(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL=mirror.url + "/pypi")
+        base = f"http://ci:s3cr/et@42@127.0.0.1:{private.port}/whl"
+        result = torchup("bundle", "-o", str(out), "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--index-base", base, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "s3cr" not in result.stdout + result.stderr
+        for name in ("bundle.json", "pylock.toml"):
+            assert "s3cr" not in (out / name).read_text()
+        manifest = json.loads((out / "bundle.json").read_text())
+        assert any(f["name"].startswith("torch-2.13.0+cpu") for f in manifest["files"])
+        assert any(private.seen)  # the credentials went as basic auth (uv asks without them first, then with)
+    finally:
+        private.close()
+        mirror.close()
+
+
+class _Index:
+    """``serve_wheels`` over a plain directory (the AuthIndex serves it)."""
+
+    def __init__(self, root):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+
+def test_a_bundle_from_the_pip_configuration_when_the_index_is_unreachable(cross_index, tmp_path):
+    """The PyTorch index does not answer; the user's pip configuration holds the planned build: bundled from there, saying so."""
+    from tests.conftest import make_wheel
+
+    wheelhouse = tmp_path / "wheelhouse"
+    make_wheel(wheelhouse, "torch", "2.13.0+cpu", tag=f"{PY}-{PY}-manylinux_2_28_x86_64")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nindex-url = {cross_index.url}/pypi\nfind-links = {wheelhouse}\n")
+    out = tmp_path / "bundle"
+    env = isolated_env(PIP_CONFIG_FILE=str(config))
+    result = torchup("bundle", "-o", str(out), "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--index-base", "http://127.0.0.1:9/whl", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"torch 2.13.0+cpu is in {wheelhouse}, a source of your pip configuration" in result.stderr
+    names = sorted(p.name for p in out.glob("*.whl"))
+    assert f"torch-2.13.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl" in names and "numpy-1.0-py3-none-any.whl" in names
+
+
+def test_a_failing_resolution_is_one_line_naming_the_step(tmp_path):
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/pypi")
+    result = torchup("bundle", "-o", str(tmp_path / "b"), "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--offline", env=env)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("torchup: error:")]
+    assert len(lines) == 1 and lines[0].startswith("torchup: error: resolving for x86_64-manylinux"), result.stderr
+    assert "Connection refused" in lines[0] or "connect" in lines[0].lower(), lines[0]
+
+
+@pytest.mark.parametrize("planted", ["bundle.json", "pylock.toml", "the directory"])
+def test_a_planted_link_in_the_output_folder_is_an_error_not_a_write_through_it(planted, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("mine\n")
+    out = tmp_path / "bundle"
+    if planted == "the directory":
+        os.symlink(tmp_path, out)
+    else:
+        out.mkdir()
+        os.symlink(victim, out / planted)
+    result = torchup("bundle", "-o", str(out), "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--offline")
+    assert result.returncode == 2, result.stderr
+    assert "symbolic link" in result.stderr.splitlines()[0]
+    assert victim.read_text() == "mine\n"
+
+
+def test_the_readme_signing_recipe_tells_a_forged_manifest(real_bundle, tmp_path):
+    """The digest is a checksum: a forged manifest with its digest recomputed passes it. The README's
+    OpenSSH recipe is what tells them apart; run here exactly as written there."""
+    import hashlib
+    import shutil
+
+    if not shutil.which("ssh-keygen"):
+        pytest.skip("ssh-keygen (OpenSSH) is not installed")
+    bundle = copy_of(real_bundle, tmp_path)
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "you@example.com", "-f", str(key)], check=True)
+    (tmp_path / "allowed_signers").write_text("you@example.com " + (tmp_path / "id_ed25519.pub").read_text())
+    subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(key), "-n", "torchup-bundle", str(bundle / "bundle.json")], check=True, capture_output=True)
+
+    def verify():
+        with open(bundle / "bundle.json", "rb") as manifest:
+            argv = [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-f",
+                "allowed_signers",
+                "-I",
+                "you@example.com",
+                "-n",
+                "torchup-bundle",
+                "-s",
+                str(bundle / "bundle.json.sig"),
+            ]
+            return subprocess.run(argv, stdin=manifest, capture_output=True, cwd=tmp_path).returncode
+
+    assert verify() == 0
+    forged = (bundle / "bundle.json").read_text().replace('"torch": "2.13.0+cpu"', '"torch": "2.13.0+cu130"', 1)
+    (bundle / "bundle.json").write_text(forged)
+    (bundle / "bundle.json.sha256").write_text(hashlib.sha256(forged.encode()).hexdigest() + "\n")
+    from torchup.installer.bundle import read_bundle
+
+    assert read_bundle(bundle)["plan"]["torch"] == "2.13.0+cu130"  # the checksum cannot tell
+    assert verify() != 0  # the signature can

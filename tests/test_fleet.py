@@ -583,3 +583,25 @@ def test_a_thousand_nodes_stay_readable_in_chromium(two_nodes, tmp_path):
     )
     width, height, rows = screenshot(tmp_path / "grid.html", tmp_path / "grid.png", tmp_path, 900)
     assert swatch_rows(rows, 28) == ["fail", "fail", "fail"]  # the three changed nodes; 997 healthy ones folded
+
+
+@pytest.mark.parametrize("planted", ["node-0.json", "node-0.log", "fleet.html", "the directory", "--html"])
+def test_a_planted_link_where_a_report_goes_is_refused_before_the_run(planted, tmp_path, torch_python):
+    """The README's ssh recipe writes into the shared temporary directory: another user's link there is an error, never written through."""
+    victim = tmp_path / "victim"
+    victim.write_text("mine\n")
+    out = tmp_path / "fleet"
+    extra = []
+    if planted == "the directory":
+        os.symlink(tmp_path, out)
+    elif planted == "--html":
+        os.symlink(victim, tmp_path / "page.html")
+        extra = ["--html", str(tmp_path / "page.html")]
+    else:
+        out.mkdir()
+        os.symlink(victim, out / planted)
+    code, _, err = finish(start_node(torch_python, 0, free_port(), out, *extra, nnodes=1), 60)
+    assert code == 2, err
+    assert "symbolic link" in err.splitlines()[0] and len(err.splitlines()) <= 2, err
+    assert victim.read_text() == "mine\n"
+    assert "torch.distributed" not in err and not [p for p in tmp_path.rglob("node-0.*") if not p.is_symlink()]  # said before torchrun ever started

@@ -283,32 +283,90 @@ def test_a_signal_mid_install_puts_everything_back(stop, indexes, venv_in_use):
     assert {p.name for p in Path("/tmp").glob("pip-unpack-*")} <= unpacked_before  # pip was let clean up
 
 
-def test_a_killed_run_is_put_back_by_the_next_one(indexes, venv_in_use):
-    venv = venv_in_use
+def start_install_into(venv, indexes, *extra, target="--python"):
+    argv = install_argv(venv, indexes, *extra)
+    if target == "--venv":  # a venv to create: named as a directory
+        argv[1:3] = ["--venv", str(venv)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "torchup", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env(indexes.url + "/pypi"), cwd=REPO
+    )
+
+
+def finish(process):
+    out, err = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def kill_when(process, *said, first=None):
+    """SIGKILL ``process`` as soon as its progress shows every text in ``said`` (after ``first``, a
+    signal sent once the first of them shows, as a CI cancel would); its output until then."""
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if first and said[0] in line and first is not True:
+            process.send_signal(first)
+            first = True
+            said = said[1:]
+            continue
+        if said[0] in line:
+            said = said[1:]
+            if not said:
+                process.kill()
+                break
+    process.communicate(timeout=120)
+    return "".join(seen)
+
+
+def no_leftovers(venv):
+    return [str(p) for p in venv.rglob("*") if ".torchup-" in p.name] + ([".torchup"] if (venv / ".torchup").exists() else [])
+
+
+# Where a whole `torchup install` is killed (SIGKILL), as its progress shows it; the target: a
+# venv being created, or one in use. The next run ends in the exact previous state (its own
+# install fails: the torch file is gone from the index) and the one after in the verified install.
+KILLED = {
+    "creating the venv": (("-m venv",), None, "--venv"),
+    "installing": (("[3/4] install", "$ ", "Collecting torch"), None, "--python"),
+    "verifying": (("[4/4] verify",), None, "--python"),
+    "restoring": (("Collecting torch", "putting the target back"), signal.SIGTERM, "--python"),
+}
+
+
+@pytest.mark.parametrize("point", list(KILLED))
+def test_a_run_killed_at_any_point_costs_nothing(point, indexes, venv_in_use, tmp_path):
+    said, first, target = KILLED[point]
+    venv = venv_in_use if target == "--python" else tmp_path / "new-venv"
     parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
     before = tree_digest(*parts)
-    process = start_install(venv, indexes)
-    wait_for_torch_files(venv, process)
-    process.kill()  # SIGKILL: nothing of torchup runs after this
-    process.communicate(timeout=60)
+    output = kill_when(start_install_into(venv, indexes, target=target), *said, first=first)
     deadline = time.monotonic() + 30
-    while installer_processes(venv) and time.monotonic() < deadline:  # pip was told to stop when torchup died
+    while installer_processes(venv) and time.monotonic() < deadline:  # the installer was told to stop when torchup died
         time.sleep(0.1)
-    assert installer_processes(venv) == []
+    assert installer_processes(venv) == [], output
+    assert (venv / ".torchup" / "journal.json").exists(), output
+    dry = finish(start_install_into(venv, indexes, "--dry-run", target=target))
+    assert dry.returncode == 0 and "the next install puts the target right first" in dry.stderr, dry.stderr  # a dry run changes nothing
     assert (venv / ".torchup" / "journal.json").exists()
-    again = install_now(venv, indexes, "--dry-run")
-    assert again.returncode == 0  # a dry run changes nothing, recovery included
-    assert (venv / ".torchup" / "journal.json").exists()
-    # The next real run restores first; its own install then fails (the torch file is gone from the
-    # index) and rolls back to what it found: the venv as it was before both runs.
-    for wheel in (indexes.root / "files").glob("torch-*.whl"):
-        wheel.unlink()
-    following = start_install(venv, indexes)
-    out, err = following.communicate(timeout=600)
-    assert "ended mid-install: the target was put back as it was before it" in err
-    assert following.returncode == 1, err
-    assert not (venv / ".torchup" / "journal.json").exists()
-    assert tree_digest(*parts) == before
+
+    torch_files = list((indexes.root / "files").glob("torch-*.whl"))
+    held = tmp_path / "held"
+    held.mkdir()
+    for wheel in torch_files:
+        wheel.rename(held / wheel.name)
+    following = finish(start_install_into(venv, indexes, target=target))
+    assert "was killed mid-install: the target was put back as it was before it" in following.stderr, following.stderr
+    assert following.returncode == 1, following.stderr
+    assert tree_digest(*parts) == before  # the exact previous state
+    assert no_leftovers(venv) == []
+
+    for wheel in torch_files:
+        (held / wheel.name).rename(wheel)
+    good = finish(start_install_into(venv, indexes, target=target))
+    assert good.returncode == 0, good.stderr
+    installed = tree_digest(*parts)
+    third = finish(start_install_into(venv, indexes, target=target))
+    assert third.returncode == 0 and "already there and verify: nothing to do" in third.stderr, third.stderr
+    assert tree_digest(*parts) == installed and no_leftovers(venv) == []
 
 
 def test_two_installs_into_one_venv_take_turns(indexes, venv_in_use):

@@ -54,8 +54,9 @@ def write_outputs(outcome, as_json=False, junit=None, markdown=False, verbose=Fa
     """Print the report in the form asked for (the rest of it, for a text report streamed as the
     checks ran), write the JUnit file, annotate GitHub Actions runs."""
     if junit:
-        with open(junit, "w", encoding="utf-8") as handle:
-            handle.write(redact(report.render_junit(outcome)))
+        from ..files import write_text
+
+        write_text(junit, redact(report.render_junit(outcome)))
     if as_json:
         echo(report.render_json(outcome))
     elif markdown:

@@ -16,7 +16,7 @@ import tempfile
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from ...diagnostics import checks
-from .. import runner
+from .. import files, runner
 from ..errors import TorchupError
 from ..kit import path as kit_path
 from ..redact import redact
@@ -167,7 +167,6 @@ def launch(
 ) -> dict:
     """Run this node's part (the steps and doctor checks :func:`select` chose); write
     node-<rank>.json (and on node 0 fleet.json and fleet.html) to ``out``."""
-    os.makedirs(out, exist_ok=True)
     private = tempfile.mkdtemp(prefix="torchup-fleet-")  # the kit's raw records, unredacted, stay here
     try:
         raw_path = os.path.join(private, "raw.json")
@@ -190,8 +189,7 @@ def launch(
                 raw = json.load(handle)
     finally:
         shutil.rmtree(private, ignore_errors=True)
-    with open(os.path.join(out, f"node-{node_rank}.log"), "w", encoding="utf-8") as handle:
-        handle.write(redact(completed.stdout))
+    _write(os.path.join(out, f"node-{node_rank}.log"), completed.stdout)
     records = report.records_from_kit(raw, f"node {node_rank}") if raw else []
     own = next((r for r in records if r["node"] == str(node_rank)), None)
     problems = own_problems(python, completed, limits, master, kit_wrote=raw is not None)
@@ -214,11 +212,21 @@ def launch(
     return judged
 
 
+def output_files(node_rank: int) -> List[str]:
+    """What a node writes to --out: its report and log, and on node 0 the fleet's report and page."""
+    return [f"node-{node_rank}.json", f"node-{node_rank}.log"] + (["fleet.json", "fleet.html"] if node_rank == 0 else [])
+
+
+def prepare_out(out: str, node_rank: int) -> str:
+    """--out checked before the run: a directory of this user's, with no link where a report goes."""
+    directory = files.output_directory(out, "--out")
+    for name in output_files(node_rank):
+        files.refuse_link(directory / name, "--out")
+    return str(directory)
+
+
 def _write(path: str, text: str) -> None:
-    temporary = path + ".part"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(redact(text))
-    os.replace(temporary, path)
+    files.write_text(path, redact(text), "--out")
 
 
 def merge(paths: Sequence[str], allowed_drift: Sequence[str] = ()) -> dict:

@@ -175,7 +175,11 @@ def companions_for(plan: Plan) -> List[str]:
     return ["numpy<2" if release < load().numpy2_from_torch else "numpy", "scipy"]
 
 
-def build_commands(plan: Plan, facts: Facts, installer, options: Options) -> Tuple[List[Command], List[str]]:
+def build_commands(plan: Plan, facts: Facts, installer, options: Options, bundle=None) -> Tuple[List[Command], List[str]]:
+    breaking = options.break_system_packages
+    if bundle is not None:  # exactly the bundle's files: every package pinned and hash-checked, no other source
+        staged = Sources(no_index=True, find_links=(bundle.stage,), hashed_requirements=bundle.requirements)
+        return [Command(f"torch {plan.torch} and the rest of the bundle", installer.install_argv([], staged, breaking))], []
     notes: List[str] = []
     wheelhouse = tuple(options.find_links)
     if options.no_index:
@@ -189,7 +193,6 @@ def build_commands(plan: Plan, facts: Facts, installer, options: Options) -> Tup
             torch_sources = user
         else:
             torch_sources = Sources(index_url=plan.index_url, find_links=wheelhouse)
-    breaking = options.break_system_packages
     commands = [
         Command(f"torch {plan.torch}", installer.install_argv(plan.packages, torch_sources, breaking)),
         Command("numpy and scipy", installer.install_argv(companions_for(plan), user, breaking)),
@@ -250,27 +253,73 @@ def install(
     say: Callable[[str], None],
     installer_output=None,
 ) -> Result:
-    seconds: Dict[str, float] = {}
-    clock = time.monotonic()
-
-    def lap(step: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        seconds[step] = now - clock
-        clock = now
-
+    lap = Laps()
     the_target = resolve_target(options, host.env)
     say(f"[1/{STEPS}] detect: {the_target.python}" + (f" (a new venv, from {the_target.create_from})" if the_target.create_from else ""))
-    facts = detect(the_target.create_from or the_target.python, host)
-    _refuse_externally_managed(facts, the_target, options)
-    if options.bundle:
-        options, overrides = _from_bundle(options, overrides, facts, say)
-    lap("detect")
+    facts = None
+    if the_target.venv is None:  # where the lock lives comes from the interpreter's own paths
+        facts = detect(the_target.python, host)
+        _refuse_externally_managed(facts, the_target, options)
+    bundle = None
+    try:
+        try:
+            with _signals_as_errors(), _locked(the_target, facts, options, say) as transaction:
+                if transaction is None or transaction.recovered or facts is None:
+                    # A killed run was put right (or nothing was detected yet): what is there now counts.
+                    # The venv's directory, made for the lock, was there before only if it was before the lock.
+                    the_target = resolve_target(options, host.env)._replace(existed=the_target.existed)
+                    facts = detect(the_target.create_from or the_target.python, host)
+                    _refuse_externally_managed(facts, the_target, options)
+                if options.bundle:
+                    bundle = _from_bundle(options.bundle, facts, say)
+                    options, overrides = options._replace(find_links=(bundle.stage,), no_index=True), overrides._replace(**bundle.overrides)
+                lap("detect")
+                return _run(the_target, facts, options, overrides, bundle, host, say, lap, installer_output or sys.stderr, transaction)
+        except Stopped as stop:
+            raise InstallError(f"stopped by {stop.reason}: the target was left as it was", hint="run the same command again to install") from None
+    except BaseException:
+        if the_target.create_from is not None and not the_target.existed and not options.dry_run:
+            shutil.rmtree(the_target.venv, ignore_errors=True)
+        raise
+    finally:
+        if bundle is not None:
+            shutil.rmtree(bundle.stage, ignore_errors=True)
 
+
+class Laps:
+    """The wall time of each step, for the result."""
+
+    def __init__(self):
+        self.seconds: Dict[str, float] = {}
+        self._clock = time.monotonic()
+
+    def __call__(self, step: str) -> None:
+        now = time.monotonic()
+        self.seconds[step] = now - self._clock
+        self._clock = now
+
+
+@contextmanager
+def _locked(the_target: Target, facts: Optional[Facts], options: Options, say: Callable[[str], None]):
+    """The target's transaction, locked and with a killed run's journal dealt with, before anything
+    looks at what is installed; a dry run changes nothing, so it takes no lock and recovers nothing."""
+    state = _state_dir(the_target, facts)
+    if options.dry_run:
+        if (state / STATE_DIR / "journal.json").exists():
+            say(f"  ! a killed torchup run left {state / STATE_DIR / 'journal.json'}: the next install puts the target right first")
+        yield None
+        return
+    with Transaction(state, say, wait=not options.no_wait) as transaction:
+        yield transaction
+
+
+def _run(the_target, facts, options, overrides, bundle, host, say, lap, installer_output, transaction) -> Result:
+    """Plan, then (unless it is all there already) install and verify, inside the locked transaction."""
     air_gapped = bool(options.no_index or options.find_links)
     local = [("find-links", location) for location in options.find_links]
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
-    say(f"[2/{STEPS}] plan: torch {plan.torch} from {plan.found_in or plan.index_url} ({plan.decision.variant_reason})")
+    origin = f"the bundle {options.bundle}" if bundle else (plan.found_in or plan.index_url)
+    say(f"[2/{STEPS}] plan: torch {plan.torch} from {origin} ({plan.decision.variant_reason})")
     lap("plan")
     if not overrides.offline and not air_gapped and plan.confirmed == "offline":
         raise InstallError(
@@ -287,31 +336,27 @@ def install(
             )
             keep_pins(the_target, plan, facts, say)
             lap("verify")
-            return Result("already-installed", the_target, plan, "none", [], before, seconds)
+            return Result("already-installed", the_target, plan, "none", [], before, lap.seconds)
 
     installer = choose_installer(options.installer, facts, the_target.python, host, bytecode_pays(options.compile_bytecode, host.env))
-    commands, notes = build_commands(plan, facts, installer, options)
+    commands, notes = build_commands(plan, facts, installer, options, bundle)
     for note in notes:
         say(f"  ! {note}")
-    created = the_target.create_from is not None
-    if created:
+    if the_target.create_from is not None:
         commands.insert(0, Command("a new venv", venv_argv(the_target)))
     elif isinstance(installer, Pip) and not _has_pip(the_target.python, host):
         commands.insert(0, Command("pip (ensurepip)", installer.bootstrap_argv()))
     if options.dry_run:
         for command in commands:
             say(f"  would run: {' '.join(command.argv)}")
-        return Result("dry-run", the_target, plan, installer.name, commands, None, seconds)
+        return Result("dry-run", the_target, plan, installer.name, commands, None, lap.seconds)
 
-    try:
-        report = _install(the_target, facts, plan, installer, commands, options, host, say, lap, installer_output or sys.stderr)
-    except BaseException:
-        if created and not the_target.existed:
-            shutil.rmtree(the_target.venv, ignore_errors=True)
-        raise
+    transaction.protect(_writable(the_target, facts))
+    lap("prepare")
+    report = _install(the_target, facts, plan, installer, commands, host, say, lap, installer_output)
     keep_pins(the_target, plan, facts, say)
     lap("verify")
-    return Result("installed", the_target, plan, installer.name, commands, report, seconds)
+    return Result("installed", the_target, plan, installer.name, commands, report, lap.seconds)
 
 
 CONSTRAINTS = "torchup-constraints.txt"
@@ -362,31 +407,23 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
 
 
-def _install(the_target, facts, plan, installer, commands, options, host, say, lap, installer_output) -> List[dict]:
-    """The transaction: the commands, then verification; any failure or signal puts the target back."""
-    with _signals_as_errors(), Transaction(_state_dir(the_target, facts), _writable(the_target, facts), say, wait=not options.no_wait) as transaction:
-        transaction.snapshot()
-        lap("prepare")
-        say(f"[3/{STEPS}] install with {installer.name}")
-        try:
-            for command in commands:
-                say(f"  $ {' '.join(command.argv)}")
-                completed = runner.run_echoed(
-                    command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host, installer)
-                )
-                if not completed.ok:
-                    cause = _cause(completed)
-                    raise InstallError(
-                        f"installing {command.title} failed: {cause}; the target was left as it was", hint=_hint(completed.stdout, command.title)
-                    )
-            lap("install")
-            say(f"[4/{STEPS}] verify")
-            report = verify(the_target.python, host.env)
-            problems = verification_problems(report, plan)
-            if problems:
-                raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
-        except Stopped as stop:
-            raise InstallError(f"stopped by {stop.reason}: the target was left as it was", hint="run the same command again to install") from None
+def _install(the_target, facts, plan, installer, commands, host, say, lap, installer_output) -> List[dict]:
+    """The commands, then verification; any failure or signal raises, and the transaction puts the target back."""
+    say(f"[3/{STEPS}] install with {installer.name}")
+    for command in commands:
+        say(f"  $ {' '.join(command.argv)}")
+        completed = runner.run_echoed(
+            command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host, installer)
+        )
+        if not completed.ok:
+            cause = _cause(completed)
+            raise InstallError(f"installing {command.title} failed: {cause}; the target was left as it was", hint=_hint(completed.stdout, command.title))
+    lap("install")
+    say(f"[4/{STEPS}] verify")
+    report = verify(the_target.python, host.env)
+    problems = verification_problems(report, plan)
+    if problems:
+        raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
     return report
 
 
@@ -417,7 +454,7 @@ def _signals_as_errors():
             signal.signal(number, handler)
 
 
-def _state_dir(the_target: Target, facts: Facts) -> Path:
+def _state_dir(the_target: Target, facts: Optional[Facts]) -> Path:
     """Where the lock and the journal live: inside the venv, else beside site-packages."""
     if the_target.venv:
         return the_target.venv
@@ -435,26 +472,26 @@ def _writable(the_target: Target, facts: Facts) -> List[str]:
     return [path for path in found if path]
 
 
-def _from_bundle(options: Options, overrides: Overrides, facts: Facts, say: Callable[[str], None]) -> Tuple[Options, Overrides]:
-    """A bundle's hashes, its manifest and its target checked against this machine; then it is the only source."""
-    from ..bundle import BundleRefused, misfits, read_bundle
+def _from_bundle(directory: str, facts: Facts, say: Callable[[str], None]):
+    """A bundle's manifest and target checked against this machine, and its listed files staged,
+    each hash-checked: they are then the only source."""
+    from ..bundle import BundleRefused, misfits, read_bundle, stage
     from ..plan import build_inputs
 
-    manifest = read_bundle(Path(options.bundle))
+    manifest = read_bundle(Path(directory))
     problems = misfits(manifest, facts, build_inputs(facts, Overrides())[0])
     if problems:
         raise BundleRefused(
             f"this bundle was made for another machine: {'; '.join(problems)}; nothing was installed",
             hint="make a bundle for this machine: torchup detect --json here, then torchup bundle --from-detect FILE on a connected one",
         )
+    staged = stage(Path(directory), manifest)
     say(
-        f"  bundle {options.bundle}: {len(manifest['files'])} files, every hash checked, made for {manifest['target']['platform']}, Python {manifest['target']['python']}"
+        f"  bundle {directory}: {len(manifest['files'])} files, every hash checked, made for {manifest['target']['platform']}, Python {manifest['target']['python']}"
     )
-    planned = manifest["plan"]
-    return (
-        options._replace(find_links=(str(Path(options.bundle).absolute()),), no_index=True),
-        overrides._replace(torch=planned["release"]["version"], variant=planned["variant"]),
-    )
+    if staged.unlisted:
+        say(f"  ! left out, not in the bundle's manifest: {', '.join(staged.unlisted)}")
+    return staged
 
 
 def _refuse_externally_managed(facts: Facts, the_target: Target, options: Options) -> None:

@@ -13,6 +13,8 @@ class Sources(NamedTuple):
     extra_index_urls: Tuple[str, ...] = ()
     find_links: Tuple[str, ...] = ()
     no_index: bool = False
+    # A requirements file pinning every package with its hashes (a bundle's lock): nothing else may be installed.
+    hashed_requirements: Optional[str] = None
 
     def flags(self) -> List[str]:
         argv: List[str] = []
@@ -24,6 +26,8 @@ class Sources(NamedTuple):
             argv += ["--extra-index-url", url]
         for location in self.find_links:
             argv += ["--find-links", location]
+        if self.hashed_requirements:
+            argv += ["--require-hashes", "-r", self.hashed_requirements]
         return argv
 
 

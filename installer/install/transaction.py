@@ -6,10 +6,19 @@ is copied, so this is quick even with torch installed. pip and uv never write in
 file: they move old files aside and write new ones, so the links keep the old contents.
 Restoring swaps the copies back in; a directory that was not there is removed.
 
-The transaction holds an exclusive lock on the target for its whole length, so two runs never
-install into one environment at once, and writes a journal naming its copies before the
-installer starts: a run killed outright (SIGKILL, a power cut) leaves the journal, and the
-next run into that target restores from it before doing anything else.
+The transaction holds an exclusive lock on the target for the whole run, taken before anything
+looks at the target, and keeps a journal of where it is:
+
+- ``copying``: the copies are being made; the installer has not started, the target is as it was;
+- ``installing``: every copy is complete; the installer or the verification may have changed the target;
+- ``restoring``: the copies are going back in place;
+- ``committed``: the install verified; only the copies are left to delete.
+
+A run killed outright (SIGKILL, a power cut) leaves the journal, and the next run into that
+target finishes what it was doing before anything else: it puts the target back (``installing``,
+``restoring``) or keeps the verified install (``committed``), and removes every copy and half-made
+folder a dead run left beside the target's directories. So every killed point ends, on the next
+run, in the exact previous state or the verified new install, never a mix.
 """
 
 import fcntl
@@ -23,6 +32,11 @@ from typing import Callable, List, Optional
 from ..errors import TorchupError
 
 STATE_DIR = ".torchup"  # inside the venv (or beside site-packages): the lock and the journal
+# What a run leaves beside a directory it covers: ``.site-packages.torchup-<pid>`` (the copy),
+# with ``.partial`` while it is made and ``.aside`` for the installer's version during a restore.
+LEFTOVER = ".{name}.torchup-"
+
+COPYING, INSTALLING, RESTORING, COMMITTED = "copying", "installing", "restoring", "committed"
 
 
 class TargetBusy(TorchupError):
@@ -57,16 +71,23 @@ def _outermost(directories: List[str]) -> List[Path]:
     return kept
 
 
-class Transaction:
-    """``with Transaction(state_dir, directories, say) as t: …``: locked, snapshotted, restored on any exit but success."""
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
-    def __init__(self, state_dir: Path, directories: List[str], say: Callable[[str], None], wait: bool = True):
-        """``directories``: what the installer may write; one that does not exist yet is removed on restore."""
+
+class Transaction:
+    """``with Transaction(state_dir, say) as t: …; t.protect(directories); …``: the target locked,
+    a killed run's journal dealt with on entry; once ``protect`` has run, restored on any exit but success."""
+
+    def __init__(self, state_dir: Path, say: Callable[[str], None], wait: bool = True):
         self.state = state_dir / STATE_DIR
-        self.directories = _outermost(directories)
         self.say = say
         self.wait = wait
-        self.copies: List[List[str]] = []  # [directory, copy or None where the directory was absent]
+        self.copies: List[List[Optional[str]]] = []  # [directory, copy or None where the directory was absent]
+        self.recovered = False  # a killed run's journal was found and dealt with
         self._lock = None
 
     @property
@@ -74,25 +95,32 @@ class Transaction:
         return self.state / "journal.json"
 
     def lock(self) -> "Transaction":
-        try:
-            self.state.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.state / "lock", "a+")
-        except OSError as error:
-            raise TorchupError(
-                f"cannot lock {self.state.parent} for the install ({error.strerror or error}): nothing was changed",
-                hint="is the target on a read-only filesystem? install into a venv you can write: torchup install --venv DIR",
-            ) from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = (self.state / "lock").read_text().strip() or "another process"
-            if not self.wait:
-                self._release()
-                raise TargetBusy(
-                    f"another torchup run ({holder}) is installing into {self.state.parent}", hint="wait for it, or run again without --no-wait to wait"
-                )
-            self.say(f"  waiting: another torchup run ({holder}) is installing into {self.state.parent}")
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        lock_file = self.state / "lock"
+        while True:
+            try:
+                self.state.mkdir(parents=True, exist_ok=True)
+                self._lock = open(lock_file, "a+")
+            except FileNotFoundError:  # the run before removed the folder between the two: again
+                continue
+            except OSError as error:
+                raise TorchupError(
+                    f"cannot lock {self.state.parent} for the install ({error.strerror or error}): nothing was changed",
+                    hint="is the target on a read-only filesystem? install into a venv you can write: torchup install --venv DIR",
+                ) from None
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = lock_file.read_text().strip() or "another process"
+                if not self.wait:
+                    self._release()
+                    raise TargetBusy(
+                        f"another torchup run ({holder}) is installing into {self.state.parent}", hint="wait for it, or run again without --no-wait to wait"
+                    ) from None
+                self.say(f"  waiting: another torchup run ({holder}) is installing into {self.state.parent}")
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+            if _same_file(self._lock, lock_file):
+                break
+            self._release()  # the run it waited for removed that lock file as it finished: take the current one
         self._lock.seek(0)
         self._lock.truncate()
         self._lock.write(f"pid {os.getpid()}")
@@ -101,52 +129,72 @@ class Transaction:
         return self
 
     def recover(self) -> None:
-        """Put back what a killed run left half-done, from its journal."""
+        """Finish what a killed run left half-done, from its journal (see the module docstring)."""
         if not self.journal.exists():
             return
         try:
             left = json.loads(self.journal.read_text())
-        except ValueError:
-            left = {"copies": []}
-        _restore(left.get("copies", []))
+        except ValueError:  # killed while writing it: it is written to another name first, so this is not ours
+            left = {}
+        state, copies = left.get("state"), left.get("copies") or []
+        if state in (INSTALLING, RESTORING):
+            self._write_journal(RESTORING, copies, left)
+            _restore(copies)
+        _sweep(copies)
         self.journal.unlink()
+        self.recovered = True
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(left.get("started", 0)))
-        self.say(f"  ! a torchup run (pid {left.get('pid', '?')}, started {when}) ended mid-install: the target was put back as it was before it")
+        if state == COMMITTED:
+            outcome = "its verified install was kept"
+        elif state in (INSTALLING, RESTORING):
+            outcome = "the target was put back as it was before it"
+        else:
+            outcome = "it had not changed the target"
+        self.say(f"  ! a torchup run (pid {left.get('pid', '?')}, started {when}) was killed mid-install: {outcome}")
 
-    def snapshot(self) -> None:
+    def protect(self, directories: List[str]) -> None:
+        """Keep a copy of each directory the installer may write; from here on, failure restores them."""
+        self.copies = []
         try:
-            for directory in self.directories:
+            for directory in _outermost(directories):
                 if not directory.exists():
                     self.copies.append([str(directory), None])
                     continue
-                copy = directory.with_name(f".{directory.name}.torchup-{os.getpid()}")
-                if copy.exists():
-                    shutil.rmtree(copy)
+                copy = directory.with_name(LEFTOVER.format(name=directory.name) + str(os.getpid()))
+                _remove(copy)
                 self.copies.append([str(directory), str(copy)])
-                self._write_journal()  # before the copy exists, so a kill during it is recovered too
-                _link_tree(directory, copy)
-            self._write_journal()
+                self._write_journal(COPYING)  # before the copy is begun, so a kill during it leaves no half-made folder behind
+                partial = copy.with_name(copy.name + ".partial")
+                _link_tree(directory, partial)
+                partial.rename(copy)
+            self._write_journal(INSTALLING)
         except OSError as error:
-            self.discard()
+            _sweep(self.copies)
+            self.copies = []
+            self._forget()
             raise TorchupError(
-                f"cannot keep a copy of {error.filename or self.directories[0]} to roll back to ({error.strerror or error}): nothing was changed",
+                f"cannot keep a copy of {error.filename or directories[0]} to roll back to ({error.strerror or error}): nothing was changed",
                 hint="is the target on a read-only filesystem? install into a venv you can write: torchup install --venv DIR",
             ) from None
 
-    def _write_journal(self) -> None:
+    def _write_journal(self, state: str, copies: Optional[list] = None, previous: Optional[dict] = None) -> None:
+        record = {"pid": os.getpid(), "started": time.time(), **(previous or {}), "state": state, "copies": self.copies if copies is None else copies}
         temporary = self.journal.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"pid": os.getpid(), "started": time.time(), "copies": self.copies}))
+        temporary.write_text(json.dumps(record))
         os.replace(temporary, self.journal)
 
     def restore(self) -> None:
+        self.say("  putting the target back as it was")
+        self._write_journal(RESTORING)
         _restore(self.copies)
+        _sweep(self.copies)
         self.copies = []
         self._forget()
 
-    def discard(self) -> None:
-        for _, copy in self.copies:
-            if copy:
-                shutil.rmtree(copy, ignore_errors=True)
+    def commit(self) -> None:
+        """The install verified: it stays; the copies go (and a kill while they go keeps it too)."""
+        self._write_journal(COMMITTED)
+        _sweep(self.copies)
         self.copies = []
         self._forget()
 
@@ -159,34 +207,61 @@ class Transaction:
             self._lock.close()  # closing the file releases the lock
             self._lock = None
 
+    def _leave_no_trace(self) -> None:
+        """With nothing left to recover, the lock file and its folder go, so that a run that
+        changed nothing (refused, or already installed) leaves the target exactly as it was. A run
+        waiting on the removed file notices and takes the next one (see ``lock``)."""
+        if self._lock is not None and not self.journal.exists():
+            (self.state / "lock").unlink(missing_ok=True)
+            try:
+                self.state.rmdir()
+            except OSError:  # something else is in it
+                pass
+
     def __enter__(self) -> "Transaction":
         self.lock()
         return self
 
     def __exit__(self, kind, error, trace) -> None:
-        # The lock file stays: removing it while another run waits on it would let a third one in.
         try:
-            if kind is None:
-                self.discard()
-            else:
-                self.restore()
+            if self.copies:
+                if kind is None:
+                    self.commit()
+                else:
+                    self.restore()
+            self._leave_no_trace()
         finally:
             self._release()
 
 
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
 def _restore(copies: List[List[Optional[str]]]) -> None:
+    """Each directory back from its copy; safe to run again on what a killed restore left."""
     for directory, copy in copies:
         target = Path(directory)
         if copy is None:  # it was not there before: whatever the installer made goes
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target, ignore_errors=True)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+            _remove(target)
             continue
-        if not Path(copy).exists():
+        if not Path(copy).is_dir():  # already put back by a restore that was killed later
             continue
-        aside = target.with_name(f".{target.name}.torchup-failed-{os.getpid()}")
-        if target.exists():
+        aside = Path(copy + ".aside")
+        if target.exists() or target.is_symlink():
+            _remove(aside)
             target.rename(aside)
         Path(copy).rename(target)
-        shutil.rmtree(aside, ignore_errors=True)
+
+
+def _sweep(copies: List[List[Optional[str]]]) -> None:
+    """Whatever any run left beside these directories: copies, half-made copies, the installer's
+    version set aside. Only called with the lock held, so none of it belongs to a live run."""
+    for directory, _ in copies:
+        target = Path(directory)
+        if target.parent.is_dir():
+            for leftover in target.parent.glob(LEFTOVER.format(name=target.name) + "*"):
+                _remove(leftover)

@@ -235,10 +235,14 @@ def make_plan(
     timeout: float = DEFAULT_TIMEOUT,
     local_sources: Sequence[Tuple[str, str]] = (),
     skip_index: bool = False,
+    user_facts: Optional[Facts] = None,
 ) -> Plan:
     """``local_sources``: (kind, location) pairs given on the command line (a wheelhouse), asked
-    before the pip configuration's; ``skip_index``: an air-gapped install, where only they count."""
+    before the pip configuration's; ``skip_index``: an air-gapped install, where only they count;
+    ``user_facts``: the machine whose pip configuration (sources, CA) to use, when ``facts`` are
+    another machine's or none (a bundle made here for another machine)."""
     data = data or load()
+    user_facts = user_facts or facts
     inputs, sources, target_tags = build_inputs(facts, overrides)
     eligible = policy.eligible_releases(data, inputs)
     ranked = policy.ranked_builds(data, inputs, eligible)
@@ -254,11 +258,11 @@ def make_plan(
         from .confirm import IndexCheck
 
         if skip_index:
-            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, local_sources, pip_cert(facts))
+            check = IndexCheck.create(data, inputs, eligible, ranked, target_tags, base, timeout, local_sources, pip_cert(user_facts))
             confirmation = check.in_user_sources(decision, "--no-index: the index was not asked")
         else:
             check = IndexCheck.create(
-                data, inputs, eligible, ranked, target_tags, base, timeout, list(local_sources) + configured_sources(facts), pip_cert(facts)
+                data, inputs, eligible, ranked, target_tags, base, timeout, list(local_sources) + configured_sources(user_facts), pip_cert(user_facts)
             )
             confirmation = check.on_index(decision)
         decision, candidates, confirmed, found_in = confirmation.decision, confirmation.candidates, confirmation.confirmed, confirmation.found_in

@@ -7,7 +7,7 @@ import re
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -61,17 +61,25 @@ def tls_context(cafile: Optional[str]):
     return ssl.create_default_context(cafile=cafile)
 
 
-def request_for(url: str, **headers: str) -> urllib.request.Request:
-    """A request for ``url``; credentials in it (``https://user:secret@host/…``) go as basic auth,
-    since urllib would take ``user:secret@host`` for the host name. A password may hold "/" or "@"."""
-    headers.setdefault("User-Agent", "torchup")
-    scheme, _, rest = url.partition("://")
+def split_userinfo(url: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """``url`` without its credentials, and the user name and password it held (unquoted), or
+    None. Everything up to the last "@" is the user-info, since a password may hold "/" or "@"
+    (where urllib's parser would cut the host name short)."""
+    scheme, separator, rest = url.partition("://")
     userinfo, _, location = rest.rpartition("@")
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode("utf-8")).decode("ascii")
+    if not separator or not userinfo:
+        return url, None, None
+    user, _, password = userinfo.partition(":")
+    return f"{scheme}://{location}", unquote(user), unquote(password)
+
+
+def request_for(url: str, **headers: str) -> urllib.request.Request:
+    """A request for ``url``; credentials in it (``https://user:secret@host/…``) go as basic auth."""
+    headers.setdefault("User-Agent", "torchup")
+    url, user, password = split_userinfo(url)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
         headers["Authorization"] = f"Basic {token}"
-        url = f"{scheme}://{location}"
     return urllib.request.Request(url, headers=headers)
 
 
