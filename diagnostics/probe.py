@@ -77,15 +77,19 @@ def interpreter_facts(unknown):
 
 
 def installed_version(name):
-    """A distribution's version from its metadata, without importing it; None where it is absent."""
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # Python 3.6 and 3.7
-        return None
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
+    """A distribution's version from its metadata directory's name (``torch-2.13.0+cpu.dist-info``,
+    PEP 376), first on sys.path as importlib.metadata finds it, without importing it (nor
+    importlib.metadata, which costs more start-up time than the rest of this probe); None where absent."""
+    prefix = name.lower().replace("-", "_") + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for found in names:
+            if found.lower().startswith(prefix) and found.endswith((".dist-info", ".egg-info")):
+                return found[len(prefix) : -len(".dist-info")].split("-")[0]
+    return None
 
 
 def installation_kind(prefix):

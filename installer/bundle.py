@@ -31,8 +31,6 @@ MANIFEST = "bundle.json"
 DIGEST = "bundle.json.sha256"
 SCHEMA = 1
 CHUNK = 1024 * 1024
-# A stalled read of a multi-GB wheel: the index request timeout (--timeout) is for listings, not downloads.
-DOWNLOAD_TIMEOUT = 60.0
 
 
 class BundleRefused(TorchupError):
@@ -74,33 +72,50 @@ class BundledFile(NamedTuple):
     url: str
 
 
-def overrides_from_detect(document: dict) -> Dict[str, object]:
+def overrides_from_detect(document) -> Dict[str, object]:
     """The plan options that describe the machine a ``torchup detect --json`` document was captured on."""
-    machine, interpreter = document.get("machine") or {}, document.get("interpreter") or {}
-    if not machine or not interpreter:
-        raise TorchupError(
-            "--from-detect: not a `torchup detect --json` document (no machine or interpreter)", hint="on the target: torchup detect --json > target.json"
-        )
-    os_name = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}.get(machine.get("os"), str(machine.get("os")).lower())
-    arch = {"amd64": "x86_64", "x64": "x86_64", "arm64": "arm64" if os_name == "macos" else "aarch64"}.get(
-        str(machine.get("arch")).lower(), machine.get("arch")
-    )
-    nvidia = (document.get("accelerators") or {}).get("nvidia") or {}
-    amd = (document.get("accelerators") or {}).get("amd") or {}
-    gpus = tuple(gpu.get("compute_capability") for gpu in nvidia.get("gpus") or [] if gpu.get("compute_capability"))
-    jetson = (nvidia.get("jetson") or {}).get("l4t")
-    rocm = tuple(amd.get("architectures") or ())
+
+    def section(parent, key) -> dict:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    def text(parent: dict, key: str) -> Optional[str]:
+        value = parent.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _not_detect(f"{key} is {type(value).__name__}, not text")
+        return value
+
+    machine, interpreter = section(document, "machine"), section(document, "interpreter")
+    if not machine or not interpreter or not text(machine, "os") or not text(machine, "arch") or not text(interpreter, "version"):
+        raise _not_detect("no machine or interpreter")
+    os_name = {"Linux": "linux", "Darwin": "macos", "Windows": "windows"}.get(machine["os"], machine["os"].lower())
+    arch = {"amd64": "x86_64", "x64": "x86_64", "arm64": "arm64" if os_name == "macos" else "aarch64"}.get(machine["arch"].lower(), machine["arch"])
+    accelerators = section(document, "accelerators")
+    nvidia, amd = section(accelerators, "nvidia"), section(accelerators, "amd")
+    listed = nvidia.get("gpus") or []
+    if not isinstance(listed, list) or not all(isinstance(gpu, dict) for gpu in listed):
+        raise _not_detect("accelerators.nvidia.gpus is not a list of GPUs")
+    gpus = tuple(text(gpu, "compute_capability") for gpu in listed if gpu.get("compute_capability"))
+    jetson = text(section(nvidia, "jetson"), "l4t")
+    rocm = amd.get("architectures") or []
+    if not isinstance(rocm, list) or not all(isinstance(arch_name, str) for arch_name in rocm):
+        raise _not_detect("accelerators.amd.architectures is not a list of names")
+    driver = text(nvidia, "driver_version")
     return dict(
         os=os_name,
         arch=arch,
-        python_version=".".join(str(interpreter.get("version", "")).split(".")[:2]),
-        nvidia_driver=nvidia.get("driver_version"),
+        python_version=".".join(interpreter["version"].split(".")[:2]),
+        nvidia_driver=driver,
         gpu_cc=gpus,
-        rocm_arch=rocm,
+        rocm_arch=tuple(rocm),
         jetson=jetson,
-        no_gpu=not (gpus or nvidia.get("driver_version") or rocm or jetson),
-        glibc=machine.get("libc_version") if machine.get("libc") == "glibc" else None,
+        no_gpu=not (gpus or driver or rocm or jetson),
+        glibc=text(machine, "libc_version") if machine.get("libc") == "glibc" else None,
     )
+
+
+def _not_detect(why: str) -> TorchupError:
+    return TorchupError(f"--from-detect: not a `torchup detect --json` document ({why})", hint="on the target: torchup detect --json > target.json")
 
 
 # --- where the files come from ---------------------------------------------------------------
@@ -311,21 +326,22 @@ class Made(NamedTuple):
     files: List[BundledFile]
 
 
-def make(output: str, document: Optional[dict], python: Optional[str], overrides, host, say: Callable[[str], None]) -> Made:
+def make(context, output: str, document: Optional[dict], python: Optional[str], overrides) -> Made:
     """``torchup bundle``: plan for the target, resolve its closure with uv, download and check every
     file into ``output``, write the manifest. ``document``: the target's ``detect --json``, if given."""
     from .detect import detect
     from .install import companions_for
     from .plan import configured_sources, make_plan, pip_cert, pip_sources
 
-    directory = files.output_directory(output, "-o")  # refused before any work when another user could redirect it
-    for name in (MANIFEST, DIGEST, "pylock.toml"):
-        files.refuse_link(directory / name, "-o")
+    host, say = context.host, context.say
     glibc = None
     if document is not None:
         described = overrides_from_detect(document)
         glibc = described.pop("glibc")
         overrides = overrides._replace(**described)
+    directory = files.output_directory(output, "-o")  # refused before any work when another user could redirect it
+    for name in (MANIFEST, DIGEST, "pylock.toml"):
+        files.refuse_link(directory / name, "-o")
     uv = find_uv(host)
     if uv is None:
         raise TorchupError("torchup bundle resolves with uv, which is not here", hint="pip install uv (into torchup's environment, or on PATH)")
@@ -348,12 +364,12 @@ def make(output: str, document: Optional[dict], python: Optional[str], overrides
     env = dict(host.env)
     if pip_cert(here):
         env["SSL_CERT_FILE"] = pip_cert(here)  # pip's CA (a corporate one) for uv too, which reads no pip.conf
-    lock = resolve(uv, plan.packages + companions_for(plan), sources, target, env, runner.INSTALLER_TIMEOUT)
+    lock = resolve(uv, plan.packages + companions_for(plan), sources, target, env, context.timeouts.installer)
     wanted = files_of(lock)
     for item in wanted:
         files.refuse_link(directory / item.name, "-o")
     say(f"[2/3] resolved {len(wanted)} files for the target; downloading")
-    bundled = download(wanted, directory, sources, say, max(host.timeout, DOWNLOAD_TIMEOUT))
+    bundled = download(wanted, directory, sources, say, max(context.timeouts.command, context.timeouts.download))
     facts = {key: (list(value) if isinstance(value, tuple) else value) for key, value in overrides._asdict().items() if key not in ("offline", "index_base")}
     manifest = write_manifest(directory, target, facts, plan.as_data(), bundled, lock)
     say(f"[3/3] {manifest}: {len(bundled)} files, {sum(f.size for f in bundled) / 1e6:.1f} MB")

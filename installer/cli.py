@@ -1,25 +1,23 @@
-"""The ``torchup`` command line: parse options, call into installer and diagnostics, render."""
+"""The ``torchup`` command line: options declared, the run context made once, one call per command,
+the outcome rendered once (``emit``), and one error path.
 
-import json
-import math
+Nothing but click and this module is imported at start-up: each command imports what it needs
+when it runs, so ``--version`` and ``--help`` load no detection or planning.
+"""
+
 import os
 import sys
-import traceback
 from typing import Optional
 
 import click
 
 from . import __version__
-from .errors import TorchupError
-from .host import Host
+from .errors import USAGE_EXIT, TorchupError
 from .redact import RedactingStream
-from .runner import DEFAULT_TIMEOUT
-from .target import DEFAULT_HELP as DEFAULT_TARGET_HELP
 
 INTERNAL_ERROR_EXIT = 3
-USAGE_EXIT = 2
-# No version, driver, architecture or spec is this long: a longer value is a mistake (or an attack), said so at once.
-MAX_VALUE = 100
+# Stated in every command's --help, as the README states it (target.DEFAULT_HELP, kept here for start-up time).
+TARGET_HELP = "The target interpreter or venv (default: the active venv, else ./.venv where it exists, else python3 on PATH)."
 
 
 def _from_environment(ctx: click.Context, message: str) -> str:
@@ -36,23 +34,45 @@ def _from_environment(ctx: click.Context, message: str) -> str:
     return message
 
 
-def _fail(message: str, hint: Optional[str], code: int) -> None:
+def _fail(message: str, hint: str, code: int) -> None:
+    """The one way a run ends in error: one line saying what, one saying how to go on."""
     click.echo(f"torchup: error: {message}", err=True)
-    if hint:
-        click.echo(f"  hint: {hint}", err=True)
+    click.echo(f"  hint: {hint}", err=True)
     sys.exit(code)
 
 
-class TorchupCommand(click.Command):
-    """Turns torchup's own errors into one actionable line (naming a TORCHUP_* variable where the value came from one)."""
+def _help_hint(ctx: Optional[click.Context]) -> str:
+    return f"see: {ctx.command_path} --help" if ctx else "see: torchup --help"
 
+
+def _as_json(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("as_json"))
+
+
+def _stop(ctx: click.Context, error: TorchupError) -> None:
+    """torchup's own errors become one line and a hint (naming a TORCHUP_* variable where the value
+    came from one); a failed run asked for JSON is also a JSON document on stdout, and a CI job's
+    summary page says it failed. Bad input (exit 2) is said before any work, so it writes nothing else."""
+    if ctx.find_root().params.get("verbose"):
+        import traceback
+
+        traceback.print_exc()
+    if error.exit_code != USAGE_EXIT:
+        from .outcome import Failed
+
+        failed = Failed(ctx.command_path.split(" ", 1)[-1], error.message, error.hint, error.exit_code)
+        if _as_json(ctx):
+            _echo_json(failed.as_data())
+        _append_summary(failed.step_summary())
+    _fail(_from_environment(ctx, error.message), error.hint or _help_hint(ctx), error.exit_code)
+
+
+class TorchupCommand(click.Command):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except TorchupError as error:
-            if ctx.find_root().params.get("verbose"):
-                traceback.print_exc()
-            _fail(_from_environment(ctx, error.message), error.hint, error.exit_code)
+            _stop(ctx, error)
         except click.BadParameter as error:
             error.ctx = error.ctx or ctx
             raise
@@ -66,14 +86,18 @@ class TorchupGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except TorchupError as error:  # from the group's own callback: the run context
+            _stop(ctx, error)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as error:
             click.echo(f"torchup: internal error: {type(error).__name__}: {error}", err=True)
-            if ctx.obj and ctx.obj.get("verbose"):
+            if ctx.find_root().params.get("verbose"):
+                import traceback
+
                 traceback.print_exc()
             else:
-                click.echo("  run again with --verbose for the traceback", err=True)
+                click.echo("  hint: run again with --verbose for the traceback, and report it", err=True)
             ctx.exit(INTERNAL_ERROR_EXIT)
 
 
@@ -83,6 +107,8 @@ class Seconds(click.ParamType):
     name = "seconds"
 
     def convert(self, value, param, ctx):
+        import math
+
         try:
             seconds = float(value)
         except (TypeError, ValueError):
@@ -92,13 +118,13 @@ class Seconds(click.ParamType):
         return seconds
 
 
-@click.group(cls=TorchupGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TorchupGroup, context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="torchup")
 @click.option("-v", "--verbose", is_flag=True, help="Show where each fact came from, and tracebacks.")
 @click.option(
     "--timeout",
     type=Seconds(),
-    default=DEFAULT_TIMEOUT,
+    default=5.0,
     show_default=True,
     envvar="TORCHUP_TIMEOUT",
     help="Seconds any one external command, index request or target start-up may take.",
@@ -106,56 +132,61 @@ class Seconds(click.ParamType):
 @click.pass_context
 def cli(ctx, verbose, timeout):
     """Take this machine to a working PyTorch, and prove it works."""
-    ctx.obj = {"verbose": verbose, "timeout": timeout}
+    if ctx.invoked_subcommand is None:  # bare `torchup`: its help, as --help gives it
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary and not os.path.isdir(os.path.dirname(os.path.abspath(summary))):
+        raise TorchupError(
+            f"GITHUB_STEP_SUMMARY={summary}: its directory does not exist, so no summary could be written",
+            hint="create it, or unset GITHUB_STEP_SUMMARY (GitHub Actions sets it to a file of its own)",
+        )
+    from .context import Run, Timeouts
+
+    ctx.obj = Run(Timeouts(command=timeout), verbose, lambda line: click.echo(line, err=True))
 
 
-python_option = click.option("--python", "python", metavar="PATH", help=DEFAULT_TARGET_HELP)
+def emit(outcome, as_json: bool = False, markdown: bool = False, junit: Optional[str] = None, html: Optional[str] = None) -> None:
+    """The outcome, rendered once in each form asked for and redacted on its way out; the run's exit code."""
+    from .redact import redact
 
+    ctx = click.get_current_context()
+    if junit or html:
+        from .files import write_text
 
-def _writable(ctx, param, value):
-    """A file to write (--junit, --html): said before any work if its directory does not exist, or a
-    link or a directory is in its place."""
-    from .files import UnsafeOutput, refuse_link
-
-    if value and not os.path.isdir(os.path.dirname(os.path.abspath(value)) or "."):
-        raise click.BadParameter(f"{value}: its directory does not exist", param_hint=param.opts[0])
-    try:
-        refuse_link(value) if value else None
-    except UnsafeOutput as error:
-        raise click.BadParameter(error.message.split(": ", 1)[1], param_hint=param.opts[0]) from None
-    return value
-
-
-@cli.command()
-@python_option
-@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (with a schema version), nothing else.")
-@click.pass_obj
-def detect(options, python, as_json):
-    """Report the OS, the target Python, pip, TLS and GPUs."""
-    from .detect import detect as run_detect
-    from .detect import report
-    from .findings import find, render_lines
-
-    facts = run_detect(python, Host(timeout=options["timeout"]))
-    findings = find(facts)
+        for path, text in ((junit, outcome.render_junit()), (html, outcome.render_html())):
+            if path:
+                write_text(path, redact(text))
     if as_json:
-        click.echo(json.dumps(dict(facts.as_data(), findings=[f._asdict() for f in findings]), indent=2))
-        return
-    trail = []
-    if options["verbose"]:
-        for vendor in (facts.accelerators.nvidia, facts.accelerators.amd):
-            trail.extend(vendor.trail if vendor else [])
-    click.echo(report.render_text(report.sections(facts), trail), nl=False)
-    click.echo("\nFindings")
-    click.echo("\n".join(render_lines(findings)))
+        _echo_json(outcome.as_data())
+    elif markdown:
+        click.echo(redact(outcome.render_markdown()), nl=False)
+    else:
+        click.echo(redact(outcome.render_text(ctx.obj.verbose)), nl=False)
+    _append_summary(outcome.step_summary())
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # Workflow commands are read from stdout; with --json that stays the document alone.
+        for line in outcome.annotations():
+            click.echo(redact(line), err=as_json)
+    ctx.exit(outcome.exit_code)
 
 
-def _split_packages(ctx, param, value):
-    names = tuple(part.strip() for part in (value or "").split(",") if part.strip())
-    unknown = [name for name in names if name not in ("torchvision", "torchaudio")]
-    if unknown:
-        raise click.BadParameter(f"{', '.join(unknown)}: only torchvision and torchaudio are planned alongside torch")
-    return names
+def _echo_json(document: dict) -> None:
+    import json
+
+    from .redact import redact
+
+    click.echo(redact(json.dumps(document, indent=2)))
+
+
+def _append_summary(markdown: Optional[str]) -> None:
+    """A CI job's summary page (GITHUB_STEP_SUMMARY, a file GitHub hands each step) gets the Markdown too."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path and markdown:
+        from .redact import redact
+
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(redact(markdown) + "\n")
 
 
 def stacked(*options):
@@ -167,6 +198,34 @@ def stacked(*options):
         return command
 
     return apply
+
+
+python_option = click.option("--python", "python", metavar="PATH", help=TARGET_HELP)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (with a schema version), nothing else on stdout.")
+
+
+def _writable(ctx, param, value):
+    """A file to write (--junit, --html): said before any work if its directory does not exist, or a
+    link or a directory is in its place."""
+    if value is None:
+        return value
+    from .files import UnsafeOutput, refuse_link
+
+    if not os.path.isdir(os.path.dirname(os.path.abspath(value)) or "."):
+        raise click.BadParameter(f"{value}: its directory does not exist", param_hint=param.opts[0])
+    try:
+        refuse_link(value)
+    except UnsafeOutput as error:
+        raise click.BadParameter(error.message, param_hint=param.opts[0]) from None
+    return value
+
+
+def _split_packages(ctx, param, value):
+    names = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    unknown = [name for name in names if name not in ("torchvision", "torchaudio")]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: only torchvision and torchaudio are planned alongside torch")
+    return names
 
 
 # The options that decide a plan, shared by plan, install, bundle and project; each has a TORCHUP_* variable.
@@ -209,80 +268,32 @@ plan_options = stacked(
 
 
 def overrides_from(given):
-    """The plan options as the planner's Overrides (imported here, not at start-up); a command
-    that has only some of them (project init) passes those, the rest keep their defaults."""
-    from .plan import Overrides
-    from .plan.data import load
-    from .plan.policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
+    from .plan.options import overrides_from as parse
 
-    options = dict(
-        torch_spec=None,
-        variant="auto",
-        with_packages=(),
-        os_name=None,
-        arch=None,
-        python_version=None,
-        nvidia_driver=None,
-        gpu_cc=(),
-        jetson=None,
-        rocm_arch=(),
-        no_gpu=False,
-        offline=False,
-        index_base=None,
-    )
-    options.update(given)
-    flags = {"torch_spec": "--torch", "variant": "--variant", "python_version": "--python-version", "nvidia_driver": "--nvidia-driver", "jetson": "--jetson"}
-    for name, flag in flags.items():
-        if options[name] and len(options[name]) > MAX_VALUE:
-            raise PlanError(f"{flag} {options[name][:20]}…: {len(options[name])} characters, more than any such value has")
-    for flag, values in (("--gpu-cc", options["gpu_cc"]), ("--rocm-arch", options["rocm_arch"])):
-        if any(len(value) > MAX_VALUE for value in values):
-            raise PlanError(f"{flag}: a value of more than {MAX_VALUE} characters")
-    torch_spec, variant = options["torch_spec"], options["variant"]
-    if torch_spec and "+" in torch_spec:
-        # "2.7.1+cu118" names the build too.
-        torch_spec, local = torch_spec.split("+", 1)
-        variant = local if variant == "auto" else variant
-    if variant != "auto" and variant not in known_variants(load()):
-        raise PlanError(f"--variant {variant}: not a build torchup knows", hint="known: auto, " + ", ".join(known_variants(load())))
-    return Overrides(
-        torch=torch_spec,
-        variant=variant,
-        with_packages=options["with_packages"],
-        os=options["os_name"],
-        arch=options["arch"],
-        python_version=parse_python_version(options["python_version"]) if options["python_version"] else None,
-        nvidia_driver=parse_driver(options["nvidia_driver"]) if options["nvidia_driver"] else None,
-        gpu_cc=tuple(parse_compute_capability(cc) for cc in options["gpu_cc"]),
-        jetson=parse_l4t(options["jetson"]) if options["jetson"] else None,
-        rocm_arch=tuple(arch for given in options["rocm_arch"] for arch in given.replace(",", " ").split()),
-        no_gpu=options["no_gpu"],
-        offline=options["offline"],
-        index_base=parse_index_base(options["index_base"]) if options["index_base"] else None,
-    )
+    return parse(given)
+
+
+@cli.command()
+@python_option
+@json_option
+@click.pass_obj
+def detect(run, python, as_json):
+    """Report the OS, the target Python, pip, TLS and GPUs."""
+    from .commands import detect
+
+    emit(detect.run(run, detect.Options(python)), as_json)
 
 
 @cli.command()
 @python_option
 @plan_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (with a schema version), nothing else.")
+@json_option
 @click.pass_obj
-def plan(options, python, as_json, **plan_choices):
+def plan(run, python, as_json, **plan_choices):
     """Choose the torch build and index for the target, and say why."""
-    from .plan import make_plan
-    from .plan.report import render_text
+    from .commands import plan
 
-    overrides = overrides_from(plan_choices)
-    facts = None
-    if overrides.needs_detection():
-        from .detect import detect as run_detect
-
-        facts = run_detect(python, Host(timeout=options["timeout"]))
-    result = make_plan(facts, overrides, timeout=options["timeout"])
-    if as_json:
-        click.echo(json.dumps(result.as_data(), indent=2))
-    else:
-        click.echo(render_text(result), nl=False)
+    emit(plan.run(run, plan.Options(python, overrides_from(plan_choices))), as_json)
 
 
 @cli.command()
@@ -313,36 +324,13 @@ def plan(options, python, as_json, **plan_choices):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (progress goes to stderr).")
 @click.pass_obj
 def install(
-    options,
-    python,
-    venv,
-    installer_choice,
-    dry_run,
-    find_links,
-    no_index,
-    break_system_packages,
-    yes,
-    no_wait,
-    compile_bytecode,
-    bundle,
-    as_json,
-    **plan_choices,
+    run, python, venv, installer_choice, dry_run, find_links, no_index, break_system_packages, yes, no_wait, compile_bytecode, bundle, as_json, **plan_choices
 ):
     """Install numpy, scipy and the planned torch, then verify them."""
-    import sys as _sys
-
     from . import install as installing
+    from .commands import install
 
-    if bundle and (find_links or no_index):
-        raise click.BadParameter("a bundle is the only source: give --bundle alone", param_hint="--bundle")
-    if bundle and not os.path.isfile(os.path.join(bundle, "bundle.json")):
-        raise TorchupError(f"--bundle {bundle}: not a bundle (no bundle.json)", hint="make one on a connected machine: torchup bundle -o DIR")
-    if no_index and not find_links:
-        raise click.BadParameter("--no-index needs --find-links DIR", param_hint="--no-index")
-    for directory in find_links:
-        if not os.path.isdir(directory):
-            raise click.BadParameter(f"{directory}: not a directory", param_hint="--find-links")
-    install_options = installing.Options(
+    target = installing.Options(
         python,
         venv,
         installer_choice,
@@ -354,85 +342,41 @@ def install(
         bundle,
         compile_bytecode,
     )
-    overrides = overrides_from(plan_choices)
-    say = lambda line: click.echo(line, err=True)  # noqa: E731  progress on stderr keeps --json's stdout clean
-    if not (yes or dry_run or as_json) and _sys.stdin.isatty():
+    options = install.Options(target, overrides_from(plan_choices))
+    install.check(target)  # bad input is said before the question
+    if not (yes or dry_run or as_json) and sys.stdin.isatty():
         click.confirm("Install PyTorch with numpy and scipy now?", default=True, abort=True, err=True)
-    try:
-        result = installing.install(install_options, overrides, Host(timeout=options["timeout"]), say)
-    except TorchupError as error:
-        if as_json:  # a pipeline reading stdout learns of the failure too
-            click.echo(json.dumps({"schema": 1, "status": "failed", "error": error.message, "hint": error.hint, "exit_code": error.exit_code}, indent=2))
-        raise
-    if os.environ.get("GITHUB_STEP_SUMMARY") and result.status != "dry-run":
-        from .redact import redact
-
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(redact(installing.render_markdown(result)))
-    if as_json:
-        click.echo(json.dumps(result.as_data(), indent=2))
-    else:
-        click.echo(installing.render_text(result), nl=False)
+    emit(install.run(run, options), as_json)
 
 
 @cli.command()
 @python_option
 @click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with a schema version), nothing else.")
+@json_option
 @click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML, one testcase per check, for CI systems.")
 @click.option("--markdown", is_flag=True, help="Print a paste-ready report for a bug tracker (home paths, user names, GPU UUIDs redacted).")
 @click.option("--strict", is_flag=True, help="Warnings fail the run too.")
 @click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
-@click.option(
-    "--check-timeout",
-    type=Seconds(),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long one check may take before it is stopped.",
-)
+@click.option("--check-timeout", type=Seconds(), default=60.0, show_default=True, metavar="SECONDS", help="How long one check may take before it is stopped.")
 @click.option("--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks.")
 @click.option(
     "--expect",
     "expectations",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Require of the environment, as a check: variant=cpu, 'torch>=2.7', cuda=13.0, gpus>=8. Repeatable.",
+    help="Require of the environment, as a check: variant=cpu, 'torch>=2.7', cuda=13.0, 'gpus>=8'. Repeatable.",
 )
 @click.pass_obj
-def doctor(options, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks, expectations):
+def doctor(run, python, names, as_json, junit, markdown, strict, list_checks, check_timeout, extra_checks, expectations):
     """Run real computations in the target and report each check with evidence and a fix."""
-    from . import doctor as diagnosing
-    from . import target
+    from .commands import doctor
     from .doctor import expect
-
-    if extra_checks:
-        extra_checks = os.path.abspath(extra_checks)
-        diagnosing.load_extra_checks(extra_checks)
-    if list_checks:
-        click.echo(diagnosing.list_checks(), nl=False)
-        return
-    interpreter = target.checked_interpreter(python, os.environ, options["timeout"])
     from .doctor.report import TextStream
 
-    wanted = expect.parse(list(expectations))
-    # The text report streams: each check's lines as it finishes.
-    stream = None if (as_json or markdown) else TextStream(interpreter, lambda line: click.echo(line), options["verbose"])
-    try:
-        outcome = diagnosing.run(interpreter, names, strict, check_timeout, extra_checks, expectations=wanted, on_result=stream.add if stream else None)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="CHECK|GROUP") from None
-    diagnosing.write_outputs(
-        outcome,
-        as_json,
-        junit,
-        markdown,
-        options["verbose"],
-        echo=lambda text, end="\n": click.echo(text, nl=end == "\n"),
-        echo_err=lambda text: click.echo(text, err=True),
-        stream=stream,
-    )
-    click.get_current_context().exit(outcome["exit_code"])
+    wanted = expect.parse(list(expectations))  # a bad one is said before any check runs
+    options = doctor.Options(python, names, strict, os.path.abspath(extra_checks) if extra_checks else None, wanted, list_checks)
+    stream = None if (as_json or markdown or list_checks) else TextStream(click.echo, run.verbose)  # the text report streams
+    emit(doctor.run(run.with_timeouts(check=check_timeout), options, stream), as_json, markdown, junit)
 
 
 @cli.command()
@@ -442,41 +386,11 @@ def doctor(options, python, names, as_json, junit, markdown, strict, list_checks
 @click.option("--mirror", metavar="URL", help="Write a pip configuration that uses this index (an http(s) URL).")
 @click.option("--json", "as_json", is_flag=True, help="Print findings, plan and changes as JSON.")
 @click.pass_obj
-def fix(options, python, apply_fixes, system, mirror, as_json):
+def fix(run, python, apply_fixes, system, mirror, as_json):
     """Diagnose broken pip, TLS and PEP 668 setups, and give (or apply) the exact fix."""
-    from . import fix as fixing
-    from .detect import detect as run_detect
-    from .findings import find
+    from .commands import fix
 
-    mirror = fixing.check_mirror(mirror)
-    if system and not apply_fixes:
-        raise click.BadParameter("--system goes with --apply", param_hint="--system")
-    host = Host(timeout=options["timeout"])
-    facts = run_detect(python, host)
-    findings = find(facts)
-    actions = fixing.plan(facts, findings, mirror)
-    changes = after = None
-    if apply_fixes:
-        changes = fixing.apply(actions, mirror, facts, system, host.env)
-        after = find(run_detect(python, host))
-    remaining = after if after is not None else findings
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "schema": 1,
-                    "python": facts.python,
-                    "findings": [f._asdict() for f in findings],
-                    "actions": [a._asdict() for a in actions],
-                    "changes": [c._asdict() for c in changes] if changes is not None else None,
-                    "remaining": [f._asdict() for f in remaining],
-                },
-                indent=2,
-            )
-        )
-    else:
-        click.echo(fixing.render_text(facts.python, findings, actions, changes, after), nl=False)
-    click.get_current_context().exit(1 if fixing.blocking(remaining) else 0)
+    emit(fix.run(run, fix.Options(python, apply_fixes, system, mirror)), as_json)
 
 
 @cli.command()
@@ -484,26 +398,13 @@ def fix(options, python, apply_fixes, system, mirror, as_json):
 @click.option("--from-detect", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A `torchup detect --json` file captured on the target.")
 @python_option
 @plan_options
+@json_option
 @click.pass_obj
-def bundle(options, output, from_detect, python, **plan_choices):
+def bundle(run, output, from_detect, python, as_json, **plan_choices):
     """Download everything an air-gapped machine needs, resolved for that machine, with a manifest."""
-    from pathlib import Path as _Path
+    from .commands import bundle
 
-    from . import bundle as bundling
-
-    overrides = overrides_from(plan_choices)
-    document = None
-    if from_detect:
-        try:
-            document = json.loads(_Path(from_detect).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            raise click.BadParameter(f"{from_detect}: not JSON", param_hint="--from-detect") from None
-    say = lambda line: click.echo(line, err=True)  # noqa: E731
-    made = bundling.make(output, document, python, overrides, Host(timeout=options["timeout"]), say)
-    click.echo(
-        f"Bundle for {made.target.uv_platform()}, Python {made.target.python}: torch {made.torch} in {made.directory}\n"
-        f"  on the target: torchup install --bundle {made.directory}"
-    )
+    emit(bundle.run(run, bundle.Options(output, from_detect, python, overrides_from(plan_choices))), as_json)
 
 
 @cli.group(cls=TorchupGroup)
@@ -512,93 +413,47 @@ def project():
 
 
 def _split_builds(ctx, param, value):
-    from .plan.data import Build
+    import re
 
     builds = tuple(part.strip() for part in (value or "").split(",") if part.strip())
-    unknown = [build for build in builds if Build.parse(build) is None]
+    unknown = [build for build in builds if not re.fullmatch(r"cpu|xpu|cu\d{3}|rocm\d+(\.\d+)+", build)]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}: not a build (e.g. cpu, cu130, rocm7.2)")
     return builds
 
 
+PROJECT_TOOLS = ("uv", "poetry", "pdm")  # commands.project.TOOLS, spelt here so that --help imports nothing
+
+
 @project.command("init")
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
-@click.option("--tool", type=click.Choice(["uv", "poetry", "pdm"]), required=True, help="The tool that manages the project.")
+@click.option("--tool", type=click.Choice(PROJECT_TOOLS), required=True, help="The tool that manages the project.")
 @click.option("--variant", default="auto", show_default=True, help="The Linux build: auto (what this machine runs), cpu, cu130, …")
 @click.option("--extras", metavar="BUILDS", callback=_split_builds, help="uv: one optional group per build instead, e.g. cpu,cu130 (uv sync --extra cu130).")
 @click.option("--with", "with_packages", metavar="NAMES", callback=_split_packages, help="Companions from the same build: torchvision,torchaudio.")
 @click.option("--torch", "torch_spec", metavar="SPEC", help="A torch release or range (default: the newest that fits).")
 @click.option("--index-base", metavar="URL", help="A mirror root that replaces https://download.pytorch.org/whl.")
 @click.option("--dry-run", is_flag=True, help="Print the change as a diff; write nothing.")
+@json_option
 @click.pass_obj
-def project_init(options, path, tool, variant, extras, with_packages, torch_spec, index_base, dry_run):
+def project_init(run, path, tool, variant, extras, with_packages, torch_spec, index_base, dry_run, as_json):
     """Write torch, its companions and their indexes into PATH/pyproject.toml, as TOOL documents it."""
-    from pathlib import Path as _Path
+    from .commands import project
 
-    from . import project as projects
-    from .detect import detect as run_detect
-    from .plan import make_plan
-    from .plan.data import load
-
-    if extras and tool != "uv":
-        raise click.BadParameter("optional groups per build are uv's (conflicts); poetry and pdm get the Linux build", param_hint="--extras")
-    projects.read(_Path(path) / "pyproject.toml")  # a missing or broken file stops here, before any detection
     overrides = overrides_from(dict(torch_spec=torch_spec, variant=variant, with_packages=with_packages, index_base=index_base))
-    host = Host(timeout=options["timeout"])
-    facts = run_detect(None, host)
-    if facts.machine.os != "Linux":  # planning Linux from another OS: its CPU build, unless a variant is named
-        overrides = overrides._replace(os="linux", arch="x86_64", no_gpu=variant == "auto")
-    linux_plan = make_plan(facts, overrides, timeout=host.timeout)
-    result = projects.init(_Path(path), tool, linux_plan, extras, (overrides.index_base or load().default_index_base), dry_run)
-    for note in result.notes:
-        click.echo(f"  ! {note}", err=True)
-    if dry_run:
-        click.echo(result.diff or f"{result.path}: nothing to change\n", nl=False)
-    elif result.changed:
-        click.echo(f"{result.path}: torch {linux_plan.decision.release.version} for {tool} written; next: {NEXT_STEP[tool]}")
-    else:
-        click.echo(f"{result.path}: already configured for torch {linux_plan.decision.release.version}: nothing to change")
+    emit(project.init(run, project.InitOptions(path, tool, overrides, extras or (), dry_run)), as_json)
 
 
 @project.command("check")
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (with a schema version), nothing else.")
+@json_option
 @click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML, one testcase per check, for CI systems.")
 @click.pass_obj
-def project_check(options, path, as_json, junit):
+def project_check(run, path, as_json, junit):
     """Check PATH's pyproject.toml and lock for the ways torch goes wrong there; exit 1 on any finding."""
-    from pathlib import Path as _Path
+    from .commands import project
 
-    from .detect import detect as run_detect
-    from .plan import Overrides, build_inputs
-    from .plan.data import load
-    from .project import check as checking
-
-    project = checking.load(_Path(path))
-    inputs = None
-    if project.lock:  # whether this machine runs the locked torch: its GPU and driver, detected
-        inputs = build_inputs(run_detect(None, Host(timeout=options["timeout"])), Overrides())[0]
-    findings = checking.check(project, load(), inputs)
-    if junit:
-        from .files import write_text
-
-        write_text(junit, checking.render_junit(findings))
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "schema": 1,
-                    "project": str(project.directory),
-                    "lock": str(project.lock) if project.lock else None,
-                    "checks": checking.CHECKS,
-                    "findings": [f._asdict() for f in findings],
-                },
-                indent=2,
-            )
-        )
-    else:
-        click.echo(checking.render_text(findings, project), nl=False)
-    click.get_current_context().exit(1 if findings else 0)
+    emit(project.check(run, project.CheckOptions(path)), as_json, junit=junit)
 
 
 @cli.group(cls=TorchupGroup)
@@ -620,23 +475,6 @@ allow_drift_option = click.option(
     help="A fact allowed to differ between nodes (a glob, e.g. 'env.NCCL_SOCKET_IFNAME'); repeatable.",
 )
 
-
-def _report_outputs(judged, as_json, markdown, junit, html):
-    from .files import write_text
-    from .fleet import report as fleet_report
-    from .redact import redact
-
-    for path, render in ((junit, fleet_report.render_junit), (html, fleet_report.render_html)):
-        if path:
-            write_text(path, redact(render(judged)))
-    if as_json:
-        click.echo(fleet_report.render_json(judged), nl=False)
-    elif markdown:
-        click.echo(fleet_report.render_markdown(judged), nl=False)
-    else:
-        click.echo(fleet_report.render_text(judged), nl=False)
-
-
 report_formats = stacked(
     click.option("--json", "as_json", is_flag=True, help="Print the fleet report as JSON (with a schema version), nothing else."),
     click.option("--markdown", is_flag=True, help="Print a Markdown summary: the drift table and the nodes that are not healthy."),
@@ -652,9 +490,7 @@ report_formats = stacked(
 @click.option("--master", required=True, metavar="HOST:PORT", help="Node 0's address and a free port: the rendezvous.")
 @click.option("--nproc-per-node", default="auto", show_default=True, callback=_nproc, help="Processes on this node: a number, or auto (one per GPU, else one).")
 @click.option("--out", default="torchup-fleet", show_default=True, metavar="DIR", help="Where node-<rank>.json goes (and on node 0 fleet.json and fleet.html).")
-@click.option(
-    "--timeout", "run_timeout", type=Seconds(), default=600, show_default=True, help="The whole run, joining included; then the report says what was missed."
-)
+@click.option("--run-timeout", type=Seconds(), default=600, show_default=True, help="The whole run, joining included; then the report says what was missed.")
 @allow_drift_option
 @click.option(
     "--extra-checks", type=click.Path(exists=True, dir_okay=False), metavar="FILE", help="A Python file registering site-specific checks (as for doctor)."
@@ -662,45 +498,25 @@ report_formats = stacked(
 @click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
 @report_formats
 @click.pass_obj
-def fleet_launch(
-    options, python, nnodes, node_rank, master, nproc_per_node, out, run_timeout, allowed_drift, extra_checks, names, as_json, markdown, junit, html
-):
+def fleet_launch(run, python, nnodes, node_rank, master, nproc_per_node, out, run_timeout, allowed_drift, extra_checks, names, as_json, markdown, junit, html):
     """Run the fleet checks on this node under torchrun; run it on every node."""
-    from . import fleet as fleets
-    from . import target
+    from .commands import fleet
 
-    if node_rank >= nnodes:
-        raise click.BadParameter(f"{node_rank}: node ranks go from 0 to {nnodes - 1}", param_hint="--node-rank")
-    from . import doctor as diagnosing
-
-    where = fleets.parse_master(master)
-    limits = fleets.budget(run_timeout)
-    out = fleets.prepare_out(out, node_rank)
-    if extra_checks:
-        extra_checks = os.path.abspath(extra_checks)
-        diagnosing.load_extra_checks(extra_checks)
-    steps, doctor_checks = fleets.select(names)  # an unknown check is bad input, said before anything starts
-    interpreter = target.checked_interpreter(python, os.environ, options["timeout"])
-    nproc = fleets.gpu_count() if nproc_per_node == "auto" else int(nproc_per_node)
-    judged = fleets.launch(interpreter, nnodes, node_rank, where, nproc, out, limits, steps, doctor_checks, allowed_drift, extra_checks)
-    _report_outputs(judged, as_json, markdown, junit, html)
-    click.get_current_context().exit(judged["exit_code"])
+    extra = os.path.abspath(extra_checks) if extra_checks else None
+    options = fleet.LaunchOptions(python, nnodes, node_rank, master, nproc_per_node, out, allowed_drift, extra, names)
+    emit(fleet.launch(run.with_timeouts(fleet_run=run_timeout), options), as_json, markdown, junit, html)
 
 
 @fleet.command("report")
 @click.argument("paths", nargs=-1, required=True, metavar="DIR|FILE...")
 @allow_drift_option
 @report_formats
-def fleet_report(paths, allowed_drift, as_json, markdown, junit, html):
+@click.pass_obj
+def fleet_report(run, paths, allowed_drift, as_json, markdown, junit, html):
     """Merge node reports (and `doctor --json` files) into one fleet report."""
-    from . import fleet as fleets
+    from .commands import fleet
 
-    judged = fleets.merge(paths, allowed_drift)
-    _report_outputs(judged, as_json, markdown, junit, html)
-    click.get_current_context().exit(judged["exit_code"])
-
-
-NEXT_STEP = {"uv": "uv lock && uv sync", "poetry": "poetry lock && poetry install", "pdm": "pdm lock && pdm install"}
+    emit(fleet.report(run, fleet.ReportOptions(list(paths), allowed_drift)), as_json, markdown, junit, html)
 
 
 def main():
@@ -708,14 +524,17 @@ def main():
     sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         code = cli.main(prog_name="torchup", standalone_mode=False)
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as error:  # `torchup project`: its help, as --help gives it
+        click.echo(error.ctx.get_help())
+        code = 0
     except click.UsageError as error:  # click's own errors, one line and a hint, as torchup's are
         ctx = error.ctx
         message = _from_environment(ctx, error.format_message()) if ctx else error.format_message()
-        _fail(message, f"see: {ctx.command_path} --help" if ctx else "see: torchup --help", USAGE_EXIT)
+        _fail(message.splitlines()[0], _help_hint(ctx), USAGE_EXIT)
     except click.ClickException as error:
-        _fail(error.format_message(), None, USAGE_EXIT)
+        _fail(error.format_message().splitlines()[0], "see: torchup --help", USAGE_EXIT)
     except click.Abort:
-        _fail("aborted", None, 1)
+        _fail("aborted", "run the same command again, with --yes to skip the question", 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

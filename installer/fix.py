@@ -104,7 +104,7 @@ def _write_mirror(path: Path, mirror: str) -> Change:
     return Change("mirror", f"set index-url = {redact(mirror)} in {path}", True)
 
 
-def apply(actions: List[Action], mirror: Optional[str], facts: Facts, system: bool, env) -> List[Change]:
+def apply(context, actions: List[Action], mirror: Optional[str], facts: Facts, system: bool) -> List[Change]:
     """Carry out the safe actions (and the system ones, with ``system`` as root); what was done."""
     if system and hasattr(os, "geteuid") and os.geteuid() != 0:
         raise TorchupError("--system runs the package manager, which needs root", hint="run as root, or run the printed commands yourself")
@@ -117,7 +117,7 @@ def apply(actions: List[Action], mirror: Optional[str], facts: Facts, system: bo
             if action.argv[-2:-1] == ("venv",) and Path(action.argv[-1], "pyvenv.cfg").exists():
                 changes.append(Change(action.finding, f"{action.argv[-1]} is already a venv", True, "unchanged"))
                 continue
-            completed = runner.run(action.argv, timeout=runner.INSTALLER_TIMEOUT, env=env)
+            completed = runner.run(action.argv, timeout=context.timeouts.installer, env=context.host.env)
             detail = "" if completed.ok else completed.describe_failure()
             changes.append(Change(action.finding, " ".join(action.argv), completed.ok, detail))
     return changes

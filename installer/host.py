@@ -10,6 +10,7 @@ import shutil
 from typing import List, Mapping, Optional, Sequence
 
 from . import runner
+from .context import COMMAND_TIMEOUT
 
 
 class Host:
@@ -17,7 +18,7 @@ class Host:
         self,
         root: str = "/",
         env: Optional[Mapping[str, str]] = None,
-        timeout: float = runner.DEFAULT_TIMEOUT,
+        timeout: float = COMMAND_TIMEOUT,
     ):
         self.root = str(root)
         self.env = dict(os.environ if env is None else env)

@@ -15,11 +15,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Deque, Mapping, NamedTuple, Optional, Sequence, TextIO
+from typing import Callable, Deque, Mapping, NamedTuple, Optional, Sequence, TextIO
 
-DEFAULT_TIMEOUT = 5.0
-# pip, uv and package managers run for minutes on a slow link: only a run this long is taken for a hang.
-INSTALLER_TIMEOUT = 3600.0
 # How long a stopped installer gets to clean up (pip removes its temporary directories on SIGINT)
 # before SIGTERM, and then SIGKILL.
 STOP_GRACE = 10.0
@@ -72,7 +69,7 @@ def signal_name(number: int) -> str:
 def run(
     argv: Sequence[str],
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float,
     env: Optional[Mapping[str, str]] = None,
     input_text: Optional[str] = None,
     cwd: Optional[str] = None,
@@ -124,13 +121,14 @@ def run_echoed(
     """
     argv = tuple(str(part) for part in argv)
     started = time.monotonic()
+    prctl = _prctl()
     try:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_end_with_parent if _PRCTL else None,
+            preexec_fn=_end_with_parent(prctl) if prctl else None,
             env=dict(env) if env is not None else None,
             cwd=neutral_dir(),
             start_new_session=os.name == "posix",
@@ -186,21 +184,21 @@ def stop_group(process: subprocess.Popen, grace: float = STOP_GRACE) -> None:
     process.wait()
 
 
-def _load_prctl():
+def _prctl():
+    """Linux's prctl, for installers only (ctypes costs start-up time every other command would pay)."""
+    if os.name != "posix" or os.uname().sysname != "Linux":
+        return None
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).prctl if os.uname().sysname == "Linux" else None
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
 
 
-_PRCTL = _load_prctl() if os.name == "posix" else None
-
-
-def _end_with_parent() -> None:
+def _end_with_parent(prctl) -> Callable[[], None]:
     """In the child, before exec: be sent SIGTERM if torchup dies, even by SIGKILL, rather than run on as an orphan."""
-    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return lambda: prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def kill_group(process: subprocess.Popen) -> None:

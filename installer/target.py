@@ -7,7 +7,7 @@ The probe (``diagnostics/probe.py``) is fed on stdin to a two-line bootstrap tha
 import json
 import os
 import shutil
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 from . import kit, runner
 from .errors import TargetError
@@ -18,6 +18,8 @@ STORE_ALIAS_HINT = (
     "this is the Microsoft Store's alias, not a Python: install Python from python.org or with `uv python install 3.12`, "
     "or turn the alias off (Settings > Apps > Advanced app settings > App execution aliases)"
 )
+
+NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /usr/bin/python3, --python .venv"
 
 # Loads the probe from its file (so the bytecode cache spares a compile on later runs) and runs it;
 # an interpreter too old for the probe answers with its version instead.
@@ -77,19 +79,19 @@ def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
     if os.sep in python or (os.altsep and os.altsep in python) or os.path.exists(python):
         path = os.path.abspath(os.path.expanduser(python))
         if not os.path.exists(path):
-            raise TargetError(f"--python {python}: no such file")
+            raise TargetError(f"--python {python}: no such file", hint=NOT_PYTHON_HINT)
         if os.path.isdir(path):
             # A virtual environment's directory is a fine way to name its interpreter.
             for candidate in venv_interpreters(path):
                 if os.path.exists(candidate):
                     return candidate
-            raise TargetError(f"--python {python}: a directory with no bin/python in it")
+            raise TargetError(f"--python {python}: a directory with no bin/python in it", hint=NOT_PYTHON_HINT)
         if not os.access(path, os.X_OK):
-            raise TargetError(f"--python {python}: not executable")
+            raise TargetError(f"--python {python}: not executable", hint=NOT_PYTHON_HINT)
         return path
     found = shutil.which(python, path=env.get("PATH", os.defpath))
     if not found:
-        raise TargetError(f"--python {python}: not found on PATH")
+        raise TargetError(f"--python {python}: not found on PATH", hint=NOT_PYTHON_HINT)
     return os.path.abspath(found)
 
 
@@ -102,7 +104,26 @@ def isolated(python: str, argv, env: Mapping[str, str], timeout: float) -> runne
     return completed
 
 
-_VERSION = 'import sys; sys.stdout.write(\'{"version": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))'
+# The interpreter's version, and torch's as its metadata says (torch is not imported): Python 2
+# parses this too, so an old interpreter is named as such rather than failing to answer.
+_VERSION = (
+    "import sys\n"
+    "torch = None\n"
+    "if sys.version_info >= (3, 8):\n"
+    "    try:\n"
+    "        from importlib.metadata import version\n"
+    "        torch = version('torch')\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "answer = tuple(sys.version_info[:3]) + ('null' if torch is None else '\"%s\"' % torch,)\n"
+    'sys.stdout.write(\'{"version": "%d.%d.%d", "torch": %s}\\n\' % answer)\n'
+)
+
+
+class CheckedInterpreter(NamedTuple):
+    python: str  # absolute
+    version: str
+    torch: Optional[str]  # torch's version as installed there, None where it is not
 
 
 def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> dict:
@@ -113,36 +134,40 @@ def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> di
     return document
 
 
-def check_interpreter(python: str, env: Mapping[str, str], timeout: float) -> str:
-    """That ``python`` is a Python the kit runs in (3.6 or newer): its version, or a TargetError saying why not."""
-    version = _answer(python, isolated(python, ["-c", _VERSION], env, timeout), "version")["version"]
-    if tuple(int(part) for part in version.split(".")[:2]) < OLDEST_PROBE_PYTHON:
-        _too_old(python, version)
-    return version
-
-
-def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: float) -> str:
-    """The interpreter ``--python`` names (or the default), once it is known to be one the kit runs in."""
+def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: float) -> CheckedInterpreter:
+    """The interpreter ``--python`` names (or the default), once it is known to be one the kit runs
+    in (3.6 or newer), else a TargetError saying why not."""
     interpreter = resolve_interpreter(python, env)
-    check_interpreter(interpreter, env, timeout)
-    return interpreter
+    answer = _answer(interpreter, isolated(interpreter, ["-c", _VERSION], env, timeout), "version")
+    if tuple(int(part) for part in answer["version"].split(".")[:2]) < OLDEST_PROBE_PYTHON:
+        _too_old(interpreter, answer["version"])
+    return CheckedInterpreter(interpreter, answer["version"], answer.get("torch"))
 
 
 def _answer(python: str, completed: runner.Completed, key: str) -> dict:
     if completed.failure:
-        raise TargetError(f"--python {python}: {completed.failure}")
+        raise TargetError(f"--python {python}: {completed.failure}", hint=NOT_PYTHON_HINT)
     try:
         document = json.loads(completed.stdout)
     except ValueError:
-        printed = completed.stdout.strip() or completed.stderr.strip() or "nothing"
+        printed = _own_words(completed)
         store_alias = "WindowsApps" in python or "Microsoft Store" in printed
         raise TargetError(
-            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {printed.splitlines()[-1][:120]})",
-            hint=STORE_ALIAS_HINT if store_alias else None,
+            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {printed[:120]})",
+            hint=STORE_ALIAS_HINT if store_alias else NOT_PYTHON_HINT,
         ) from None
     if not isinstance(document, dict) or not ("too_old" in document or key in document):
-        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)")
+        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)", hint=NOT_PYTHON_HINT)
     return document
+
+
+def _own_words(completed: runner.Completed) -> str:
+    """The last line a program that is no Python printed, leaving out lines that only echo what
+    torchup passed it (`ls` quotes its arguments: the script, the probe's path)."""
+    passed = [line.strip() for argument in completed.argv[1:] for line in argument.splitlines() if len(line.strip()) > 8] + [kit.KIT_DIR]
+    lines = [line.strip() for line in (completed.stdout.strip() or completed.stderr.strip()).splitlines() if line.strip()]
+    own = [line for line in lines if not any(fragment in line for fragment in passed)]
+    return own[-1] if own else "nothing"
 
 
 def _too_old(python: str, version: str) -> None:

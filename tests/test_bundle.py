@@ -273,7 +273,20 @@ def test_a_bundle_from_the_pip_configuration_when_the_index_is_unreachable(cross
 
 def test_a_failing_resolution_is_one_line_naming_the_step(tmp_path):
     env = isolated_env(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/pypi")
-    result = torchup("bundle", "-o", str(tmp_path / "b"), "--python", sys.executable, "--torch", "2.13", "--no-gpu", "--offline", env=env)
+    argv = [
+        "bundle",
+        "-o",
+        str(tmp_path / "b"),
+        "--python",
+        sys.executable,
+        "--torch",
+        "2.13",
+        "--no-gpu",
+        "--offline",
+        "--index-base",
+        "http://127.0.0.1:9/whl",
+    ]
+    result = torchup(*argv, env=env)
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("torchup: error:")]
     assert len(lines) == 1 and lines[0].startswith("torchup: error: resolving for x86_64-manylinux"), result.stderr

@@ -245,7 +245,9 @@ def test_distributed_gloo(torch_python):
 
 
 def test_the_tool_process_never_imports_torch(torch_python):
-    document = doctor.run(str(torch_python), ["install.import", "tutorial.ones"])
+    from torchup.installer.context import Run, Timeouts
+
+    document = doctor.run(Run(Timeouts(), False, print), str(torch_python), ["install.import", "tutorial.ones"])
     assert document["exit_code"] == 0
     assert "torch" not in sys.modules
 
@@ -376,3 +378,30 @@ def test_two_cuda_runtimes_in_one_process_are_seen_in_its_maps():
     assert list(found["cudnn"]) == ["/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9"]
     assert list(found["nccl"].values()) == ["2"]
     assert checks.parse_maps("7f0a40000000-7f0a40001000 r--p 00000000 00:00 0 [heap]") == {}
+
+
+def test_the_header_is_shown_before_the_first_check_finishes(torch_python, tmp_path):
+    extra = tmp_path / "slow.py"
+    extra.write_text(
+        "import time\nfrom torchup.diagnostics.checks import check, passed\n\n"
+        "@check('extra.slow', 'a check that takes its time', needs_torch=False)\n"
+        "def slow(context):\n    time.sleep(8)\n    return passed('done')\n"
+    )
+    argv = [sys.executable, "-m", "torchup", "doctor", "--python", str(torch_python), "--extra-checks", str(extra), "extra.slow"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=isolated_env(), cwd=REPO)
+    try:
+        header = process.stdout.readline()
+        assert header == f"torchup doctor: {torch_python} (torch 2.13.0+cpu)\n"  # torch's version from its metadata, before any check
+        assert process.poll() is None  # the only check still runs
+    finally:
+        process.communicate(timeout=120)
+
+
+def test_the_readme_lists_every_check_as_the_registry_does():
+    """The README's table of checks is the registry's (ids, titles, order, opt-in), so neither drifts from the other."""
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)` \| (.+?) \|( opt-in)? \|$", text, re.M)
+    listed = [(check_id, title.replace("\\|", "|"), bool(opt_in)) for check_id, title, opt_in in rows]
+    assert listed == [(c.id, c.title, c.opt_in) for c in checks.CHECKS]

@@ -36,12 +36,12 @@ def free_port() -> int:
 
 def start_node(python, node_rank, port, out, *extra, nnodes=2, timeout=90, nproc="2", env=None):
     argv = [sys.executable, "-m", "torchup", "fleet", "launch", "--python", str(python), "--nnodes", str(nnodes), "--node-rank", str(node_rank)]
-    argv += ["--master", f"127.0.0.1:{port}", "--nproc-per-node", nproc, "--out", str(out), "--timeout", str(timeout), *extra]
+    argv += ["--master", f"127.0.0.1:{port}", "--nproc-per-node", nproc, "--out", str(out), "--run-timeout", str(timeout), *extra]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or isolated_env(), cwd=REPO)
 
 
 def finish(process, timeout):
-    """The process's exit status and output; it must end within ``timeout`` (its --timeout and a margin)."""
+    """The process's exit status and output; it must end within ``timeout`` (its --run-timeout and a margin)."""
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
 
@@ -396,7 +396,7 @@ def test_a_node_whose_master_never_comes_says_so_within_the_timeout(torch_python
     code, text, err = finish(start_node(torch_python, 1, free_port(), tmp_path, timeout=30, nproc="1"), 30 + 10)
     assert code == 1, err[-3000:]
     own = load(tmp_path / "node-1.json")["nodes"][0]
-    assert re.fullmatch(r"could not reach the rendezvous at 127\.0\.0\.1:\d+ \(node 0\) within --timeout 30 s", own["problems"][0]), own["problems"]
+    assert re.fullmatch(r"could not reach the rendezvous at 127\.0\.0\.1:\d+ \(node 0\) within --run-timeout 30 s", own["problems"][0]), own["problems"]
     assert not (tmp_path / "fleet.json").exists()  # node 0 speaks for the fleet
 
 
@@ -427,13 +427,13 @@ def test_a_hanging_rank_ends_within_the_timeout_and_is_named(torch_python, tmp_p
     first = start_node(torch_python, 0, port, out, timeout=40)
     second = start_node(torch_python, 1, port, out, "--extra-checks", str(extra), "extra.hang", "fleet", timeout=40)
     (code0, _, err0), (code1, _, _) = finish(first, 60), finish(second, 60)
-    assert time.monotonic() - started < 45  # both nodes ended within --timeout (and the second start's delay)
+    assert time.monotonic() - started < 45  # both nodes ended within --run-timeout (and the second start's delay)
     assert code0 == 1 and code1 == 1, err0[-3000:]
     seen_by_0 = load(out / "fleet.json")
     assert seen_by_0["failing"] == ["1"]
     assert re.search(r"rank [02] stopped in doctor \(it crashed or hangs\)", node(seen_by_0, "1")["columns"]["ran"]["text"])
     # On node 1, torchrun stops the hung rank (SIGTERM) when node 0 has gone, or torchup does at
-    # its --timeout (SIGINT): either way the rank says where it was.
+    # its --run-timeout (SIGINT): either way the rank says where it was.
     own = load(out / "node-1.json")["nodes"][0]
     assert any(re.fullmatch(r"rank [02] stopped in doctor: Stopped: stopped by SIG(TERM|INT)", problem) for problem in own["problems"]), own["problems"]
 
@@ -451,7 +451,7 @@ def test_bad_input_is_exit_2(torch_python, tmp_path):
         (["--nnodes", "2", "--node-rank", "0", "--master", "127.0.0.1"], "expected HOST:PORT"),
         (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "--nproc-per-node", "many"], "'many': a number of processes"),
         (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "fleet.nope"], "unknown check or group: fleet.nope"),
-        (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "--timeout", "10"], "a fleet run needs at least 30 s"),
+        (["--nnodes", "2", "--node-rank", "0", "--master", "h:1", "--run-timeout", "10"], "a fleet run needs at least 30 s"),
     ):
         result = subprocess.run(
             [sys.executable, "-m", "torchup", "fleet", "launch", "--python", str(torch_python), *args], capture_output=True, text=True, cwd=tmp_path, timeout=60

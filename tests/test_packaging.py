@@ -72,7 +72,7 @@ def test_installed_fleet_launch_runs_its_kit_and_judges_with_its_data(installed_
     from tests.test_fleet import free_port
 
     argv = [installed_as_users_do / "bin" / "torchup", "fleet", "launch", "--python", torch_python, "--nnodes", "1", "--node-rank", "0"]
-    result = run_in(tmp_path, *argv, "--master", f"127.0.0.1:{free_port()}", "--nproc-per-node", "1", "--timeout", "120")
+    result = run_in(tmp_path, *argv, "--master", f"127.0.0.1:{free_port()}", "--nproc-per-node", "1", "--run-timeout", "120")
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert result.stdout.startswith("torchup fleet: 1 of 1 node(s) reported, 0 failing: OK")
     assert (tmp_path / "torchup-fleet" / "fleet.html").exists() and (tmp_path / "torchup-fleet" / "node-0.json").exists()

@@ -4,14 +4,14 @@ from torchup.installer import runner
 
 
 def test_captures_output_and_status():
-    done = runner.run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"])
+    done = runner.run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"], timeout=30)
     assert (done.returncode, done.stdout, done.stderr, done.failure) == (3, "out\n", "err\n", None)
     assert not done.ok
     assert done.describe_failure() == "exit status 3: err"
 
 
 def test_missing_executable_is_data():
-    done = runner.run(["no-such-tool-torchup"])
+    done = runner.run(["no-such-tool-torchup"], timeout=30)
     assert done.failure == "no-such-tool-torchup: not found"
     assert done.returncode is None
 
@@ -25,13 +25,13 @@ def test_timeout_kills_the_whole_process_group():
 
 
 def test_crash_by_signal_is_named():
-    done = runner.run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
+    done = runner.run([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"], timeout=30)
     assert done.returncode == -11
     assert done.describe_failure() == "killed by SIGSEGV"
 
 
 def test_input_and_undecodable_output():
-    done = runner.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read() + b'\\xff')"], input_text="hé")
+    done = runner.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read() + b'\\xff')"], input_text="hé", timeout=30)
     assert done.stdout == "hé\ufffd"
 
 
@@ -53,6 +53,6 @@ def test_echoed_output_keeps_its_tail(tmp_path):
 
 def test_a_cwd_of_torchups_own(tmp_path):
     """Every command starts in an empty directory of torchup's own, never the user's current one."""
-    done = runner.run([sys.executable, "-c", "import os; print(os.getcwd()); print(os.listdir('.'))"])
+    done = runner.run([sys.executable, "-c", "import os; print(os.getcwd()); print(os.listdir('.'))"], timeout=30)
     where, listing = done.stdout.splitlines()
     assert where == runner.neutral_dir() and listing == "[]"

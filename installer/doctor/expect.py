@@ -11,7 +11,7 @@ from typing import List, NamedTuple
 from ..errors import TorchupError
 
 KEYS = ("variant", "torch", "cuda", "gpus")
-_FORM = re.compile(r"^\s*(?P<key>[a-z]+)\s*(?P<operator>==|!=|>=|<=|=|>|<)\s*(?P<value>\S+)\s*$")
+_FORM = re.compile(r"^\s*(?P<key>[A-Za-z]+)\s*(?P<operator>==|!=|>=|<=|=|>|<)\s*(?P<value>\S+)\s*$")
 
 
 class Expectation(NamedTuple):
@@ -28,15 +28,39 @@ def parse(given: List[str]) -> List[Expectation]:
     found = []
     for text in given:
         match = _FORM.match(text)
-        if not match or match.group("key") not in KEYS:
+        if not match or match.group("key").lower() not in KEYS:
             raise TorchupError(
-                f"--expect {text}: not KEY=VALUE with a key of {', '.join(KEYS)}", hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect gpus>=8"
+                f"--expect {text}: not KEY=VALUE with a key of {', '.join(KEYS)}", hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect 'gpus>=8'"
             )
+        key, value = match.group("key").lower(), match.group("value")
         operator = "==" if match.group("operator") == "=" else match.group("operator")
-        if match.group("key") in ("variant", "cuda") and operator not in ("==", "!="):
-            raise TorchupError(f"--expect {text}: {match.group('key')} takes = or !=")
-        found.append(Expectation(match.group("key"), operator, match.group("value")))
+        if key in ("variant", "cuda") and operator not in ("==", "!="):
+            raise TorchupError(f"--expect {text}: {key} takes = or !=", hint=f"e.g. --expect {key}={value}")
+        if key == "variant":
+            value = value.lower()  # build names are lower case: CPU is cpu
+        problem = _bad_value(key, operator, value)
+        if problem:
+            raise TorchupError(f"--expect {text}: {problem}", hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect cuda=13.0 --expect 'gpus>=8'")
+        found.append(Expectation(key, operator, value))
     return found
+
+
+def _bad_value(key: str, operator: str, value: str):
+    """Why ``value`` is none a ``key`` can be compared with, or None."""
+    if key == "gpus" and not value.isdigit():
+        return f"{value!r} is not a number of GPUs"
+    if key == "cuda" and not re.fullmatch(r"\d+\.\d+|none", value):
+        return f"{value!r} is not a CUDA version (13.0) or none"
+    if key == "variant" and not re.fullmatch(r"cpu|xpu|default|cu\d+|rocm\d+(\.\d+)*", value):
+        return f"{value!r} is not a build (cpu, cu130, rocm7.2, xpu, default)"
+    if key == "torch":
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(operator + value)
+        except InvalidSpecifier:
+            return f"{operator}{value} is not a version or range of torch"
+    return None
 
 
 def _facts(results: List[dict]) -> dict:

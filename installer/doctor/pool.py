@@ -20,13 +20,12 @@ import threading
 import time
 
 from .. import kit
+from ..context import Timeouts
 from ..runner import kill_group, neutral_dir, signal_name
 
 WORKER = kit.path("worker.py")
-CHECK_TIMEOUT = 60.0
-# Added to the limit of the check that imports torch, which alone can take 10 to 20 s on a cold
-# network filesystem. Documented with --check-timeout.
-IMPORT_TIMEOUT = 120.0
+# One check's limit (--check-timeout), and what the check that imports torch gets on top of it.
+DEFAULTS = Timeouts()
 # Characters of a check's own output (what it, a library or a sitecustomize printed) kept in its result.
 OUTPUT_TAIL = 4000
 
@@ -87,7 +86,7 @@ class _Results(dict):
             self.on_result(result)
 
 
-def run_checks(python, ids, env=None, check_timeout=CHECK_TIMEOUT, import_timeout=IMPORT_TIMEOUT, extra_checks=None, on_result=None):
+def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeout=DEFAULTS.torch_import, extra_checks=None, on_result=None):
     """Results for ``ids``, in order: each a dict with id, status, evidence, fix and seconds.
 
     Every worker either reports a result or is charged one: the run always finishes.

@@ -7,7 +7,7 @@ import re
 import time
 from xml.etree import ElementTree
 
-from ...diagnostics import checks
+from .. import kit
 
 SCHEMA_VERSION = 1
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "crash": "✗", "timeout": "✗", "skip": "-"}
@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def _describe(result):
     """A result's group and title, from the list of checks (a worker reports ids alone)."""
-    known = next((c for c in checks.CHECKS if c.id == result["id"]), None)
+    known = next((c for c in kit.checks().CHECKS if c.id == result["id"]), None)
     result.setdefault("group", known.group if known else result["id"].split(".")[0])
     result.setdefault("title", known.title if known else result["id"])
     return result
@@ -52,69 +52,63 @@ def summary(report):
 
 
 class TextStream:
-    """The text report, one check's lines as soon as it has finished. Skipped checks wait for the
-    end, where a reason shared by many (torch does not import) is said once, not per check."""
+    """The text report, one check's lines as soon as it has finished: the header when the run
+    begins, each check as it ends. Skipped checks wait for the end (``finish``), where a reason
+    shared by many (torch does not import) is said once, not per check."""
 
-    def __init__(self, python, echo, verbose=False):
-        self.python, self.echo, self.verbose = python, echo, verbose
-        self.group, self.started, self.skipped = None, False, []
+    def __init__(self, echo, verbose=False):
+        self.echo, self.verbose = echo, verbose
+        self.group, self.skipped = None, []
+
+    def begin(self, python, torch=None):
+        """The header, as soon as the target is known: ``torch``, its version as installed (from its metadata)."""
+        self.echo("torchup doctor: %s%s" % (python, " (torch %s)" % torch if torch else ""))
 
     def add(self, result):
         _describe(result)
-        if not self.started:
-            torch = result.get("torch_version") if result["id"] == "install.import" and result["status"] == "pass" else None
-            self.echo("torchup doctor: %s%s" % (self.python, " (torch %s)" % torch if torch else ""))
-            self.started = True
         if result["status"] == "skip" and not self.verbose:
             self.skipped.append(result)
             return
-        self._lines(result)
-
-    def _lines(self, result, grouped=True):
-        if grouped and result["group"] != self.group:
+        if result["group"] != self.group:
             self.group = result["group"]
             self.echo("")
             self.echo(self.group)
+        for line in self._lines(result):
+            self.echo(line)
+
+    def _lines(self, result):
         status = result["status"]
         label = "" if status in ("pass", "skip", "warn", "fail") else status + ": "
-        self.echo("  %s %s  %s" % (MARKS[status], result["id"], result["title"]))
+        lines = ["  %s %s  %s" % (MARKS[status], result["id"], result["title"])]
         if status != "pass" or self.verbose:
-            for line in (label + result["evidence"]).splitlines():
-                self.echo("      %s" % line)
+            lines += ["      %s" % line for line in (label + result["evidence"]).splitlines()]
         fix = result.get("fix")
         if fix and status != "pass":
-            for command in fix["commands"]:
-                self.echo("      fix: %s" % command)
+            lines += ["      fix: %s" % command for command in fix["commands"]]
             if fix.get("link"):
-                self.echo("      see: %s" % fix["link"])
+                lines.append("      see: %s" % fix["link"])
+        return lines
 
     def finish(self, report):
-        if not self.started:
-            self.echo("torchup doctor: %s" % self.python)
+        """What is left of the report once every check has been shown: the skipped checks and the summary."""
         reasons = {}
         for result in self.skipped:
             reasons.setdefault(result["evidence"], []).append(result)
         singles = [result for results in reasons.values() if len(results) <= 2 for result in results]
-        if singles:
-            self.echo("")
-            self.echo("skipped")
-            for result in singles:
-                self._lines(result, grouped=False)
+        out = ["", "skipped"] + [line for result in singles for line in self._lines(result)] if singles else []
         for reason, results in reasons.items():
             if len(results) > 2:
-                self.echo("")
-                self.echo("%s %d checks skipped: %s" % (MARKS["skip"], len(results), reason))
-        self.echo("")
-        self.echo(summary(report))
+                out += ["", "%s %d checks skipped: %s" % (MARKS["skip"], len(results), reason)]
+        return "\n".join(out + ["", summary(report)]) + "\n"
 
 
 def render_text(report, verbose=False):
     out = []
-    stream = TextStream(report["python"], out.append, verbose)
+    stream = TextStream(out.append, verbose)
+    stream.begin(report["python"], report["torch"])
     for result in report["results"]:
         stream.add(result)
-    stream.finish(report)
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + stream.finish(report)
 
 
 def render_json(report):
@@ -172,7 +166,9 @@ def redact(text):
     return re.sub(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b", r"\1-<redacted>", text)
 
 
-def render_markdown(report):
+def render_markdown(report, for_bug_tracker=True):
+    """The report in Markdown: for a bug tracker (``--markdown``, with a note on what was redacted),
+    or for a CI job's summary page."""
     out = [
         "## torchup doctor report",
         "",
@@ -193,7 +189,8 @@ def render_markdown(report):
             fix = result.get("fix") or {"commands": [], "link": None}
             steps = "; ".join("`%s`" % command for command in fix["commands"]) or "none known"
             out.append("- `%s`: %s%s" % (result["id"], steps, " ([docs](%s))" % fix["link"] if fix.get("link") else ""))
-    out += ["", "_Paths under your home directory, your user name and GPU UUIDs are redacted; read it once more before posting._"]
+    if for_bug_tracker:
+        out += ["", "_Paths under your home directory, your user name and GPU UUIDs are redacted; read it once more before posting._"]
     return redact("\n".join(out) + "\n")
 
 

@@ -15,8 +15,7 @@ import sys
 import tempfile
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
-from ...diagnostics import checks
-from .. import files, runner
+from .. import files, kit, runner
 from ..errors import TorchupError
 from ..kit import path as kit_path
 from ..redact import redact
@@ -40,9 +39,9 @@ class Master(NamedTuple):
 
 
 class Budget(NamedTuple):
-    """How --timeout is spent: a join window for late nodes, a limit on any one collective, and
+    """How --run-timeout is spent: a join window for late nodes, a limit on any one collective, and
     how long torchrun may run before it is stopped (SIGINT, then SIGTERM, then SIGKILL), leaving
-    time for that and for the report to be written within --timeout."""
+    time for that and for the report to be written within --run-timeout."""
 
     total: float
     run: float
@@ -50,7 +49,7 @@ class Budget(NamedTuple):
     collective: float
 
 
-# The least --timeout that leaves room for a join window, one collective's limit and the stop.
+# The least --run-timeout that leaves room for a join window, one collective's limit and the stop.
 MIN_TIMEOUT = 30.0
 
 
@@ -65,7 +64,7 @@ def parse_master(text: str) -> Master:
 def budget(timeout: float) -> Budget:
     if timeout < MIN_TIMEOUT:
         raise TorchupError(
-            f"--timeout {timeout:g}: a fleet run needs at least {MIN_TIMEOUT:g} s", hint="nodes need time to join, and the run to be stopped cleanly"
+            f"--run-timeout {timeout:g}: a fleet run needs at least {MIN_TIMEOUT:g} s", hint="nodes need time to join, and the run to be stopped cleanly"
         )
     stopping = runner.STOP_GRACE + 3.0
     return Budget(timeout, timeout - stopping, min(120.0, max(5.0, timeout * 0.2)), max(10.0, timeout * 0.3))
@@ -80,7 +79,7 @@ def select(names: Sequence[str]) -> Tuple[List[str], List[str]]:
     if not names:
         steps, others = list(dict.fromkeys(STEPS.values())), list(DEFAULT_DOCTOR)
     try:
-        doctor = [c.id for c in checks.select(others) if c.id not in NOT_IN_RANKS] if others else []
+        doctor = [c.id for c in kit.checks().select(others) if c.id not in NOT_IN_RANKS] if others else []
     except ValueError as error:
         raise TorchupError(f"{error} (fleet steps: fleet, {', '.join(STEPS)})", hint="torchup doctor --list-checks") from None
     if doctor:
@@ -101,12 +100,10 @@ def torchrun_argv(python: str, nnodes: int, node_rank: int, master: Master, npro
     ]  # fmt: skip
 
 
-def gpu_count() -> int:
+def gpu_count(host) -> int:
     """--nproc-per-node auto: one process per NVIDIA or AMD GPU, else one."""
     from ..detect import amd, nvidia
-    from ..host import Host
 
-    host = Host()
     found = nvidia.probe(host)
     if found and found.gpus:
         return len(found.gpus)
@@ -135,9 +132,9 @@ def own_problems(python: str, completed: runner.Completed, limits: Budget, maste
     """What torchrun's own output says went wrong on this node, beyond what the kit recorded."""
     problems = []
     if completed.failure and not kit_wrote and "failed to connect" in completed.stdout:
-        problems.append(f"could not reach the rendezvous at {master} (node 0) within --timeout {limits.total:g} s")
+        problems.append(f"could not reach the rendezvous at {master} (node 0) within --run-timeout {limits.total:g} s")
     elif completed.failure:
-        problems.append(f"no result within --timeout {limits.total:g} s: stopped")
+        problems.append(f"no result within --run-timeout {limits.total:g} s: stopped")
     for failure in parse_torchrun_failures(completed.stdout):
         # Status 1 is the kit's own "a collective failed"; SIGTERM is torchrun stopping the rest.
         if failure["exitcode"] not in (1, -15):

@@ -163,18 +163,50 @@ def records_from_file(path: str) -> Tuple[List[dict], Optional[int]]:
             )
         return [dict(node, source=node.get("source") or os.path.basename(path)) for node in nodes], document.get("expected_nodes")
     if isinstance(document, dict) and isinstance(document.get("results"), list):
+        if not all(isinstance(result, dict) and isinstance(result.get("id"), str) and _typed(result.get("facts"), dict) for result in document["results"]):
+            raise TorchupError(f"{path}: a doctor report whose results are not as torchup writes them", hint="give `torchup doctor --json` files, unedited")
         return [_from_doctor(document, path)], None
     raise TorchupError(f"{path}: neither a fleet report nor a doctor report", hint="give fleet.json, node-*.json or `torchup doctor --json` files")
 
 
+def _typed(value, kind) -> bool:
+    return value is None or isinstance(value, kind)
+
+
+def _well_formed_rank(rank) -> bool:
+    number = (int, float)
+    return (
+        isinstance(rank, dict)
+        and _typed(rank.get("rank"), int)
+        and _typed(rank.get("local_rank"), int)
+        and _typed(rank.get("gpu"), str)
+        and _typed(rank.get("busbw_gbps"), number)
+        and _typed(rank.get("gemm"), dict)
+        and all(_typed(value, number) for value in (rank.get("gemm") or {}).values())
+        and _typed(rank.get("canary"), dict)
+        and isinstance(rank.get("allreduce") or [], list)
+        and all(isinstance(step, dict) and isinstance(step.get("bytes"), int) for step in rank.get("allreduce") or [])
+        and _typed(rank.get("transport"), dict)
+    )
+
+
 def _well_formed(node) -> bool:
+    """A node as torchup writes it: the keys judging reads, each of its type (an edited file is refused, never half-judged)."""
     return (
         isinstance(node, dict)
         and isinstance(node.get("node"), str)
         and node.get("state") in {state.value for state in State}
         and isinstance(node.get("ranks"), list)
+        and all(_well_formed_rank(rank) for rank in node["ranks"])
         and isinstance(node.get("facts"), dict)
         and isinstance(node.get("problems"), list)
+        and all(isinstance(problem, str) for problem in node["problems"])
+        and isinstance(node.get("doctor") or [], list)
+        and all(isinstance(result, dict) and isinstance(result.get("id"), str) for result in node.get("doctor") or [])
+        and isinstance(node.get("libraries") or {}, dict)
+        and all(isinstance(library, dict) for library in (node.get("libraries") or {}).values())
+        and _typed(node.get("host"), str)
+        and _typed(node.get("known_facts"), list)
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .. import runner, target
+from ..bundle import read_bundle
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
@@ -207,10 +208,10 @@ VERIFY_CHECKS = ["install.import", "install.build", "install.companions", "insta
 FAILED = ("fail", "crash", "timeout")
 
 
-def verify(python: str, env: Mapping[str, str]) -> List[dict]:
+def verify(python: str, env: Mapping[str, str], timeouts) -> List[dict]:
     from ..doctor import pool
 
-    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env))
+    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import)
 
 
 def verified_facts(results: List[dict]) -> dict:
@@ -246,14 +247,10 @@ def verification_problems(results: List[dict], plan: Plan) -> List[str]:
 # --- the run -------------------------------------------------------------------------------
 
 
-def install(
-    options: Options,
-    overrides: Overrides,
-    host: Host,
-    say: Callable[[str], None],
-    installer_output=None,
-) -> Result:
-    lap = Laps()
+def install(context, options: Options, overrides: Overrides, installer_output=None) -> Result:
+    """The run (see the module docstring), in the run context ``context`` (``installer.context.Run``)."""
+    host, say, lap = context.host, context.say, Laps()
+    manifest = read_bundle(Path(options.bundle)) if options.bundle else None  # a damaged bundle is said before anything else
     the_target = resolve_target(options, host.env)
     say(f"[1/{STEPS}] detect: {the_target.python}" + (f" (a new venv, from {the_target.create_from})" if the_target.create_from else ""))
     facts = None
@@ -270,11 +267,11 @@ def install(
                     the_target = resolve_target(options, host.env)._replace(existed=the_target.existed)
                     facts = detect(the_target.create_from or the_target.python, host)
                     _refuse_externally_managed(facts, the_target, options)
-                if options.bundle:
-                    bundle = _from_bundle(options.bundle, facts, say)
+                if manifest is not None:
+                    bundle = _from_bundle(options.bundle, manifest, facts, say)
                     options, overrides = options._replace(find_links=(bundle.stage,), no_index=True), overrides._replace(**bundle.overrides)
                 lap("detect")
-                return _run(the_target, facts, options, overrides, bundle, host, say, lap, installer_output or sys.stderr, transaction)
+                return _run(context, the_target, facts, options, overrides, bundle, lap, installer_output or sys.stderr, transaction)
         except Stopped as stop:
             raise InstallError(f"stopped by {stop.reason}: the target was left as it was", hint="run the same command again to install") from None
     except BaseException:
@@ -313,8 +310,9 @@ def _locked(the_target: Target, facts: Optional[Facts], options: Options, say: C
         yield transaction
 
 
-def _run(the_target, facts, options, overrides, bundle, host, say, lap, installer_output, transaction) -> Result:
+def _run(context, the_target, facts, options, overrides, bundle, lap, installer_output, transaction) -> Result:
     """Plan, then (unless it is all there already) install and verify, inside the locked transaction."""
+    host, say = context.host, context.say
     air_gapped = bool(options.no_index or options.find_links)
     local = [("find-links", location) for location in options.find_links]
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
@@ -328,7 +326,7 @@ def _run(the_target, facts, options, overrides, bundle, host, say, lap, installe
         )
 
     if the_target.create_from is None:
-        before = verify(the_target.python, host.env)
+        before = verify(the_target.python, host.env, context.timeouts)
         if not verification_problems(before, plan):
             found = verified_facts(before)
             say(
@@ -353,7 +351,7 @@ def _run(the_target, facts, options, overrides, bundle, host, say, lap, installe
 
     transaction.protect(_writable(the_target, facts))
     lap("prepare")
-    report = _install(the_target, facts, plan, installer, commands, host, say, lap, installer_output)
+    report = _install(context, the_target, facts, plan, installer, commands, lap, installer_output)
     keep_pins(the_target, plan, facts, say)
     lap("verify")
     return Result("installed", the_target, plan, installer.name, commands, report, lap.seconds)
@@ -407,20 +405,21 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
 
 
-def _install(the_target, facts, plan, installer, commands, host, say, lap, installer_output) -> List[dict]:
+def _install(context, the_target, facts, plan, installer, commands, lap, installer_output) -> List[dict]:
     """The commands, then verification; any failure or signal raises, and the transaction puts the target back."""
+    host, say = context.host, context.say
     say(f"[3/{STEPS}] install with {installer.name}")
     for command in commands:
         say(f"  $ {' '.join(command.argv)}")
         completed = runner.run_echoed(
-            command.argv, echo=installer_output, timeout=runner.INSTALLER_TIMEOUT, env=_installer_env(the_target, facts, host, installer)
+            command.argv, echo=installer_output, timeout=context.timeouts.installer, env=_installer_env(the_target, facts, host, installer)
         )
         if not completed.ok:
             cause = _cause(completed)
             raise InstallError(f"installing {command.title} failed: {cause}; the target was left as it was", hint=_hint(completed.stdout, command.title))
     lap("install")
     say(f"[4/{STEPS}] verify")
-    report = verify(the_target.python, host.env)
+    report = verify(the_target.python, host.env, context.timeouts)
     problems = verification_problems(report, plan)
     if problems:
         raise InstallError("the installed packages do not verify, so the target was put back as it was: " + "; ".join(problems))
@@ -472,13 +471,12 @@ def _writable(the_target: Target, facts: Facts) -> List[str]:
     return [path for path in found if path]
 
 
-def _from_bundle(directory: str, facts: Facts, say: Callable[[str], None]):
-    """A bundle's manifest and target checked against this machine, and its listed files staged,
-    each hash-checked: they are then the only source."""
-    from ..bundle import BundleRefused, misfits, read_bundle, stage
+def _from_bundle(directory: str, manifest: dict, facts: Facts, say: Callable[[str], None]):
+    """A bundle's target checked against this machine, and its listed files staged, each
+    hash-checked: they are then the only source."""
+    from ..bundle import BundleRefused, misfits, stage
     from ..plan import build_inputs
 
-    manifest = read_bundle(Path(directory))
     problems = misfits(manifest, facts, build_inputs(facts, Overrides())[0])
     if problems:
         raise BundleRefused(

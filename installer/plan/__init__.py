@@ -6,8 +6,8 @@ bundled data (``policy``), then confirmed against the index itself unless offlin
 
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
-from ..runner import DEFAULT_TIMEOUT
 from . import policy
 from .data import Build, BuildKind, Compatibility, load
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
@@ -232,7 +232,7 @@ def make_plan(
     facts: Optional[Facts],
     overrides: Overrides,
     data: Optional[Compatibility] = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = COMMAND_TIMEOUT,
     local_sources: Sequence[Tuple[str, str]] = (),
     skip_index: bool = False,
     user_facts: Optional[Facts] = None,

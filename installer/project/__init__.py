@@ -17,6 +17,7 @@ replaced, never duplicated, and running it again changes nothing.
 """
 
 import difflib
+import os
 from pathlib import Path
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -88,12 +89,27 @@ def layout(linux_plan: Plan, extras: Tuple[str, ...], index_base: str) -> Layout
 
 
 def read(path: Path) -> tomlkit.TOMLDocument:
+    """The project file, parsed; a missing, unreadable or malformed one (or one of keys of the wrong type) is one line, exit 2."""
+    from .check import PYPROJECT_SHAPE, _check_shape
+
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8"))
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProjectError(f"{path}: no such file", hint="create the project first: uv init, poetry init or pdm init") from None
+    except IsADirectoryError:
+        raise ProjectError(f"{path}: a directory, not a file", hint="name the project's directory, which holds pyproject.toml") from None
+    except OSError as error:
+        raise ProjectError(f"{path}: cannot be read ({error.strerror or error})") from None
     except (TOMLKitError, UnicodeDecodeError) as error:
         raise ProjectError(f"{path}: not valid TOML ({str(error).splitlines()[0]}); it was left as it was") from None
+    _check_shape(document.unwrap(), PYPROJECT_SHAPE, path)
+    return document
+
+
+def check_writable(path: Path) -> None:
+    """Before any work: a file torchup will change must be one it may write."""
+    if not os.access(path, os.W_OK):
+        raise ProjectError(f"{path}: not writable, so it cannot be changed", hint="make it writable, or see the change first with --dry-run")
 
 
 def _table(parent, key: str):

@@ -62,19 +62,69 @@ def _parse(path: Path) -> dict:
         return tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except (TOMLKitError, UnicodeDecodeError) as error:
         raise ProjectError(f"{path}: not valid TOML ({str(error).splitlines()[0]})") from None
+    except OSError as error:
+        raise ProjectError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+# The keys the checks read, and what each must be: a file whose keys are of other types is not
+# one any of the tools would accept either, and is said so in one line.
+PYPROJECT_SHAPE = {
+    "project": dict,
+    "project.dependencies": (list, str),
+    "project.optional-dependencies": dict,
+    "project.requires-python": str,
+    "dependency-groups": dict,
+    "tool": dict,
+    "tool.uv": dict,
+    "tool.uv.sources": dict,
+    "tool.uv.index": (list, dict),
+    "tool.uv.pip": dict,
+    "tool.uv.index-strategy": str,
+    "tool.poetry": dict,
+    "tool.poetry.dependencies": dict,
+    "tool.poetry.source": (list, dict),
+    "tool.pdm": dict,
+    "tool.pdm.source": (list, dict),
+}
+LOCK_SHAPE = {"package": (list, dict), "packages": (list, dict)}
+
+
+def _check_shape(data: dict, shape: dict, path: Path) -> None:
+    """``data`` has, at each dotted key it holds, the type ``shape`` names (a list's items too)."""
+    for dotted, kind in shape.items():
+        value, parent = data, ""
+        for key in dotted.split("."):
+            if not isinstance(value, dict) or key not in value:
+                value = None
+                break
+            value, parent = value[key], key
+        if value is None:
+            continue
+        outer, inner = kind if isinstance(kind, tuple) else (kind, None)
+        wrong = not isinstance(value, outer) or (inner is not None and not all(isinstance(item, inner) for item in value))
+        if wrong:
+            what = f"a list of {inner.__name__.replace('str', 'strings').replace('dict', 'tables')}" if inner else {dict: "a table", str: "a string"}[outer]
+            raise ProjectError(f"{path}: {dotted} is not {what}", hint=f"fix {parent or dotted} in {path.name}, then run again")
 
 
 def load(directory: Path) -> Project:
     path = directory / "pyproject.toml"
+    if path.is_dir():
+        raise ProjectError(f"{path}: a directory, not a file", hint="name the project's directory, which holds pyproject.toml")
     if not path.is_file():
         raise ProjectError(f"{path}: no such file", hint="name the project's directory: torchup project check PATH")
     data = _parse(path)
+    _check_shape(data, PYPROJECT_SHAPE, path)
+    for values in (data.get("project", {}).get("optional-dependencies") or {}).values():
+        if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
+            raise ProjectError(f"{path}: project.optional-dependencies holds a group that is not a list of strings")
     lock = next((directory / name for name in LOCKS if (directory / name).is_file()), None)
     return Project(directory, path.read_text(encoding="utf-8"), data, lock, read_lock(lock) if lock else [])
 
 
 def read_lock(path: Path) -> List[Locked]:
     data = _parse(path)
+    _check_shape(data, LOCK_SHAPE, path)
     found = []
     for entry in data.get("package", []) + data.get("packages", []):
         source = entry.get("source") or {}

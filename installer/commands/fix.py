@@ -1,0 +1,55 @@
+"""``torchup fix``: the known pip, TLS and PEP 668 problems, each with its fix; the safe ones carried out (see ``installer.fix``)."""
+
+from typing import NamedTuple, Optional
+
+from ..errors import TorchupError
+from ..outcome import SCHEMA, Outcome
+
+
+class Options(NamedTuple):
+    python: Optional[str] = None
+    apply: bool = False
+    system: bool = False  # with apply, as root: the package-manager commands too
+    mirror: Optional[str] = None
+
+
+class Fixed(Outcome):
+    def __init__(self, facts, findings, actions, changes, after):
+        from ..fix import blocking
+
+        self.facts, self.findings, self.actions, self.changes, self.after = facts, findings, actions, changes, after
+        self.remaining = after if after is not None else findings
+        self.exit_code = 1 if blocking(self.remaining) else 0
+
+    def as_data(self) -> dict:
+        return {
+            "schema": SCHEMA,
+            "python": self.facts.python,
+            "findings": [f._asdict() for f in self.findings],
+            "actions": [a._asdict() for a in self.actions],
+            "changes": [c._asdict() for c in self.changes] if self.changes is not None else None,
+            "remaining": [f._asdict() for f in self.remaining],
+        }
+
+    def render_text(self, verbose: bool = False) -> str:
+        from ..fix import render_text
+
+        return render_text(self.facts.python, self.findings, self.actions, self.changes, self.after)
+
+
+def run(context, options: Options) -> Fixed:
+    from .. import fix
+    from ..detect import detect
+    from ..findings import find
+
+    mirror = fix.check_mirror(options.mirror)
+    if options.system and not options.apply:
+        raise TorchupError("--system goes with --apply: it runs the package-manager commands as root", hint="torchup fix --apply --system")
+    facts = detect(options.python, context.host)
+    findings = find(facts)
+    actions = fix.plan(facts, findings, mirror)
+    changes = after = None
+    if options.apply:
+        changes = fix.apply(context, actions, mirror, facts, options.system)
+        after = find(detect(options.python, context.host))
+    return Fixed(facts, findings, actions, changes, after)

@@ -1,0 +1,34 @@
+"""``torchup plan``: the torch build, exact version and index for the target, and why."""
+
+from typing import NamedTuple, Optional
+
+from ..outcome import Outcome
+
+
+class Options(NamedTuple):
+    python: Optional[str]
+    overrides: "object"  # plan.Overrides, parsed from the plan options (plan/options.py)
+
+
+class Planned(Outcome):
+    def __init__(self, plan):
+        self.plan = plan
+
+    def as_data(self) -> dict:
+        return self.plan.as_data()
+
+    def render_text(self, verbose: bool = False) -> str:
+        from ..plan.report import render_text
+
+        return render_text(self.plan)
+
+
+def run(context, options: Options) -> Planned:
+    from ..plan import make_plan
+
+    facts = None
+    if options.overrides.needs_detection():
+        from ..detect import detect
+
+        facts = detect(options.python, context.host)
+    return Planned(make_plan(facts, options.overrides, timeout=context.timeouts.command))

@@ -1,0 +1,65 @@
+"""What a command returns: its result as data, rendered late, in every form asked for.
+
+Each command returns one outcome: ``as_data()`` (the JSON document, with its ``schema``), a text
+rendering, an exit code, and where the command has them, Markdown (``--markdown``, a CI step
+summary), JUnit XML, an HTML page and GitHub workflow annotations. The command line renders the
+outcome once (``cli.emit``) and everything it writes passes the redaction there.
+"""
+
+from typing import List, Optional
+
+SCHEMA = 1
+
+
+class Outcome:
+    """The protocol every command's result follows; a command overrides what it has."""
+
+    exit_code = 0
+    # A text report already shown piece by piece as the command ran (doctor's): ``render_text``
+    # then gives what is left of it.
+    streamed = False
+
+    def as_data(self) -> dict:
+        raise NotImplementedError
+
+    def render_text(self, verbose: bool = False) -> str:
+        raise NotImplementedError
+
+    def render_markdown(self) -> Optional[str]:
+        return None
+
+    def step_summary(self) -> Optional[str]:
+        """Markdown for a CI job's summary page (GITHUB_STEP_SUMMARY), where the command writes one."""
+        return None
+
+    def render_junit(self) -> Optional[str]:
+        return None
+
+    def render_html(self) -> Optional[str]:
+        return None
+
+    def annotations(self) -> List[str]:
+        """GitHub workflow commands (``::error title=…::…``) for a run under GitHub Actions."""
+        return []
+
+
+class Failed(Outcome):
+    """A command that stopped with one of torchup's own errors, as a document: ``--json`` users
+    and a CI summary learn of the failure too."""
+
+    def __init__(self, command: str, message: str, hint: Optional[str], exit_code: int):
+        self.command, self.message, self.hint, self.exit_code = command, message, hint, exit_code
+
+    def as_data(self) -> dict:
+        return {"schema": SCHEMA, "command": self.command, "status": "failed", "error": self.message, "hint": self.hint, "exit_code": self.exit_code}
+
+    def step_summary(self) -> str:
+        hint = f"\n\nhint: {escape_markdown(self.hint)}" if self.hint else ""
+        return f"### torchup {self.command}: failed\n\n{escape_markdown(self.message)}{hint}\n\n"
+
+
+def escape_markdown(text: str) -> str:
+    """Text quoted into Markdown shown as text: no table cells broken, no markup or HTML rendered."""
+    for character in "\\`*_{}[]()<>#+!|~":
+        text = text.replace(character, "\\" + character)
+    return text.replace("\r", " ").replace("\n", "<br>")
