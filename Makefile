@@ -44,6 +44,7 @@ $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(TORCH_VENV)/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/shellcheck -s sh installer/bootstrap.sh
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete
