@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, WHEELHOUSE, LocalIndex, build_wheel, find_python, serve_download_and_pypi, serve_wheels
+from tests.conftest import REPO, WHEELHOUSE, LocalIndex, build_wheel, copy_sources, find_python, serve_download_and_pypi, serve_wheels
 from tests.test_install_e2e import closed_port
 
 MINBASE = REPO / "build" / "fresh-machine" / "bookworm-minbase.tar"
@@ -332,21 +332,25 @@ def test_a_failing_step_removes_the_venvs_it_made(machine, loopback_index):
     assert not machine.path(PROJECT + "/.venv").exists() and not machine.path(TOOL_VENV).exists() and not machine.path(LAUNCHER).is_symlink()
 
 
-def test_options_reach_torchup_install_and_torchup_yes_stands_for_yes(machine, loopback_index):
-    """TORCHUP_YES=1 lets apt-get run; --venv and --with go to torchup install, whose pip then finds no
-    torchvision on the loopback index: that step fails, and everything made before it is removed."""
+def test_from_a_checkout_options_reach_torchup_install_and_torchup_yes_stands_for_yes(machine, loopback_index):
+    """Run from a copy of the repository, the bootstrap installs torchup from it (built with setuptools
+    from the index). TORCHUP_YES=1 lets apt-get run; --venv and --with go to torchup install, whose pip
+    then finds no torchvision on the loopback index: that step fails, and all made before it is removed."""
+    checkout = "/srv/checkout"
+    copy_sources(machine.path(checkout))
     target = ROOT_HOME + "/envs/torch"
     options = ("--venv", target, "--with", "torchvision", *TORCH_OPTIONS, "--index-base", loopback_index.url + "/whl")
-    argv, env = bootstrap(*options, user_env={"TORCHUP_YES": "1", **loopback_env(machine, loopback_index)})
-    result = machine.run(argv, env, cwd=PROJECT)
+    env = {"HOME": ROOT_HOME, "TORCHUP_YES": "1", "PIP_INDEX_URL": loopback_index.url + "/pypi"}
+    result = machine.run(["sh", f"{checkout}/installer/bootstrap.sh", *options], env, cwd=PROJECT)
     assert result.returncode == 1, result.stdout[-6000:]
     lines = bootstrap_lines(result.stdout)
     assert installed(machine, "python3-venv")
+    assert f"torchup-bootstrap: [3/5] install torchup: a venv of its own, {TOOL_VENV}, from /usr/bin/python3; torchup from {checkout}" in lines
     assert f"torchup-bootstrap: [4/5] torchup install: torchup install --venv {target} --yes {' '.join(options[2:])}" in lines
     assert f"[1/4] detect: {target}/bin/python (a new venv, from {TOOL_VENV}/bin/python)" in result.stdout
     assert "torchvision==" in result.stdout.split("[3/4] install", 1)[1]
     assert lines[-1].startswith("torchup-bootstrap: [4/5] torchup install failed: installing torch 2.13.0+cpu failed: exit status 1: ")
-    assert lines[-1].endswith(f"; removed {target} {LAUNCHER} {TOOL_VENV}; next: {AGAIN} {' '.join(options)}")
+    assert lines[-1].endswith(f"; removed {target} {LAUNCHER} {TOOL_VENV}; next: sh {checkout}/installer/bootstrap.sh {' '.join(options)}")
     assert not machine.path(target).exists() and not machine.path(TOOL_VENV).exists() and not machine.path(LAUNCHER).is_symlink()
 
 
