@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # once through this machine's own pip configuration; the tests serve them on 127.0.0.1.
 WHEELHOUSE := build/wheelhouse
 TEST_TORCH ?= torch==2.13.0+cpu
+# torchup's own dependencies, and uv, which the bootstrap's tests serve on 127.0.0.1 beside torch.
+BOOTSTRAP_WHEELS := $(WHEELHOUSE)/bootstrap
 # A venv holding that CPU torch, put there by torchup itself, for the doctor's tests.
 TORCH_VENV := build/torch-venv
 
@@ -37,13 +39,18 @@ $(WHEELHOUSE)/other-numpy/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(WHEELHOUSE)/other-numpy 'numpy==2.3.5'
 	touch $@
 
+$(BOOTSTRAP_WHEELS)/.complete:
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(BOOTSTRAP_WHEELS) click packaging psutil tomlkit uv
+	touch $@
+
 $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/torchup install --venv $(TORCH_VENV) --find-links $(WHEELHOUSE) --no-index --no-gpu --yes > /dev/null
 	touch $@
 
-test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(TORCH_VENV)/.complete
+test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(BOOTSTRAP_WHEELS)/.complete $(TORCH_VENV)/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/shellcheck -s sh installer/bootstrap.sh
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete

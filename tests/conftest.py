@@ -269,18 +269,21 @@ TORCH_VENV = REPO / "build" / "torch-venv"
 DISTRIBUTED = ("pyproject.toml", "README.md", "LICENSE", "torchup", "installer", "diagnostics")
 
 
-def build_wheel(directory: Path) -> Path:
-    """torchup's wheel, built from a clean copy of the sources (setuptools would also pack a stale build/lib)."""
-    import shutil
-
-    source = directory / "source"
-    source.mkdir()
+def copy_sources(destination: Path) -> Path:
+    """A clean copy of what the distribution is built from, as a checkout holds it."""
+    destination.mkdir(parents=True)
     for name in DISTRIBUTED:
         origin = REPO / name
         if origin.is_dir():
-            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(origin, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif origin.exists():
-            shutil.copy(origin, source / name)
+            shutil.copy(origin, destination / name)
+    return destination
+
+
+def build_wheel(directory: Path) -> Path:
+    """torchup's wheel, built from a clean copy of the sources (setuptools would also pack a stale build/lib)."""
+    source = copy_sources(directory / "source")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory), str(source)], check=True, capture_output=True, timeout=300
     )

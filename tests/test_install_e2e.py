@@ -65,9 +65,12 @@ def test_install_into_a_fresh_venv(indexes, tmp_path, backend):
     checked = venv_python_run(venv, AUTOGRAD + "; import numpy, scipy; print(torch.__version__)")
     assert checked.stdout.split("\n")[:2] == ["[[4.5, 4.5], [4.5, 4.5]]", data["plan"]["torch"]]
 
+    pins = venv / "torchup-constraints.txt"
+    pinned_at = pins.stat().st_mtime_ns
     again = torchup(*install_argv(venv, indexes, backend=backend), env=env)
     assert again.returncode == 0, again.stderr
     assert "already there and verify: nothing to do" in again.stderr
+    assert pins.stat().st_mtime_ns == pinned_at
 
 
 def test_air_gapped_wheelhouse(wheelhouse, tmp_path):

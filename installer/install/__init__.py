@@ -389,9 +389,10 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     from ..pipconf import value_of, with_setting
 
     pins = the_target.venv / CONSTRAINTS
-    pins.write_text(
-        "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.packages) + "\n"
-    )
+    pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.packages) + "\n"
+    # Written only when it differs, so that a run with nothing to do changes nothing.
+    if not pins.exists() or pins.read_text() != pinned:
+        pins.write_text(pinned)
     conf = the_target.venv / ("pip.ini" if os.name == "nt" else "pip.conf")
     text = conf.read_text(encoding="utf-8") if conf.exists() else ""
     # Constraints configured elsewhere (the user's or the machine's pip.conf) keep applying: this
