@@ -243,7 +243,9 @@ def main():
     # What detect and plan cannot do without: two interpreter starts, torchup's own and the probe's in the target.
     start = median_seconds([str(BENCH_VENV / "bin" / "python"), "-c", "pass"])
     baseline = 2 * start
-    print(f"baseline: two bare interpreter starts (torchup's and the probe's), {baseline * 1000:.1f} ms; one `python -c pass` is {start * 1000:.1f} ms (median of {RUNS})")
+    print(
+        f"baseline: two bare interpreter starts (torchup's and the probe's), {baseline * 1000:.1f} ms; one `python -c pass` is {start * 1000:.1f} ms (median of {RUNS})"
+    )
     report("torchup --version", median_seconds([str(torchup), "--version"], env), baseline, 3)
     report("torchup detect --json", median_seconds([str(torchup), "detect", "--json"], env), baseline, 3)
     report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 3)
