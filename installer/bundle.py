@@ -460,7 +460,7 @@ def misfits(manifest: dict, facts, inputs) -> List[str]:
         if have < need:
             found.append(f"the bundle was resolved for glibc {target['glibc']}, this machine has {facts.machine.libc_version}")
     if not found:
-        from .plan.data import Build, load
+        from .compat import Build, load
         from .plan.policy import evaluate, matching_releases
 
         build = Build.parse(manifest["plan"]["variant"])

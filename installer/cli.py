@@ -211,8 +211,8 @@ plan_options = stacked(
 def overrides_from(given):
     """The plan options as the planner's Overrides (imported here, not at start-up); a command
     that has only some of them (project init) passes those, the rest keep their defaults."""
+    from .compat import load
     from .plan import Overrides
-    from .plan.data import load
     from .plan.policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
     options = dict(
@@ -512,7 +512,7 @@ def project():
 
 
 def _split_builds(ctx, param, value):
-    from .plan.data import Build
+    from .compat import Build
 
     builds = tuple(part.strip() for part in (value or "").split(",") if part.strip())
     unknown = [build for build in builds if Build.parse(build) is None]
@@ -536,9 +536,9 @@ def project_init(options, path, tool, variant, extras, with_packages, torch_spec
     from pathlib import Path as _Path
 
     from . import project as projects
+    from .compat import load
     from .detect import detect as run_detect
     from .plan import make_plan
-    from .plan.data import load
 
     if extras and tool != "uv":
         raise click.BadParameter("optional groups per build are uv's (conflicts); poetry and pdm get the Linux build", param_hint="--extras")
@@ -569,9 +569,9 @@ def project_check(options, path, as_json, junit):
     """Check PATH's pyproject.toml and lock for the ways torch goes wrong there; exit 1 on any finding."""
     from pathlib import Path as _Path
 
+    from .compat import load
     from .detect import detect as run_detect
     from .plan import Overrides, build_inputs
-    from .plan.data import load
     from .project import check as checking
 
     project = checking.load(_Path(path))

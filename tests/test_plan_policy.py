@@ -1,9 +1,9 @@
-"""The decision, table-driven. Each case names the data rows it rests on (installer/plan/compatibility.json)
+"""The decision, table-driven. Each case names the data rows it rests on (installer/compat/compatibility.json)
 and, through them, their sources."""
 
 import pytest
 
-from torchup.installer.plan.data import load
+from torchup.installer.compat import load
 from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide
 
 DATA = load()
@@ -464,7 +464,7 @@ def test_every_row_names_a_known_source():
     import json
     import re
 
-    from torchup.installer.plan.data import DATA_FILE
+    from torchup.installer.compat import DATA_FILE
 
     raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     sources = set(raw["sources"])
@@ -492,7 +492,7 @@ def test_every_row_names_a_known_source():
 
 def test_sources_are_public_addresses():
     """What the plan cites must be reachable by anyone: a URL, never a note or file of this project."""
-    from torchup.installer.plan.data import load
+    from torchup.installer.compat import load
 
     for key, text in DATA.sources.items():
         assert text.split(" — ")[0].startswith("https://") or "https://" in text, key

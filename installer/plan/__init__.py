@@ -6,10 +6,10 @@ bundled data (``policy``), then confirmed against the index itself unless offlin
 
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..compat import Build, BuildKind, Compatibility, load
 from ..detect import Facts
 from ..runner import DEFAULT_TIMEOUT
 from . import policy
-from .data import Build, BuildKind, Compatibility, load
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
 
 SCHEMA_VERSION = 1

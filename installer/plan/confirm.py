@@ -10,9 +10,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from packaging.tags import Tag
 
+from ..compat import Build, Compatibility
 from ..errors import TorchupError
 from . import index
-from .data import Build, Compatibility
 from .policy import Candidate, Decision, Eligible, PlanError, PlanInputs, Ranked, decision_for, local_version
 
 

@@ -15,8 +15,8 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from ..compat import Build, BuildKind, Compatibility, Release, version_tuple
 from ..errors import TorchupError
-from .data import Build, BuildKind, Compatibility, Release, version_tuple
 
 PLATFORM_NAMES = {
     "linux-x86_64": "Linux x86_64",

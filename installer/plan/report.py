@@ -55,7 +55,7 @@ def render_text(plan: Plan) -> str:
 
 def _size_line(plan: Plan):
     """What the plan costs in disk and download, beside the other kind of build (a CI cache has limits)."""
-    from .data import BuildKind, load
+    from ..compat import BuildKind, load
 
     data = load()
     size = plan.size_gb

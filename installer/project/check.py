@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from tomlkit.exceptions import TOMLKitError
 
-from ..plan.data import Build, BuildKind, Compatibility
+from ..compat import Build, BuildKind, Compatibility
 from . import ProjectError
 
 COMPANIONS = ("torchvision", "torchaudio")

@@ -1,5 +1,7 @@
 """The bundled compatibility data (compatibility.json beside this file), as small typed views.
 
+The one place every compatibility fact lives: detection (MPS's macOS floor), planning, the
+findings, bundles and project checks all read it from here, and it imports nothing of theirs.
 Standard library only: `torchup fix` and the setup preflight read it before any package is installed.
 
 The JSON is the reviewed artefact: every row names keys of its "sources" map, and rows whose
@@ -154,7 +156,7 @@ class Compatibility(NamedTuple):
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
-    mps_macos_min: Tuple[int, ...]
+    mps_macos_min: str  # the oldest macOS whose PyTorch has MPS on Apple Silicon
     default_index_base: str
     pypi_index: str
 
@@ -165,6 +167,10 @@ class Compatibility(NamedTuple):
         """The full-feature driver row of the newest toolkit not newer than ``cuda``."""
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
+
+    def mps_available(self, macos: Optional[str]) -> bool:
+        """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
+        return macos is not None and version_tuple(macos)[:2] >= version_tuple(self.mps_macos_min)
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
         given = version_tuple(l4t)
@@ -253,7 +259,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
         sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
         sizes_source=raw["sizes"]["source"],
-        mps_macos_min=version_tuple(raw["mps"]["macos_min"]),
+        mps_macos_min=raw["mps"]["macos_min"],
         default_index_base=raw["index"]["default_base"],
         pypi_index=raw["index"]["pypi"],
     )
