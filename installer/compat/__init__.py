@@ -18,6 +18,19 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
+SCHEMA = 1  # the shape of compatibility.json this code reads
+# The platforms wheels are published for, a closed set: a row naming another fails to load.
+PLATFORMS = {
+    "linux-x86_64": "Linux x86_64",
+    "linux-aarch64": "Linux aarch64",
+    "windows-x86_64": "Windows x86_64",
+    "macos-arm64": "macOS arm64",
+    "macos-x86_64": "macOS x86_64",
+}
+
+
+class CompatibilityDataError(ValueError):
+    """compatibility.json breaks a rule ``load`` checks; the message names the file and the row."""
 
 
 def version_tuple(text: str) -> Tuple[int, ...]:
@@ -204,12 +217,8 @@ def _cc(text: str) -> Tuple[int, int]:
 
 
 def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, ArchSet]) -> PlatformRow:
-    builds = [Build.parse(name) for name in raw["builds"]]
-    unknown = [name for name, build in zip(raw["builds"], builds) if build is None]
-    if unknown:
-        raise ValueError(f"compatibility.json: unknown build names {unknown}")
     return PlatformRow(
-        builds=builds,
+        builds=[Build.parse(name) for name in raw["builds"]],
         arch_sets={name: arch_sets[archs] for name, archs in raw["builds"].items() if archs},
         python_max=version_tuple(raw["python_max"]) if "python_max" in raw else python_max,
         glibc=raw.get("glibc"),
@@ -221,7 +230,14 @@ def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, A
 
 @lru_cache(maxsize=None)
 def load(path: Path = DATA_FILE) -> Compatibility:
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    """The data, checked first (``validate``): a broken row raises :class:`CompatibilityDataError`."""
+    from .validate import check  # here: it reads this module's closed sets
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CompatibilityDataError(f"{path.name}: line {error.lineno}: not JSON ({error.msg})") from None
+    check(raw, path.name)
     arch_sets = {
         name: ArchSet(name, [_cc(cc) for cc in row["sass"]], _cc(row["ptx"]) if row["ptx"] else None, row.get("ptx_os", []), row["verified"], row["source"])
         for name, row in raw["cuda_arch_sets"].items()

@@ -15,16 +15,9 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ..compat import Build, BuildKind, Compatibility, Release, version_tuple
+from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, version_tuple
 from ..errors import TorchupError
 
-PLATFORM_NAMES = {
-    "linux-x86_64": "Linux x86_64",
-    "linux-aarch64": "Linux aarch64",
-    "windows-x86_64": "Windows x86_64",
-    "macos-arm64": "macOS arm64",
-    "macos-x86_64": "macOS x86_64",
-}
 # Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
 # (intel/intel-xpu-backend-for-triton#5616).
 XPU_GPU_NAMES = re.compile(r"\bArc\b|Data Center GPU|\bMax\b|\bFlex\b")
@@ -63,7 +56,7 @@ class PlanInputs(NamedTuple):
 
     @property
     def platform_name(self) -> str:
-        return PLATFORM_NAMES.get(self.platform, self.platform)
+        return PLATFORMS.get(self.platform, self.platform)
 
     @property
     def gpu_kinds(self) -> List[BuildKind]:
