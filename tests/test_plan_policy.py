@@ -3,8 +3,8 @@ and, through them, their sources."""
 
 import pytest
 
-from torchup.installer.compat import load
-from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide
+from torchup.installer.compat import Build, load
+from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide, runs_here
 
 DATA = load()
 
@@ -514,3 +514,35 @@ def test_what_pypi_would_have_given_is_said_where_it_differs():
     assert any("torch==2.15.0` from PyPI would install the cu132 build" in note for note in decision().notes)
     assert any("torch==2.11.0` from PyPI would install the cu130 build" in note for note in decision(arch="aarch64", torch="2.11").notes)
     assert not any("from PyPI" in note for note in decision(arch="aarch64", torch="2.10").notes)
+
+
+@pytest.mark.parametrize(
+    "version, variant, given, expected",
+    [
+        ("2.7.1", "cu118", dict(nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]), True),
+        (
+            "2.13.0",
+            "cu130",
+            dict(nvidia_driver="570.124.06", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
+            "driver 570.124.06 is older than 580, the minimum for CUDA 13.x",
+        ),
+        (
+            "2.7.0",
+            "cu128",
+            dict(nvidia_driver="570.124.06", ccs=[("Tesla V100-SXM2-16GB", "7.0")]),
+            "GPU 0 (Tesla V100-SXM2-16GB, compute capability 7.0) has no kernels in this build (sm_75, sm_80, sm_86, sm_90, sm_100, sm_120 + PTX 12.0)",
+        ),
+        ("1.13.1", "cu117", dict(nvidia_driver="570.124.06"), None),  # a release the data does not know
+        ("2.15.0", "cu126", dict(nvidia_driver="570.124.06"), None),  # a build 2.15 does not publish
+        ("2.13.0", "rocm7.2", dict(os="windows", rocm_archs=("gfx942",)), None),  # nor does Windows
+    ],
+)
+def test_runs_here_judges_one_build_of_one_release(version, variant, given, expected):
+    """The question a bundle and a locked project ask: does this exact build run on this machine?"""
+    candidate = runs_here(DATA, inputs(**given), version, Build.parse(variant))
+    if expected is None:
+        assert candidate is None
+    elif expected is True:
+        assert candidate.accepted, candidate.reason
+    else:
+        assert (candidate.accepted, candidate.reason) == (False, expected)

@@ -37,6 +37,12 @@ def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def major_minor(text: str) -> Tuple[int, int]:
+    """An ``X.Y`` pair, a compute capability (``"8.6"``) or a CUDA release (``"13.0"``), as ``(X, Y)``."""
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
 class BuildKind(enum.Enum):
     CPU = "cpu"
     CUDA = "cuda"
@@ -173,6 +179,10 @@ class Compatibility(NamedTuple):
     default_index_base: str
     pypi_index: str
 
+    def index_url(self, build: Build, base: str) -> str:
+        """Where ``build`` is fetched from: PyPI for its own macOS wheel, else ``<base>/<variant>``."""
+        return self.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
+
     def release(self, version: str) -> Optional[Release]:
         return next((release for release in self.releases if release.version == version), None)
 
@@ -211,11 +221,6 @@ class Compatibility(NamedTuple):
         return ", ".join(dict.fromkeys(found)) or keys
 
 
-def _cc(text: str) -> Tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, ArchSet]) -> PlatformRow:
     return PlatformRow(
         builds=[Build.parse(name) for name in raw["builds"]],
@@ -239,7 +244,14 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         raise CompatibilityDataError(f"{path.name}: line {error.lineno}: not JSON ({error.msg})") from None
     check(raw, path.name)
     arch_sets = {
-        name: ArchSet(name, [_cc(cc) for cc in row["sass"]], _cc(row["ptx"]) if row["ptx"] else None, row.get("ptx_os", []), row["verified"], row["source"])
+        name: ArchSet(
+            name,
+            [major_minor(cc) for cc in row["sass"]],
+            major_minor(row["ptx"]) if row["ptx"] else None,
+            row.get("ptx_os", []),
+            row["verified"],
+            row["source"],
+        )
         for name, row in raw["cuda_arch_sets"].items()
     }
     releases = []
@@ -261,7 +273,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
     releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
     jetson = [
-        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", _cc(row["cuda"]) if row["cuda"] else None, row["source"])
+        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", major_minor(row["cuda"]) if row["cuda"] else None, row["source"])
         for row in raw["jetson"]
     ]
     return Compatibility(
@@ -269,7 +281,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         releases=releases,
         arch_sets=arch_sets,
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
-        toolkit_drivers=[ToolkitDriver(_cc(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
+        toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),

@@ -6,7 +6,7 @@ bundled data (``policy``), then confirmed against the index itself unless offlin
 
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..compat import Build, BuildKind, Compatibility, load
+from ..compat import Build, Compatibility, load
 from ..detect import Facts
 from ..runner import DEFAULT_TIMEOUT
 from . import policy
@@ -270,7 +270,7 @@ def make_plan(
         notes = list(decision.notes) + [confirmation.note]
 
     release, build = decision.release, decision.build
-    index_url = data.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
+    index_url = data.index_url(build, base)
     torch = policy.local_version(release, build)
     packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
     return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes)

@@ -52,13 +52,10 @@ class IndexCheck(NamedTuple):
         tags = index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
         return cls(data, inputs, eligible, ranked, tags, f"{interpreter} on {platforms[0]}", base, timeout, list(user_sources), cafile)
 
-    def index_url(self, build: Build) -> str:
-        return self.data.pypi_index if build.name == "default" else f"{self.base}/{build.name}"
-
     def on_index(self, decision: Decision) -> Confirmation:
         listings: Dict[str, index.Listing] = {}
         for release, candidate in self._walk(decision):
-            url = self.index_url(candidate.build)
+            url = self.data.index_url(candidate.build, self.base)
             if url not in listings:
                 try:
                     listings[url] = index.fetch_listing(url, "torch", self.timeout, self.cafile)
@@ -148,7 +145,7 @@ class IndexCheck(NamedTuple):
         marked = []
         for candidate in decision.candidates:
             wanted = local_version(decision.release, candidate.build)
-            listing = listings.get(self.index_url(candidate.build))
+            listing = listings.get(self.data.index_url(candidate.build, self.base))
             if candidate.accepted and listing is not None and not index.matching_wheels(listing, "torch", wanted, self.tags):
                 listed = index.versions_listed(listing, "torch")
                 reason = f"the index has no torch {wanted} wheel for {self.where}" + (

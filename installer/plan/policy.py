@@ -15,7 +15,7 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, version_tuple
+from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, major_minor, version_tuple
 from ..errors import TorchupError
 
 # Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
@@ -198,11 +198,6 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
 # --- one build -----------------------------------------------------------------------------
 
 
-def _cc(text: str) -> Tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 def _driver_at_least(driver: str, floor: str) -> bool:
     def numbers(text: str) -> Tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", text))
@@ -261,7 +256,7 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
         if gpu.compute_capability is None:
             notes.append(f"GPU {gpu.index} ({gpu.name}): compute capability unknown, not checked")
             continue
-        capability = _cc(gpu.compute_capability)
+        capability = major_minor(gpu.compute_capability)
         if any(major == capability[0] and minor <= capability[1] for major, minor in arch_set.sass):
             continue
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
@@ -304,6 +299,20 @@ def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
             "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)",
         )
     return Candidate(build, False, "no Intel GPU detected")
+
+
+def runs_here(data: Compatibility, inputs: PlanInputs, version: str, build: Build) -> Optional[Candidate]:
+    """Build ``build`` of torch ``version`` (``2.7.1``, no local tag) judged on the machine of
+    ``inputs``; None where the data knows no such release, or no such build of it for this
+    platform, and so has nothing to judge it by."""
+    try:
+        release = matching_releases(data, version)[0]
+    except PlanError:
+        return None
+    row = release.platforms.get(inputs.platform)
+    if row is None or not row.build(build.name):
+        return None
+    return evaluate(release, build, inputs, data)
 
 
 def candidates_of(release: Release, inputs: PlanInputs, data: Compatibility) -> List[Candidate]:
