@@ -143,6 +143,16 @@ BROKEN = [
         "sources[mps-notes]: https://localhost/notes.html is not a public https:// address",
     ),
     (
+        "a GPU family under a compute capability that does not parse",
+        lambda raw: raw["gpu_families"]["by_compute_capability"].update(sm_89="Ada"),
+        "gpu_families.by_compute_capability[sm_89]: 'sm_89' is not a compute capability X.Y",
+    ),
+    (
+        "the GPU families without their source",
+        lambda raw: raw["gpu_families"].update(source="nvidia"),
+        "gpu_families.source: 'nvidia' is not a key of sources",
+    ),
+    (
         "a schema this torchup does not read",
         lambda raw: raw.update(schema=2),
         "schema: 2: this torchup reads schema 1",

@@ -546,3 +546,48 @@ def test_runs_here_judges_one_build_of_one_release(version, variant, given, expe
         assert candidate.accepted, candidate.reason
     else:
         assert (candidate.accepted, candidate.reason) == (False, expected)
+
+
+@pytest.mark.parametrize(
+    "given, release_basis, newer_lost, variant_basis, asked_misfit",
+    [
+        (
+            dict(python="3.12", nvidia_driver="570.86.15", ccs=[(None, "8.6")]),
+            "the newest release with a build for this machine's GPU",
+            "torch 2.15.0: driver 570.86.15 is older than 580, the minimum for CUDA 13.x",
+            "the newest build that fits",
+            None,
+        ),
+        (
+            dict(torch="2.7", variant="cu118"),
+            "the newest release matching --torch 2.7 with a cu118 build for Python 3.11 on Linux x86_64",
+            None,
+            "asked for with --variant",
+            "cu118 was asked for although no NVIDIA GPU detected",
+        ),
+        (
+            dict(torch="2.13", nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
+            "the newest release matching --torch 2.13 with a wheel for Python 3.11 on Linux x86_64",
+            None,
+            "no release matching --torch 2.13 has a GPU build that fits: driver 450.80.02 is older than 580, the minimum for CUDA 13.x; "
+            "an NVIDIA driver 580 or newer would allow cu132; torch 2.7.1 has a build for it (cu118): --torch 2.7",
+            None,
+        ),
+    ],
+)
+def test_each_reason_is_kept_once_and_whole_where_one_line_needs_it(given, release_basis, newer_lost, variant_basis, asked_misfit):
+    """The text shows the parts apart (the table and the notes say the rest); the JSON document and
+    install's progress line get each reason whole."""
+    result = decision(**given)
+    assert (result.release_basis, result.newer_lost, result.variant_basis, result.asked_misfit) == (release_basis, newer_lost, variant_basis, asked_misfit)
+    assert result.release_reason == release_basis + (f" ({newer_lost})" if newer_lost else "")
+    fits = result.chosen.accepted and result.build.accelerated
+    assert result.variant_reason == (f"{variant_basis}: {result.chosen.reason}" if fits else variant_basis)
+    assert asked_misfit is None or asked_misfit in result.notes
+
+
+def test_a_gpu_is_labelled_by_what_is_known_of_it():
+    assert Gpu(0, None, "8.6").label() == "GPU 0 (compute capability 8.6)"
+    assert Gpu(1, "NVIDIA L4", "8.9").label() == "GPU 1 (NVIDIA L4, compute capability 8.9)"
+    assert Gpu(2, "NVIDIA GeForce RTX 3080 Laptop GPU", None).label() == "GPU 2 (NVIDIA GeForce RTX 3080 Laptop GPU)"
+    assert DATA.gpu_family("8.9") == "Ada: RTX 40, L4, L40" and DATA.gpu_family("9.9") is None and DATA.gpu_family(None) is None

@@ -168,6 +168,7 @@ class Compatibility(NamedTuple):
     sources: Dict[str, str]
     releases: List[Release]  # newest first
     arch_sets: Dict[str, ArchSet]
+    gpu_families: Dict[Tuple[int, int], str]  # compute capability -> "Ada: RTX 40, L4, L40"
     driver_floors: Dict[int, DriverFloor]
     toolkit_drivers: List[ToolkitDriver]
     rocm: Dict[str, RocmArchs]
@@ -194,6 +195,10 @@ class Compatibility(NamedTuple):
     def mps_available(self, macos: Optional[str]) -> bool:
         """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
         return macos is not None and version_tuple(macos)[:2] >= version_tuple(self.mps_macos_min)
+
+    def gpu_family(self, compute_capability: Optional[str]) -> Optional[str]:
+        """The architecture and example products of a compute capability (``"Ada: RTX 40, L4, L40"``), where the data has them."""
+        return self.gpu_families.get(major_minor(compute_capability)) if compute_capability else None
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
         given = version_tuple(l4t)
@@ -280,6 +285,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         sources=raw["sources"],
         releases=releases,
         arch_sets=arch_sets,
+        gpu_families={major_minor(cc): family for cc, family in raw["gpu_families"]["by_compute_capability"].items()},
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
         toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},

@@ -48,6 +48,12 @@ def _check(raw: dict) -> None:
     arch_sets = _field(raw, "cuda_arch_sets", "the document", dict)
     for name, row in arch_sets.items():
         _arch_set(row, f"cuda_arch_sets[{name}]", sources)
+    families = _field(raw, "gpu_families", "the document", dict)
+    for cc, family in _field(families, "by_compute_capability", "gpu_families", dict).items():
+        _matches(cc, f"gpu_families.by_compute_capability[{cc}]", COMPUTE_CAPABILITY)
+        if not isinstance(family, str) or not family:
+            raise _Broken(f"gpu_families.by_compute_capability[{cc}]", "must name the architecture or the products")
+    _cited(families, "gpu_families", sources)
     drivers = _field(raw, "nvidia_drivers", "the document", dict)
     floors = {}
     for index, row in enumerate(_field(drivers, "floors", "nvidia_drivers", list)):

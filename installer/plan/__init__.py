@@ -84,7 +84,8 @@ class Plan(NamedTuple):
             ],
             "inputs": {
                 **{key: (list(value) if isinstance(value, tuple) else value) for key, value in self.inputs._asdict().items() if key != "gpus"},
-                "gpus": [gpu._asdict() for gpu in self.inputs.gpus],
+                # A GPU known only by its compute capability keeps the name the document has always given it.
+                "gpus": [dict(gpu._asdict(), name=gpu.name or f"GPU with compute capability {gpu.compute_capability}") for gpu in self.inputs.gpus],
                 "sources": self.sources,
             },
             "confirmed": self.confirmed,
@@ -145,7 +146,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         driver, rocm_archs = None, ()
     else:
         if overrides.gpu_cc:
-            gpus = tuple(Gpu(i, f"GPU with compute capability {cc}", cc) for i, cc in enumerate(overrides.gpu_cc))
+            gpus = tuple(Gpu(i, None, cc) for i, cc in enumerate(overrides.gpu_cc))
             sources["gpus"] = "--gpu-cc"
         elif nvidia and not overrides.rocm_arch:
             gpus = tuple(Gpu(g.index, g.name, g.compute_capability) for g in nvidia.gpus)

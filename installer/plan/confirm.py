@@ -137,8 +137,7 @@ class IndexCheck(NamedTuple):
         )
         if not build.accelerated:
             return moved  # its reason says why no GPU build applies ("no GPU detected")
-        chosen = next(c for c in moved.candidates if c.build == build)
-        return moved._replace(variant_reason=f"the best build the source has: {chosen.reason}")
+        return moved._replace(variant_basis="the best build the source has")
 
     def _mark_missing(self, decision: Decision, listings: Dict[str, "index.Listing"]) -> List[Candidate]:
         """Candidates of the chosen release whose wheel an index listing read on the way lacks."""

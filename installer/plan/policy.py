@@ -29,8 +29,13 @@ class PlanError(TorchupError):
 
 class Gpu(NamedTuple):
     index: int
-    name: str
+    name: Optional[str]  # None for a GPU given only by its compute capability (--gpu-cc)
     compute_capability: Optional[str]
+
+    def label(self) -> str:
+        """``GPU 0 (NVIDIA A100-SXM4-80GB, compute capability 8.0)``: the GPU as a reason names it."""
+        known = [part for part in (self.name, self.compute_capability and f"compute capability {self.compute_capability}") if part]
+        return f"GPU {self.index}" + (f" ({', '.join(known)})" if known else "")
 
 
 class PlanInputs(NamedTuple):
@@ -86,15 +91,34 @@ class Candidate(NamedTuple):
 
 class Decision(NamedTuple):
     release: Release
-    release_reason: str
+    release_basis: str  # why this release; why a newer one lost is ``newer_lost``
     build: Build
-    variant_reason: str
+    variant_basis: str  # why this build; where it was judged to fit, the chosen candidate's reason says how
     candidates: List[Candidate]  # every build of the release for this platform, best first
     notes: List[str]
+    # "torch 2.15.0: <why none of its builds runs on this GPU>", the newest release the GPU lost (also a note).
+    newer_lost: Optional[str] = None
+    # The note that the build asked for with --variant does not fit, which the builds table also shows.
+    asked_misfit: Optional[str] = None
 
     @property
     def variant(self) -> str:
         return self.build.name
+
+    @property
+    def chosen(self) -> Candidate:
+        return next(candidate for candidate in self.candidates if candidate.build == self.build)
+
+    @property
+    def release_reason(self) -> str:
+        """Why this release, whole, as one line says it (the JSON document, install's progress)."""
+        return self.release_basis + (f" ({self.newer_lost})" if self.newer_lost else "")
+
+    @property
+    def variant_reason(self) -> str:
+        """Why this build, whole: its basis and, for a GPU build that fits, how it fits."""
+        chosen = self.chosen
+        return f"{self.variant_basis}: {chosen.reason}" if chosen.accepted and self.build.accelerated else self.variant_basis
 
 
 # --- the releases --------------------------------------------------------------------------
@@ -252,9 +276,9 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     toolkit = data.toolkit_driver(cuda)
     toolkit_driver = (toolkit.windows if inputs.os == "windows" else toolkit.linux) if toolkit and driver else None
     for gpu in inputs.gpus:
-        label = f"GPU {gpu.index} ({gpu.name}, compute capability {gpu.compute_capability})"
+        label = gpu.label()
         if gpu.compute_capability is None:
-            notes.append(f"GPU {gpu.index} ({gpu.name}): compute capability unknown, not checked")
+            notes.append(f"{label}: compute capability unknown, not checked")
             continue
         capability = major_minor(gpu.compute_capability)
         if any(major == capability[0] and minor <= capability[1] for major, minor in arch_set.sass):
@@ -362,24 +386,25 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         notes.append(f"the builds published for torch {release.series} are not verified ({data.cite(' '.join(row.sources))})")
     if release.note:
         notes.append(release.note)
-    newer_without_gpu_build = []
+    newer_lost = asked_misfit = None
     if inputs.variant != "auto":
-        variant_reason = "asked for with --variant"
+        variant_basis = "asked for with --variant"
         if not chosen.accepted:
-            notes.append(f"{inputs.variant} was asked for although {chosen.reason}")
+            asked_misfit = f"{inputs.variant} was asked for although {chosen.reason}"
+            notes.append(asked_misfit)
     elif build.accelerated:
-        variant_reason = f"the newest build that fits: {chosen.reason}"
-        newer_without_gpu_build = [r for r in eligible.releases if r.parsed > release.parsed]
+        variant_basis = "the newest build that fits"
+        newer = [r for r in eligible.releases if r.parsed > release.parsed]
+        if newer and not found:
+            newest = newer[0]
+            blocker = _gpu_blocker(candidates_of(newest, inputs, data), inputs, newest)
+            newer_lost = f"torch {newest.version}: {blocker}"
+            notes.append(f"torch {newest.version} has no build for this machine's GPU ({blocker}) → {local_version(release, build)}")
     else:
-        variant_reason = _why_no_accelerator(release, inputs, data, candidates)
-    release_reason = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
-    if newer_without_gpu_build and not found:
-        newest = newer_without_gpu_build[0]
-        blocker = _gpu_blocker(candidates_of(newest, inputs, data), inputs, newest)
-        release_reason += f" (torch {newest.version}: {blocker})"
-        notes.append(f"torch {newest.version} has no build for this machine's GPU ({blocker}) → {local_version(release, build)}")
+        variant_basis = _why_no_accelerator(release, inputs, data, candidates)
+    release_basis = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
     notes += _pypi_default_note(release, inputs, build)
-    return Decision(release, release_reason, build, variant_reason, candidates, notes)
+    return Decision(release, release_basis, build, variant_basis, candidates, notes, newer_lost, asked_misfit)
 
 
 def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, found: Optional[str], accelerated: bool) -> str:
