@@ -476,16 +476,13 @@ def misfits(manifest: dict, facts, inputs) -> List[str]:
         if have < need:
             found.append(f"the bundle was resolved for glibc {target['glibc']}, this machine has {facts.machine.libc_version}")
     if not found:
-        from .plan.data import Build, load
-        from .plan.policy import evaluate, matching_releases
+        from .compat import Build, load
+        from .plan.policy import runs_here
 
         build = Build.parse(manifest["plan"]["variant"])
-        data = load()
-        releases = matching_releases(data, manifest["plan"]["release"]["version"]) if build else []
-        if build and build.accelerated and releases and inputs.platform in releases[0].platforms:
-            candidate = evaluate(releases[0], build, inputs, data)
-            if not candidate.accepted:
-                found.append(f"the bundle holds torch {manifest['plan']['torch']}, and on this machine {candidate.reason}")
+        candidate = runs_here(load(), inputs, manifest["plan"]["release"]["version"], build) if build and build.accelerated else None
+        if candidate and not candidate.accepted:
+            found.append(f"the bundle holds torch {manifest['plan']['torch']}, and on this machine {candidate.reason}")
     return found
 
 

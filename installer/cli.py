@@ -413,10 +413,10 @@ def project():
 
 
 def _split_builds(ctx, param, value):
-    import re
+    from .compat import Build
 
     builds = tuple(part.strip() for part in (value or "").split(",") if part.strip())
-    unknown = [build for build in builds if not re.fullmatch(r"cpu|xpu|cu\d{3}|rocm\d+(\.\d+)+", build)]
+    unknown = [build for build in builds if Build.parse(build) is None]
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}: not a build (e.g. cpu, cu130, rocm7.2)")
     return builds

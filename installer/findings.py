@@ -391,7 +391,7 @@ def platform_findings(facts: Facts) -> List[Finding]:
     interpreter = facts.interpreter
     machine = facts.machine
     found = []
-    from .plan.data import load  # the facts below are the compatibility data's
+    from .compat import load  # the facts below are the compatibility data's
 
     data = load()
     glibc = _version(machine.libc_version) if machine.libc == "glibc" else ()

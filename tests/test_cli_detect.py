@@ -35,7 +35,8 @@ def test_text_groups_sections_with_marks(tmp_path):
     assert "✓ no GPU found" in result.stdout
 
 
-def test_fake_h100_on_path_shows_driver_source_and_gpu(tmp_path):
+def fake_h100_tools(tmp_path):
+    """A folder for PATH whose nvidia-smi answers as the recorded H100 machine's did."""
     tools = tmp_path / "bin"
     replay_tool(
         tools,
@@ -45,6 +46,11 @@ def test_fake_h100_on_path_shows_driver_source_and_gpu(tmp_path):
             "": ("nvidia-h100-driver-580/nvidia-smi.txt", 0, "stdout"),
         },
     )
+    return tools
+
+
+def test_fake_h100_on_path_shows_driver_source_and_gpu(tmp_path):
+    tools = fake_h100_tools(tmp_path)
     result = torchup("--verbose", "detect", "--python", sys.executable, env=isolated_env([tools]))
     assert "NVIDIA driver 580.159.04 (from nvidia-smi), CUDA 13.0 (from nvidia-smi)" in result.stdout
     assert "GPU 0: NVIDIA H100 80GB HBM3, compute capability 9.0, 81559 MiB" in result.stdout

@@ -1,9 +1,12 @@
 """``torchup plan`` as a user runs it. Every run is --offline or points --index-base at loopback."""
 
 import json
+import sys
 
-from tests.conftest import isolated_env
-from tests.test_cli_detect import torchup
+import pytest
+
+from tests.conftest import REPO, isolated_env
+from tests.test_cli_detect import fake_h100_tools, torchup
 
 ANOTHER_MACHINE = ["--os", "linux", "--arch", "x86_64", "--python-version", "3.12"]
 
@@ -160,3 +163,81 @@ def test_a_gpu_plan_that_only_a_cpu_build_could_serve_exits_1(tmp_path):
     assert result.stderr.startswith("torchup: error: the index did not answer within 2 s")
     assert "only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132, and a CPU build would leave the GPU unused" in result.stderr
     assert torchup(*argv, "--variant", "cpu", env=env).returncode == 0
+
+
+# (case, arguments after ANOTHER_MACHINE, lines the text shows, texts it never shows)
+SAID_ONCE = [
+    (
+        "a GPU given by its compute capability is named once, with its family",
+        ["--nvidia-driver", "570.86.15", "--gpu-cc", "8.6"],
+        ["  GPU 0: compute capability 8.6 (Ampere: RTX 30, A10, A40)  (--gpu-cc)"],
+        ["GPU with compute capability", "compute capability 8.6, compute capability"],
+    ),
+    (
+        "several GPUs, each with its own family; one the data has no family for",
+        ["--nvidia-driver", "580.95.05", "--gpu-cc", "8.9", "--gpu-cc", "12.1", "--gpu-cc", "9.9"],
+        [
+            "  GPU 0: compute capability 8.9 (Ada: RTX 40, L4, L40)  (--gpu-cc)",
+            "  GPU 1: compute capability 12.1 (Blackwell: GB10, DGX Spark)  (--gpu-cc)",
+            "  GPU 2: compute capability 9.9  (--gpu-cc)",
+        ],
+        ["GPU with compute capability"],
+    ),
+    (
+        "why the newest release lost is said in the notes, not again on the release line",
+        ["--nvidia-driver", "570.86.15", "--gpu-cc", "8.6"],
+        [
+            "  release 2.14.1: the newest release with a build for this machine's GPU",
+            "  ! torch 2.15.0 has no build for this machine's GPU (driver 570.86.15 is older than 580, the minimum for CUDA 13.x) → 2.14.1+cu126",
+        ],
+        ["(torch 2.15.0: "],
+    ),
+    (
+        "why the chosen build fits is said in the table, not again on the build line",
+        ["--nvidia-driver", "570.86.15", "--gpu-cc", "8.6"],
+        [
+            "  build cu126: the newest build that fits",
+            "  ✓ cu126     driver 570.86.15 meets 525.60.13 (CUDA 12.x); every GPU is supported  ← chosen",
+        ],
+        ["fits: driver"],
+    ),
+    (
+        "a build asked for that does not fit is marked as asked for, and its reason is said once",
+        ["--no-gpu", "--torch", "2.7", "--variant", "cu118"],
+        ["  build cu118: asked for with --variant", "  ! cu118      no NVIDIA GPU detected  ← asked for with --variant"],
+        ["← chosen", "was asked for although"],
+    ),
+    (
+        "a build asked for that fits is marked as asked for",
+        ["--nvidia-driver", "570.124.06", "--gpu-cc", "8.6", "--torch", "2.11", "--variant", "cu128"],
+        ["  ✓ cu128    driver 570.124.06 meets 525.60.13 (CUDA 12.x); every GPU is supported  ← asked for with --variant"],
+        ["← chosen"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case, args, shown, never", SAID_ONCE, ids=[case[0] for case in SAID_ONCE])
+def test_plan_text_says_each_thing_once(case, args, shown, never):
+    result = torchup("plan", "--offline", *ANOTHER_MACHINE, *args)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for line in shown:
+        assert lines.count(line) == 1, (line, result.stdout)
+    for text in never:
+        assert text not in result.stdout, (text, result.stdout)
+    assert not any("✗" in line and "←" in line for line in lines), result.stdout
+
+
+def test_a_detected_gpu_is_named_once_with_its_family(tmp_path):
+    env = isolated_env([fake_h100_tools(tmp_path)], PIP_CONFIG_FILE="/dev/null")
+    result = torchup("plan", "--offline", "--python", sys.executable, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "  GPU 0: NVIDIA H100 80GB HBM3, compute capability 9.0 (Hopper: H100, H200, GH200)  (detected: " in result.stdout
+
+
+def test_the_readme_plan_text_is_what_the_command_prints():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    command = "$ torchup plan --offline --os linux --arch x86_64 --python-version 3.12 --nvidia-driver 570.86.15 --gpu-cc 8.6\n"
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    result = torchup(*command[len("$ torchup ") :].split())
+    assert result.stdout == shown

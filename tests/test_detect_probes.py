@@ -3,7 +3,9 @@
 import time
 
 from tests.conftest import calls, isolated_env, replay_tool, write_tool
-from torchup.installer.detect import amd, apple_facts, intel, machine, nvidia
+from torchup.installer.compat import load
+from torchup.installer.detect import Accelerators, EnvironmentFacts, Facts, amd, apple_facts, intel, machine, nvidia
+from torchup.installer.detect.report import apple_line
 from torchup.installer.host import Host
 
 QUERY = f"--query-gpu={nvidia.QUERY_FIELDS} --format=csv,nounits"
@@ -244,9 +246,15 @@ def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):
     platform = {"system": "Darwin", "machine": "arm64", "mac_version": "14.5"}
     facts = machine.probe(Host(fake_root.path, isolated_env([tool_dir])), platform, None)
     assert facts.cpu.model == "Apple M1 Pro"
-    assert apple_facts(facts) == (("Apple M1 Pro", "14.5", True))
-    older = facts._replace(mac_version="12.1")
-    assert apple_facts(older).mps_supported is False
+    assert apple_facts(facts) == ("Apple M1 Pro", "14.5")
+    # Whether MPS is there is the compatibility data's judgement (macOS 12.3 or newer), made where it is shown.
+    assert load().mps_available(apple_facts(facts).macos) is True
+    older = apple_facts(facts._replace(mac_version="12.1"))
+    assert load().mps_available(older.macos) is False
+    shown = apple_line(older)
+    assert (shown.mark, shown.text) == ("warn", "Apple M1 Pro, macOS 12.1: MPS needs macOS 12.3 or newer")
+    document = Facts(1, "python3", facts, None, None, None, Accelerators(None, None, None, older), EnvironmentFacts({}, [], None), {}).as_data()
+    assert document["accelerators"]["apple"] == {"chip": "Apple M1 Pro", "macos": "12.1", "mps_supported": False}
 
 
 def test_driver_libraries_on_ld_library_path_are_not_reported(fake_root, tmp_path):

@@ -1,10 +1,10 @@
-"""The decision, table-driven. Each case names the data rows it rests on (installer/plan/compatibility.json)
+"""The decision, table-driven. Each case names the data rows it rests on (installer/compat/compatibility.json)
 and, through them, their sources."""
 
 import pytest
 
-from torchup.installer.plan.data import load
-from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide
+from torchup.installer.compat import Build, load
+from torchup.installer.plan.policy import Gpu, PlanError, PlanInputs, decide, runs_here
 
 DATA = load()
 
@@ -464,7 +464,7 @@ def test_every_row_names_a_known_source():
     import json
     import re
 
-    from torchup.installer.plan.data import DATA_FILE
+    from torchup.installer.compat import DATA_FILE
 
     raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     sources = set(raw["sources"])
@@ -492,7 +492,7 @@ def test_every_row_names_a_known_source():
 
 def test_sources_are_public_addresses():
     """What the plan cites must be reachable by anyone: a URL, never a note or file of this project."""
-    from torchup.installer.plan.data import load
+    from torchup.installer.compat import load
 
     for key, text in DATA.sources.items():
         assert text.split(" — ")[0].startswith("https://") or "https://" in text, key
@@ -514,3 +514,80 @@ def test_what_pypi_would_have_given_is_said_where_it_differs():
     assert any("torch==2.15.0` from PyPI would install the cu132 build" in note for note in decision().notes)
     assert any("torch==2.11.0` from PyPI would install the cu130 build" in note for note in decision(arch="aarch64", torch="2.11").notes)
     assert not any("from PyPI" in note for note in decision(arch="aarch64", torch="2.10").notes)
+
+
+@pytest.mark.parametrize(
+    "version, variant, given, expected",
+    [
+        ("2.7.1", "cu118", dict(nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]), True),
+        (
+            "2.13.0",
+            "cu130",
+            dict(nvidia_driver="570.124.06", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
+            "driver 570.124.06 is older than 580, the minimum for CUDA 13.x",
+        ),
+        (
+            "2.7.0",
+            "cu128",
+            dict(nvidia_driver="570.124.06", ccs=[("Tesla V100-SXM2-16GB", "7.0")]),
+            "GPU 0 (Tesla V100-SXM2-16GB, compute capability 7.0) has no kernels in this build (sm_75, sm_80, sm_86, sm_90, sm_100, sm_120 + PTX 12.0)",
+        ),
+        ("1.13.1", "cu117", dict(nvidia_driver="570.124.06"), None),  # a release the data does not know
+        ("2.15.0", "cu126", dict(nvidia_driver="570.124.06"), None),  # a build 2.15 does not publish
+        ("2.13.0", "rocm7.2", dict(os="windows", rocm_archs=("gfx942",)), None),  # nor does Windows
+    ],
+)
+def test_runs_here_judges_one_build_of_one_release(version, variant, given, expected):
+    """The question a bundle and a locked project ask: does this exact build run on this machine?"""
+    candidate = runs_here(DATA, inputs(**given), version, Build.parse(variant))
+    if expected is None:
+        assert candidate is None
+    elif expected is True:
+        assert candidate.accepted, candidate.reason
+    else:
+        assert (candidate.accepted, candidate.reason) == (False, expected)
+
+
+@pytest.mark.parametrize(
+    "given, release_basis, newer_lost, variant_basis, asked_misfit",
+    [
+        (
+            dict(python="3.12", nvidia_driver="570.86.15", ccs=[(None, "8.6")]),
+            "the newest release with a build for this machine's GPU",
+            "torch 2.15.0: driver 570.86.15 is older than 580, the minimum for CUDA 13.x",
+            "the newest build that fits",
+            None,
+        ),
+        (
+            dict(torch="2.7", variant="cu118"),
+            "the newest release matching --torch 2.7 with a cu118 build for Python 3.11 on Linux x86_64",
+            None,
+            "asked for with --variant",
+            "cu118 was asked for although no NVIDIA GPU detected",
+        ),
+        (
+            dict(torch="2.13", nvidia_driver="450.80.02", ccs=[("NVIDIA A100-SXM4-80GB", "8.0")]),
+            "the newest release matching --torch 2.13 with a wheel for Python 3.11 on Linux x86_64",
+            None,
+            "no release matching --torch 2.13 has a GPU build that fits: driver 450.80.02 is older than 580, the minimum for CUDA 13.x; "
+            "an NVIDIA driver 580 or newer would allow cu132; torch 2.7.1 has a build for it (cu118): --torch 2.7",
+            None,
+        ),
+    ],
+)
+def test_each_reason_is_kept_once_and_whole_where_one_line_needs_it(given, release_basis, newer_lost, variant_basis, asked_misfit):
+    """The text shows the parts apart (the table and the notes say the rest); the JSON document and
+    install's progress line get each reason whole."""
+    result = decision(**given)
+    assert (result.release_basis, result.newer_lost, result.variant_basis, result.asked_misfit) == (release_basis, newer_lost, variant_basis, asked_misfit)
+    assert result.release_reason == release_basis + (f" ({newer_lost})" if newer_lost else "")
+    fits = result.chosen.accepted and result.build.accelerated
+    assert result.variant_reason == (f"{variant_basis}: {result.chosen.reason}" if fits else variant_basis)
+    assert asked_misfit is None or asked_misfit in result.notes
+
+
+def test_a_gpu_is_labelled_by_what_is_known_of_it():
+    assert Gpu(0, None, "8.6").label() == "GPU 0 (compute capability 8.6)"
+    assert Gpu(1, "NVIDIA L4", "8.9").label() == "GPU 1 (NVIDIA L4, compute capability 8.9)"
+    assert Gpu(2, "NVIDIA GeForce RTX 3080 Laptop GPU", None).label() == "GPU 2 (NVIDIA GeForce RTX 3080 Laptop GPU)"
+    assert DATA.gpu_family("8.9") == "Ada: RTX 40, L4, L40" and DATA.gpu_family("9.9") is None and DATA.gpu_family(None) is None

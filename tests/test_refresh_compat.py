@@ -50,7 +50,7 @@ def test_new_releases_builds_and_python_ranges_are_reported(local_index, tmp_pat
     local_index.add_listing("whl/cu130/torch", wheels("2.15.0", "cu130", pythons=("311", "312", "313", "314", "315")) + wheels("2.15.1", "cu130"))
     local_index.add_listing("whl/cu133/torch", wheels("2.15.0", "cu133", pythons=("312",), platforms=("manylinux_2_28_x86_64",)))
     # Data as it was before PyPI's file list was read per platform: 2.5 with Python 3.13 everywhere.
-    data = json.loads((REPO / "installer" / "plan" / "compatibility.json").read_text())
+    data = json.loads((REPO / "installer" / "compat" / "compatibility.json").read_text())
     release = next(r for r in data["releases"] if r["version"] == "2.5.1")
     for row in release["platforms"].values():
         row.pop("python_max", None)

@@ -1,4 +1,4 @@
-"""For maintainers: what the package indexes say that installer/plan/compatibility.json does not.
+"""For maintainers: what the package indexes say that installer/compat/compatibility.json does not.
 
     .venv/bin/python tools/refresh_compat.py [--index-base URL] [--pypi URL] [--variant NAME]... [--timeout S]
 
@@ -23,8 +23,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from torchup.installer.compat import DATA_FILE, Compatibility, load
 from torchup.installer.plan import index
-from torchup.installer.plan.data import DATA_FILE, Compatibility, load
 
 PLATFORM_PATTERNS = (
     (re.compile(r"^(many|musl)?linux.*_x86_64$"), "linux-x86_64"),

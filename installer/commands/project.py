@@ -48,9 +48,9 @@ class Initialized(Outcome):
 
 def init(context, options: InitOptions) -> Initialized:
     from .. import project
+    from ..compat import load
     from ..detect import detect
     from ..plan import make_plan
-    from ..plan.data import load
 
     if options.extras and options.tool != "uv":
         raise TorchupError("Invalid value for --extras: optional groups per build are uv's (conflicts); poetry and pdm get the Linux build")
@@ -100,9 +100,9 @@ class Checked(Outcome):
 
 
 def check(context, options: CheckOptions) -> Checked:
+    from ..compat import load
     from ..detect import detect
     from ..plan import Overrides, build_inputs
-    from ..plan.data import load
     from ..project import check as checking
 
     project = checking.load(Path(options.path))

@@ -35,9 +35,11 @@ _CUDA_RUNTIME_LIBRARY = r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolve
 
 
 class AppleFacts(NamedTuple):
+    """Apple Silicon as found; whether MPS is available there is the compatibility data's to say
+    (:meth:`~installer.compat.Compatibility.mps_available`), judged where it is shown."""
+
     chip: Optional[str]
     macos: Optional[str]
-    mps_supported: bool
 
 
 class Accelerators(NamedTuple):
@@ -67,7 +69,13 @@ class Facts(NamedTuple):
     unknown: Dict[str, Dict[str, str]]
 
     def as_data(self) -> dict:
-        return as_data(self)
+        document = as_data(self)
+        apple = self.accelerators.apple
+        if apple:
+            from ..compat import load  # only on Apple Silicon: the document says what MPS needs there
+
+            document["accelerators"]["apple"]["mps_supported"] = load().mps_available(apple.macos)
+        return document
 
 
 def as_data(value: Any) -> Any:
@@ -98,10 +106,7 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
 def apple_facts(machine_facts: machine.MachineFacts) -> Optional[AppleFacts]:
     if machine_facts.os != "Darwin" or machine_facts.arch != "arm64":
         return None
-    from ..plan.data import load  # only here: on Apple Silicon alone
-
-    version = tuple(int(part) for part in (machine_facts.mac_version or "0").split(".")[:2])
-    return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version, version >= load().mps_macos_min)
+    return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version)
 
 
 def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:

@@ -2,7 +2,7 @@
 
 from typing import List, NamedTuple, Optional
 
-from . import Facts
+from . import AppleFacts, Facts
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MARKS = {OK: "✓", WARN: "!", FAIL: "✗"}
@@ -169,11 +169,19 @@ def accelerator_section(facts: Facts) -> Section:
         names = ", ".join(a.intel.gpu_names) or ", ".join(a.intel.pci_devices)
         lines.append(Line(WARN, f"Intel display device: {names}", "a hint only: PyTorch's XPU build supports Arc and Data Center GPUs, not every iGPU"))
     if a.apple:
-        mps = "MPS available" if a.apple.mps_supported else "MPS needs macOS 12.3 or newer"
-        lines.append(Line(OK if a.apple.mps_supported else WARN, f"{a.apple.chip or 'Apple Silicon'}, macOS {a.apple.macos}: {mps}"))
+        lines.append(apple_line(a.apple))
     if not lines:
         lines.append(Line(OK, "no GPU found: a CPU build of PyTorch fits this machine"))
     return Section("Accelerators", lines)
+
+
+def apple_line(apple: AppleFacts) -> Line:
+    from ..compat import load  # only on Apple Silicon: MPS's macOS floor is the compatibility data's
+
+    data = load()
+    available = data.mps_available(apple.macos)
+    mps = "MPS available" if available else f"MPS needs macOS {data.mps_macos_min} or newer"
+    return Line(OK if available else WARN, f"{apple.chip or 'Apple Silicon'}, macOS {apple.macos}: {mps}")
 
 
 NVIDIA_ERROR_HINTS = {

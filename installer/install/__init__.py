@@ -20,11 +20,11 @@ from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .. import runner, target
 from ..bundle import read_bundle
+from ..compat import BuildKind
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_cert, pip_sources
-from ..plan.data import BuildKind
 from .backends import Pip, Sources, Uv
 from .transaction import STATE_DIR, Transaction
 
@@ -170,7 +170,7 @@ def user_sources(facts: Facts, installer) -> Tuple[Sources, List[str]]:
 
 
 def companions_for(plan: Plan) -> List[str]:
-    from ..plan.data import load, version_tuple
+    from ..compat import load, version_tuple
 
     release = version_tuple(plan.decision.release.version)[:2]
     return ["numpy<2" if release < load().numpy2_from_torch else "numpy", "scipy"]

@@ -6,10 +6,10 @@ bundled data (``policy``), then confirmed against the index itself unless offlin
 
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ..compat import Build, Compatibility, load
 from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
 from . import policy
-from .data import Build, BuildKind, Compatibility, load
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
 
 SCHEMA_VERSION = 1
@@ -84,7 +84,8 @@ class Plan(NamedTuple):
             ],
             "inputs": {
                 **{key: (list(value) if isinstance(value, tuple) else value) for key, value in self.inputs._asdict().items() if key != "gpus"},
-                "gpus": [gpu._asdict() for gpu in self.inputs.gpus],
+                # A GPU known only by its compute capability keeps the name the document has always given it.
+                "gpus": [dict(gpu._asdict(), name=gpu.name or f"GPU with compute capability {gpu.compute_capability}") for gpu in self.inputs.gpus],
                 "sources": self.sources,
             },
             "confirmed": self.confirmed,
@@ -145,7 +146,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         driver, rocm_archs = None, ()
     else:
         if overrides.gpu_cc:
-            gpus = tuple(Gpu(i, f"GPU with compute capability {cc}", cc) for i, cc in enumerate(overrides.gpu_cc))
+            gpus = tuple(Gpu(i, None, cc) for i, cc in enumerate(overrides.gpu_cc))
             sources["gpus"] = "--gpu-cc"
         elif nvidia and not overrides.rocm_arch:
             gpus = tuple(Gpu(g.index, g.name, g.compute_capability) for g in nvidia.gpus)
@@ -270,7 +271,7 @@ def make_plan(
         notes = list(decision.notes) + [confirmation.note]
 
     release, build = decision.release, decision.build
-    index_url = data.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
+    index_url = data.index_url(build, base)
     torch = policy.local_version(release, build)
     packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
     return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes)

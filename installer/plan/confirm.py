@@ -10,9 +10,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from packaging.tags import Tag
 
+from ..compat import Build, Compatibility
 from ..errors import TorchupError
 from . import index
-from .data import Build, Compatibility
 from .policy import Candidate, Decision, Eligible, PlanError, PlanInputs, Ranked, decision_for, local_version
 
 
@@ -52,13 +52,10 @@ class IndexCheck(NamedTuple):
         tags = index.supported_tags(interpreter, abis or [interpreter + ("t" if inputs.free_threaded else "")], platforms)
         return cls(data, inputs, eligible, ranked, tags, f"{interpreter} on {platforms[0]}", base, timeout, list(user_sources), cafile)
 
-    def index_url(self, build: Build) -> str:
-        return self.data.pypi_index if build.name == "default" else f"{self.base}/{build.name}"
-
     def on_index(self, decision: Decision) -> Confirmation:
         listings: Dict[str, index.Listing] = {}
         for release, candidate in self._walk(decision):
-            url = self.index_url(candidate.build)
+            url = self.data.index_url(candidate.build, self.base)
             if url not in listings:
                 try:
                     listings[url] = index.fetch_listing(url, "torch", self.timeout, self.cafile)
@@ -140,15 +137,14 @@ class IndexCheck(NamedTuple):
         )
         if not build.accelerated:
             return moved  # its reason says why no GPU build applies ("no GPU detected")
-        chosen = next(c for c in moved.candidates if c.build == build)
-        return moved._replace(variant_reason=f"the best build the source has: {chosen.reason}")
+        return moved._replace(variant_basis="the best build the source has")
 
     def _mark_missing(self, decision: Decision, listings: Dict[str, "index.Listing"]) -> List[Candidate]:
         """Candidates of the chosen release whose wheel an index listing read on the way lacks."""
         marked = []
         for candidate in decision.candidates:
             wanted = local_version(decision.release, candidate.build)
-            listing = listings.get(self.index_url(candidate.build))
+            listing = listings.get(self.data.index_url(candidate.build, self.base))
             if candidate.accepted and listing is not None and not index.matching_wheels(listing, "torch", wanted, self.tags):
                 listed = index.versions_listed(listing, "torch")
                 reason = f"the index has no torch {wanted} wheel for {self.where}" + (

@@ -3,8 +3,8 @@ planner's ``Overrides``, each checked: a value that is none of its kind is bad i
 
 from typing import Mapping
 
+from ..compat import load
 from . import Overrides
-from .data import load
 from .policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
 # No version, driver, architecture or spec is this long: a longer value is a mistake (or an attack), said so at once.

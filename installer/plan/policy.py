@@ -15,16 +15,9 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, major_minor, version_tuple
 from ..errors import TorchupError
-from .data import Build, BuildKind, Compatibility, Release, version_tuple
 
-PLATFORM_NAMES = {
-    "linux-x86_64": "Linux x86_64",
-    "linux-aarch64": "Linux aarch64",
-    "windows-x86_64": "Windows x86_64",
-    "macos-arm64": "macOS arm64",
-    "macos-x86_64": "macOS x86_64",
-}
 # Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
 # (intel/intel-xpu-backend-for-triton#5616).
 XPU_GPU_NAMES = re.compile(r"\bArc\b|Data Center GPU|\bMax\b|\bFlex\b")
@@ -36,8 +29,13 @@ class PlanError(TorchupError):
 
 class Gpu(NamedTuple):
     index: int
-    name: str
+    name: Optional[str]  # None for a GPU given only by its compute capability (--gpu-cc)
     compute_capability: Optional[str]
+
+    def label(self) -> str:
+        """``GPU 0 (NVIDIA A100-SXM4-80GB, compute capability 8.0)``: the GPU as a reason names it."""
+        known = [part for part in (self.name, self.compute_capability and f"compute capability {self.compute_capability}") if part]
+        return f"GPU {self.index}" + (f" ({', '.join(known)})" if known else "")
 
 
 class PlanInputs(NamedTuple):
@@ -63,7 +61,7 @@ class PlanInputs(NamedTuple):
 
     @property
     def platform_name(self) -> str:
-        return PLATFORM_NAMES.get(self.platform, self.platform)
+        return PLATFORMS.get(self.platform, self.platform)
 
     @property
     def gpu_kinds(self) -> List[BuildKind]:
@@ -93,15 +91,34 @@ class Candidate(NamedTuple):
 
 class Decision(NamedTuple):
     release: Release
-    release_reason: str
+    release_basis: str  # why this release; why a newer one lost is ``newer_lost``
     build: Build
-    variant_reason: str
+    variant_basis: str  # why this build; where it was judged to fit, the chosen candidate's reason says how
     candidates: List[Candidate]  # every build of the release for this platform, best first
     notes: List[str]
+    # "torch 2.15.0: <why none of its builds runs on this GPU>", the newest release the GPU lost (also a note).
+    newer_lost: Optional[str] = None
+    # The note that the build asked for with --variant does not fit, which the builds table also shows.
+    asked_misfit: Optional[str] = None
 
     @property
     def variant(self) -> str:
         return self.build.name
+
+    @property
+    def chosen(self) -> Candidate:
+        return next(candidate for candidate in self.candidates if candidate.build == self.build)
+
+    @property
+    def release_reason(self) -> str:
+        """Why this release, whole, as one line says it (the JSON document, install's progress)."""
+        return self.release_basis + (f" ({self.newer_lost})" if self.newer_lost else "")
+
+    @property
+    def variant_reason(self) -> str:
+        """Why this build, whole: its basis and, for a GPU build that fits, how it fits."""
+        chosen = self.chosen
+        return f"{self.variant_basis}: {chosen.reason}" if chosen.accepted and self.build.accelerated else self.variant_basis
 
 
 # --- the releases --------------------------------------------------------------------------
@@ -205,11 +222,6 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
 # --- one build -----------------------------------------------------------------------------
 
 
-def _cc(text: str) -> Tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 def _driver_at_least(driver: str, floor: str) -> bool:
     def numbers(text: str) -> Tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", text))
@@ -264,11 +276,11 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     toolkit = data.toolkit_driver(cuda)
     toolkit_driver = (toolkit.windows if inputs.os == "windows" else toolkit.linux) if toolkit and driver else None
     for gpu in inputs.gpus:
-        label = f"GPU {gpu.index} ({gpu.name}, compute capability {gpu.compute_capability})"
+        label = gpu.label()
         if gpu.compute_capability is None:
-            notes.append(f"GPU {gpu.index} ({gpu.name}): compute capability unknown, not checked")
+            notes.append(f"{label}: compute capability unknown, not checked")
             continue
-        capability = _cc(gpu.compute_capability)
+        capability = major_minor(gpu.compute_capability)
         if any(major == capability[0] and minor <= capability[1] for major, minor in arch_set.sass):
             continue
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
@@ -311,6 +323,20 @@ def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
             "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)",
         )
     return Candidate(build, False, "no Intel GPU detected")
+
+
+def runs_here(data: Compatibility, inputs: PlanInputs, version: str, build: Build) -> Optional[Candidate]:
+    """Build ``build`` of torch ``version`` (``2.7.1``, no local tag) judged on the machine of
+    ``inputs``; None where the data knows no such release, or no such build of it for this
+    platform, and so has nothing to judge it by."""
+    try:
+        release = matching_releases(data, version)[0]
+    except PlanError:
+        return None
+    row = release.platforms.get(inputs.platform)
+    if row is None or not row.build(build.name):
+        return None
+    return evaluate(release, build, inputs, data)
 
 
 def candidates_of(release: Release, inputs: PlanInputs, data: Compatibility) -> List[Candidate]:
@@ -360,24 +386,25 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         notes.append(f"the builds published for torch {release.series} are not verified ({data.cite(' '.join(row.sources))})")
     if release.note:
         notes.append(release.note)
-    newer_without_gpu_build = []
+    newer_lost = asked_misfit = None
     if inputs.variant != "auto":
-        variant_reason = "asked for with --variant"
+        variant_basis = "asked for with --variant"
         if not chosen.accepted:
-            notes.append(f"{inputs.variant} was asked for although {chosen.reason}")
+            asked_misfit = f"{inputs.variant} was asked for although {chosen.reason}"
+            notes.append(asked_misfit)
     elif build.accelerated:
-        variant_reason = f"the newest build that fits: {chosen.reason}"
-        newer_without_gpu_build = [r for r in eligible.releases if r.parsed > release.parsed]
+        variant_basis = "the newest build that fits"
+        newer = [r for r in eligible.releases if r.parsed > release.parsed]
+        if newer and not found:
+            newest = newer[0]
+            blocker = _gpu_blocker(candidates_of(newest, inputs, data), inputs, newest)
+            newer_lost = f"torch {newest.version}: {blocker}"
+            notes.append(f"torch {newest.version} has no build for this machine's GPU ({blocker}) → {local_version(release, build)}")
     else:
-        variant_reason = _why_no_accelerator(release, inputs, data, candidates)
-    release_reason = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
-    if newer_without_gpu_build and not found:
-        newest = newer_without_gpu_build[0]
-        blocker = _gpu_blocker(candidates_of(newest, inputs, data), inputs, newest)
-        release_reason += f" (torch {newest.version}: {blocker})"
-        notes.append(f"torch {newest.version} has no build for this machine's GPU ({blocker}) → {local_version(release, build)}")
+        variant_basis = _why_no_accelerator(release, inputs, data, candidates)
+    release_basis = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
     notes += _pypi_default_note(release, inputs, build)
-    return Decision(release, release_reason, build, variant_reason, candidates, notes)
+    return Decision(release, release_basis, build, variant_basis, candidates, notes, newer_lost, asked_misfit)
 
 
 def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, found: Optional[str], accelerated: bool) -> str:

@@ -1,8 +1,16 @@
-"""A plan as text: the choice, the reasons, every build considered, the inputs and where they came from."""
+"""A plan as text: the choice, the reasons, every build considered, the inputs and where they came from.
 
+Each thing is said once: why a build fits stands in the builds table, not again on the build
+line; why a newer release lost stands in the notes, not again on the release line; each GPU is
+described once, in the inputs.
+"""
+
+from ..compat import load
 from . import Plan
+from .policy import Candidate
 
 MARKS = {True: "✓", False: "✗"}
+ASKED_MISFIT = "!"  # a build that does not fit, installed anyway because --variant asked for it
 
 
 def render_text(plan: Plan) -> str:
@@ -14,16 +22,16 @@ def render_text(plan: Plan) -> str:
     out = [
         f"Plan: torch {plan.torch} from {where}",
         f"  install: {command}",
-        f"  release {d.release.version}: {d.release_reason}",
-        f"  build {plan.variant}: {d.variant_reason}",
+        f"  release {d.release.version}: {d.release_basis}",
+        f"  build {plan.variant}: {d.variant_basis}",
         *_size_line(plan),
         "",
         f"Builds of torch {d.release.version} for {plan.inputs.platform_name}",
     ]
     width = max(len(c.variant) for c in plan.candidates)
     for candidate in plan.candidates:
-        chosen = "  ← chosen" if candidate.variant == plan.variant else ""
-        out.append(f"  {MARKS[candidate.accepted]} {candidate.variant:<{width}}  {candidate.reason}{chosen}")
+        mark, chosen = _marks(plan, candidate)
+        out.append(f"  {mark} {candidate.variant:<{width}}  {candidate.reason}{chosen}")
         out.extend(f"      {note}" for note in candidate.notes)
     out.append("")
     out.append("Inputs")
@@ -36,8 +44,11 @@ def render_text(plan: Plan) -> str:
         shown.append(("glibc", i.glibc, "detected"))
     if i.nvidia_driver:
         shown.append(("NVIDIA driver", i.nvidia_driver, plan.sources.get("nvidia_driver")))
+    data = load()
     for gpu in i.gpus:
-        shown.append((f"GPU {gpu.index}", f"{gpu.name}, compute capability {gpu.compute_capability or 'unknown'}", plan.sources.get("gpus")))
+        family = data.gpu_family(gpu.compute_capability)
+        described = f"compute capability {gpu.compute_capability or 'unknown'}" + (f" ({family})" if family else "")
+        shown.append((f"GPU {gpu.index}", f"{gpu.name}, {described}" if gpu.name else described, plan.sources.get("gpus")))
     if not i.gpus and "gpus" in plan.sources:
         shown.append(("GPUs", "none", plan.sources["gpus"]))
     if i.rocm_archs:
@@ -46,16 +57,26 @@ def render_text(plan: Plan) -> str:
         shown.append(("Jetson", f"L4T {i.jetson}", plan.sources.get("jetson")))
     for label, value, source in shown:
         out.append(f"  {label}: {value}" + (f"  ({source})" if source else ""))
-    if plan.notes:
+    notes = [note for note in plan.notes if note != d.asked_misfit]  # the builds table already says it
+    if notes:
         out.append("")
         out.append("Notes")
-        out.extend(f"  ! {note}" for note in plan.notes)
+        out.extend(f"  ! {note}" for note in notes)
     return "\n".join(out) + "\n"
+
+
+def _marks(plan: Plan, candidate: Candidate):
+    """The mark before a build and what follows its reason: the chosen build says why it was chosen."""
+    if candidate.variant != plan.variant:
+        return MARKS[candidate.accepted], ""
+    if plan.inputs.variant != "auto":
+        return (MARKS[True] if candidate.accepted else ASKED_MISFIT), "  ← asked for with --variant"
+    return MARKS[candidate.accepted], "  ← chosen"
 
 
 def _size_line(plan: Plan):
     """What the plan costs in disk and download, beside the other kind of build (a CI cache has limits)."""
-    from .data import BuildKind, load
+    from ..compat import BuildKind
 
     data = load()
     size = plan.size_gb

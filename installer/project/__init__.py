@@ -26,9 +26,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from tomlkit.exceptions import TOMLKitError
 
+from ..compat import BuildKind
 from ..errors import TorchupError
 from ..plan import Plan
-from ..plan.data import BuildKind
 
 TOOLS = ("uv", "poetry", "pdm")
 LINUX = "sys_platform == 'linux'"

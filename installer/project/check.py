@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from tomlkit.exceptions import TOMLKitError
 
-from ..plan.data import Build, BuildKind, Compatibility
+from ..compat import Build, BuildKind, Compatibility
 from . import ProjectError
 
 COMPANIONS = ("torchvision", "torchaudio")
@@ -317,20 +317,14 @@ def _lock_findings(project: Project, data: Compatibility, inputs) -> List[Findin
     torches = [entry for entry in project.locked if entry.name == "torch"]
     found = []
     if inputs is not None:
-        from ..plan.policy import PlanError, evaluate, matching_releases
+        from ..plan.policy import runs_here
 
         for entry in torches:
             build = Build.parse(_local(entry.version) or "")
             if not build or build.kind not in (BuildKind.CUDA, BuildKind.ROCM) or inputs.os != "linux":
                 continue
-            try:
-                release = matching_releases(data, entry.version.split("+")[0])[0]
-            except PlanError:  # a release the data does not know: nothing to judge it by
-                continue
-            if inputs.platform not in release.platforms or not release.platforms[inputs.platform].build(build.name):
-                continue
-            candidate = evaluate(release, build, inputs, data)
-            if not candidate.accepted:
+            candidate = runs_here(data, inputs, entry.version.split("+")[0], build)
+            if candidate and not candidate.accepted:
                 found.append(
                     Finding(
                         "P05",

@@ -1,5 +1,7 @@
 """The bundled compatibility data (compatibility.json beside this file), as small typed views.
 
+The one place every compatibility fact lives: detection (MPS's macOS floor), planning, the
+findings, bundles and project checks all read it from here, and it imports nothing of theirs.
 Standard library only: `torchup fix` and the setup preflight read it before any package is installed.
 
 The JSON is the reviewed artefact: every row names keys of its "sources" map, and rows whose
@@ -16,10 +18,29 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
+SCHEMA = 1  # the shape of compatibility.json this code reads
+# The platforms wheels are published for, a closed set: a row naming another fails to load.
+PLATFORMS = {
+    "linux-x86_64": "Linux x86_64",
+    "linux-aarch64": "Linux aarch64",
+    "windows-x86_64": "Windows x86_64",
+    "macos-arm64": "macOS arm64",
+    "macos-x86_64": "macOS x86_64",
+}
+
+
+class CompatibilityDataError(ValueError):
+    """compatibility.json breaks a rule ``load`` checks; the message names the file and the row."""
 
 
 def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
+
+
+def major_minor(text: str) -> Tuple[int, int]:
+    """An ``X.Y`` pair, a compute capability (``"8.6"``) or a CUDA release (``"13.0"``), as ``(X, Y)``."""
+    major, minor = text.split(".")
+    return int(major), int(minor)
 
 
 class BuildKind(enum.Enum):
@@ -147,6 +168,7 @@ class Compatibility(NamedTuple):
     sources: Dict[str, str]
     releases: List[Release]  # newest first
     arch_sets: Dict[str, ArchSet]
+    gpu_families: Dict[Tuple[int, int], str]  # compute capability -> "Ada: RTX 40, L4, L40"
     driver_floors: Dict[int, DriverFloor]
     toolkit_drivers: List[ToolkitDriver]
     rocm: Dict[str, RocmArchs]
@@ -154,9 +176,13 @@ class Compatibility(NamedTuple):
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
-    mps_macos_min: Tuple[int, ...]
+    mps_macos_min: str  # the oldest macOS whose PyTorch has MPS on Apple Silicon
     default_index_base: str
     pypi_index: str
+
+    def index_url(self, build: Build, base: str) -> str:
+        """Where ``build`` is fetched from: PyPI for its own macOS wheel, else ``<base>/<variant>``."""
+        return self.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
 
     def release(self, version: str) -> Optional[Release]:
         return next((release for release in self.releases if release.version == version), None)
@@ -165,6 +191,14 @@ class Compatibility(NamedTuple):
         """The full-feature driver row of the newest toolkit not newer than ``cuda``."""
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
+
+    def mps_available(self, macos: Optional[str]) -> bool:
+        """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
+        return macos is not None and version_tuple(macos)[:2] >= version_tuple(self.mps_macos_min)
+
+    def gpu_family(self, compute_capability: Optional[str]) -> Optional[str]:
+        """The architecture and example products of a compute capability (``"Ada: RTX 40, L4, L40"``), where the data has them."""
+        return self.gpu_families.get(major_minor(compute_capability)) if compute_capability else None
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
         given = version_tuple(l4t)
@@ -192,18 +226,9 @@ class Compatibility(NamedTuple):
         return ", ".join(dict.fromkeys(found)) or keys
 
 
-def _cc(text: str) -> Tuple[int, int]:
-    major, minor = text.split(".")
-    return int(major), int(minor)
-
-
 def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, ArchSet]) -> PlatformRow:
-    builds = [Build.parse(name) for name in raw["builds"]]
-    unknown = [name for name, build in zip(raw["builds"], builds) if build is None]
-    if unknown:
-        raise ValueError(f"compatibility.json: unknown build names {unknown}")
     return PlatformRow(
-        builds=builds,
+        builds=[Build.parse(name) for name in raw["builds"]],
         arch_sets={name: arch_sets[archs] for name, archs in raw["builds"].items() if archs},
         python_max=version_tuple(raw["python_max"]) if "python_max" in raw else python_max,
         glibc=raw.get("glibc"),
@@ -215,9 +240,23 @@ def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, A
 
 @lru_cache(maxsize=None)
 def load(path: Path = DATA_FILE) -> Compatibility:
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    """The data, checked first (``validate``): a broken row raises :class:`CompatibilityDataError`."""
+    from .validate import check  # here: it reads this module's closed sets
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CompatibilityDataError(f"{path.name}: line {error.lineno}: not JSON ({error.msg})") from None
+    check(raw, path.name)
     arch_sets = {
-        name: ArchSet(name, [_cc(cc) for cc in row["sass"]], _cc(row["ptx"]) if row["ptx"] else None, row.get("ptx_os", []), row["verified"], row["source"])
+        name: ArchSet(
+            name,
+            [major_minor(cc) for cc in row["sass"]],
+            major_minor(row["ptx"]) if row["ptx"] else None,
+            row.get("ptx_os", []),
+            row["verified"],
+            row["source"],
+        )
         for name, row in raw["cuda_arch_sets"].items()
     }
     releases = []
@@ -239,21 +278,22 @@ def load(path: Path = DATA_FILE) -> Compatibility:
     releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
     jetson = [
-        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", _cc(row["cuda"]) if row["cuda"] else None, row["source"])
+        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", major_minor(row["cuda"]) if row["cuda"] else None, row["source"])
         for row in raw["jetson"]
     ]
     return Compatibility(
         sources=raw["sources"],
         releases=releases,
         arch_sets=arch_sets,
+        gpu_families={major_minor(cc): family for cc, family in raw["gpu_families"]["by_compute_capability"].items()},
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
-        toolkit_drivers=[ToolkitDriver(_cc(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
+        toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
         sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
         sizes_source=raw["sizes"]["source"],
-        mps_macos_min=version_tuple(raw["mps"]["macos_min"]),
+        mps_macos_min=raw["mps"]["macos_min"],
         default_index_base=raw["index"]["default_base"],
         pypi_index=raw["index"]["pypi"],
     )
