@@ -314,12 +314,13 @@ def test_cpu_gemm_is_shown_not_judged_and_a_fleet_median_needs_three():
     two[1]["allreduce"] = [dict(two[1]["allreduce"][0], busbw_gbps=0.6)]  # and half the bus bandwidth: no warning either
     judged = report.judge(records(two))
     assert judged["failing"] == [] and node(judged, "1")["status"] == "pass"
-    # Three: the one whose fp32 is slow fails, on fp32.
+    # Three: the one whose fp32 is slow fails, on fp32, and the page draws that.
     three = gpu_ranks([rank_record(str(r), r) for r in range(3)])
     three[2]["gemm"]["fp32"] = 0.05
     judged = report.judge(records(three))
     cell = node(judged, "2")["columns"]["gemm"]
     assert judged["failing"] == ["2"] and cell == {"status": "fail", "text": "rank 2 fp32 0.05 TFLOPS, 50% below the fleet median 0.1", "metric": "fp32"}
+    assert report.gemm_shown(node(judged, "2")) == ("fp32", 0.05) and report.gemm_shown(node(judged, "0")) == ("bf16", 0.5)
     assert judged["figures"]["median_quorum"] == 3
 
 
@@ -354,6 +355,22 @@ def test_two_machines_under_one_name_are_a_finding_never_merged(tmp_path):
     assert merged["failing"] == ["gpu-07"] and len(merged["nodes"]) == 2
     assert all("two machines under one name" in n["columns"]["joined"]["text"] for n in merged["nodes"])
     assert node(fleet.merge([str(tmp_path / "c"), str(tmp_path / "c" / "gpu-07.json")]), "gpu-07")["status"] == "pass"
+
+
+def unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def test_markdown_escapes_what_it_quotes():
+    ranks = [dict(rank_record("0", 0, exact=False), host="<img src=x onerror=alert(1)>"), dict(rank_record("1", 1, numpy="2.3.5|`x`"), host="a*b_c|@team")]
+    markdown = report.render_markdown(report.judge(records(ranks)))
+    assert not re.search(r"(?<!\\)[<>]", markdown) and "\\<img src=x onerror=alert(1)\\>" in markdown
+    assert "| 1 | a\\*b\\_c\\|\\@team |" in markdown and "`` 2.3.5\\|`x` ``" in markdown
+    tables = [[line for line in block.splitlines() if line.startswith("|")] for block in markdown.split("\n\n")]
+    tables = [rows for rows in tables if rows]
+    assert len(tables) == 2  # drift, then the grid: every row has its header's cells, none of its own
+    assert all(unescaped_pipes(line) == unescaped_pipes(rows[0]) for rows in tables for line in rows), tables
+    assert report.md_code("a`b", in_table=False) == "``a`b``" and report.md_text("*x* [y](z)") == "\\*x\\* \\[y\\](z)"
 
 
 # --- real nodes on 127.0.0.1 ----------------------------------------------------------------
@@ -588,9 +605,9 @@ def chromium():
     return found
 
 
-def screenshot(page: Path, png: Path, tmp_path: Path, height: int):
+def screenshot(page: Path, png: Path, tmp_path: Path, height: int, width: int = 1400):
     subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size=1400,{height}", f"--screenshot={png}", page.as_uri()],
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},{height}", f"--screenshot={png}", page.as_uri()],
         capture_output=True,
         timeout=120,
         check=True,
@@ -668,6 +685,65 @@ def test_a_thousand_nodes_stay_readable_in_chromium(two_nodes, tmp_path):
     )
     width, height, rows = screenshot(tmp_path / "grid.html", tmp_path / "grid.png", tmp_path, 900)
     assert swatch_rows(rows, 28) == ["fail", "fail", "fail"]  # the three changed nodes; 997 healthy ones folded
+
+
+def troubled_gpu_fleet() -> dict:
+    """Four GPU nodes: node 2 slow in fp32 only, node 3 with a long host name and a long differing value."""
+    ranks = gpu_ranks([dict(rank_record(str(r), r), gemm={"n": 8192, "bf16": 300.0 + r, "fp32": 90.0}) for r in range(4)])
+    ranks[2]["gemm"]["fp32"] = 45.0
+    ranks[3]["host"] = "ip-10-200-13-7.eu-central-1.compute.internal.example-cluster-with-a-long-name"
+    ranks[3]["facts"]["env.NCCL_SOCKET_IFNAME"] = "=" + ",".join(f"enp{i}s0f{i % 4}" for i in range(40))
+    return report.judge(records(ranks))
+
+
+def bands(rows, x):
+    """(status, first row, last row) of each status colour's run down column ``x``."""
+    colours = {tuple(int(value[i : i + 2], 16) for i in (1, 3, 5)): status for status, value in report.COLOURS.items()}
+    found = []
+    for y, line in enumerate(rows):
+        status = colours.get(line[x])
+        if status and found and found[-1][0] == status and found[-1][2] == y - 1:
+            found[-1][2] = y
+        elif status:
+            found.append([status, y, y])
+    return found
+
+
+def colour(value: str):
+    return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_page_fits_wraps_its_problems_and_draws_the_failing_metric_in_chromium(width, tmp_path):
+    judged = troubled_gpu_fleet()
+    page = tmp_path / "page.html"
+    page.write_text(report.render_html(judged))
+    text = page.read_text()
+    assert text.count("All nodes:") == 1 and "<b>torch</b> 2.13.0+cpu" in text and "<b>gpu.model</b> NVIDIA L40S" in text  # once, at the top
+    _, height, rows = screenshot(page, tmp_path / f"page-{width}.png", tmp_path, 1000, width=width)
+    white = (255, 255, 255)
+    # Nothing reaches the window's right edge: the grid and its problem text fit, wrapped, at this width.
+    assert all(line[x] == white for line in rows for x in range(width - 8, width)), f"something is clipped at {width} px"
+    rule = next(y for y, line in enumerate(rows) if sum(pixel == colour("#212121") for pixel in line) > 300)  # the grid's header rule
+    assert max(x for x, pixel in enumerate(rows[rule]) if pixel == colour("#212121")) < width - 12
+    last = max(y for y, line in enumerate(rows) if any(pixel != white for pixel in line))
+    assert last < height - 20  # the whole page is in the shot
+    # Rows: node 2 (fp32 slow) and node 3 (drift) fail, then 0 and 1; node 2's bar is drawn in fp32, the others' in bf16.
+    found = bands(rows, 22)
+    assert [status for status, _, _ in found] == ["fail", "fail", "pass", "pass"], found
+    for (status, top, bottom), precision in zip(found, ("fp32", "bf16", "bf16", "bf16")):
+        drawn = {p for p in ("bf16", "fp32") if any(colour(report.BAR_COLOURS[p]) in rows[y] for y in range(top, bottom + 1))}
+        assert drawn == {precision}, (status, drawn)
+
+
+def test_the_problem_text_wraps_rather_than_widens_the_page(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(report.render_html(troubled_gpu_fleet()))
+    heights = {}
+    for width in (1400, 800):
+        _, _, rows = screenshot(page, tmp_path / f"page-{width}.png", tmp_path, 1000, width=width)
+        heights[width] = max(y for y, line in enumerate(rows) if any(pixel != (255, 255, 255) for pixel in line))
+    assert heights[800] > heights[1400] + 20, heights  # the same text, in more lines
 
 
 @pytest.mark.parametrize("planted", ["node-0.json", "node-0.log", "fleet.html", "the directory", "--html"])

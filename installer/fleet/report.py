@@ -492,6 +492,10 @@ def headline(report: dict) -> str:
     return f"torchup fleet: {reported} of {expected} node(s) reported, {len(report['failing'])} failing: {verdict}"
 
 
+def _shared_words(report: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in (report.get("shared") or {}).items())
+
+
 def _who(node: dict) -> str:
     """A node as a person reads it: its name, and its host (or, without one, its report file when two share the name)."""
     machine = node.get("host") or (node.get("origin") if node.get("duplicate") else None)
@@ -500,6 +504,8 @@ def _who(node: dict) -> str:
 
 def render_text(report: dict, verbose: bool = False) -> str:
     lines = [headline(report)]
+    if report.get("shared"):
+        lines.append("all nodes: " + _shared_words(report))
     if report["drift"]:
         lines += ["", "drift (the fleet's value, then the nodes that differ)"]
         for row in report["drift"]:
@@ -543,18 +549,41 @@ def render_json(report: dict) -> str:
     return json.dumps(report, indent=2) + "\n"
 
 
+# Markdown a bug tracker or a step summary renders: what the report quotes (node and host names,
+# values) must not become emphasis, links, HTML, mentions or table cells of its own.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~&$@])")
+
+
+def md_text(value) -> str:
+    """Plain text in Markdown: on one line, its punctuation escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def md_code(value, in_table: bool = True) -> str:
+    """A value as inline code, fenced past any backticks it holds; a table cell's pipes escaped."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return fence + (text.replace("|", "\\|") if in_table else text) + fence
+
+
 def render_markdown(report: dict) -> str:
-    lines = [f"### {headline(report)}", ""]
+    lines = [f"### {md_text(headline(report))}", ""]
+    if report.get("shared"):
+        lines += ["All nodes: " + ", ".join(f"{md_text(key)} {md_code(value, in_table=False)}" for key, value in report["shared"].items()), ""]
     if report["drift"]:
         lines += ["| fact | fleet value | differing nodes |", "|---|---|---|"]
         for row in report["drift"]:
-            lines.append(f"| `{row['key']}` | `{row['majority']}` | " + ", ".join(f"{node}: `{value}`" for node, value in row["nodes"].items()) + " |")
+            others = ", ".join(f"{md_text(node)}: {md_code(value)}" for node, value in row["nodes"].items())
+            lines.append(f"| {md_code(row['key'])} | {md_code(row['majority'])} | {others} |")
         lines.append("")
     lines += ["| node | host | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
     marks = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "-"}
     shown = [n for n in report["nodes"] if n["status"] != Status.PASS.value]
     for node in shown:
-        lines.append(f"| {node['node']} | {node.get('host') or ''} | " + " | ".join(marks[node["columns"][c]["status"]] for c in COLUMNS) + " |")
+        machine = node.get("host") or (node.get("origin") if node.get("duplicate") else None) or ""
+        lines.append(f"| {md_text(node['node'])} | {md_text(machine)} | " + " | ".join(marks[node["columns"][c]["status"]] for c in COLUMNS) + " |")
     healthy = len(report["nodes"]) - len(shown)
     if healthy:
         lines.append(f"| {healthy} healthy | | " + " | ".join("✓" for _ in COLUMNS) + " |")
@@ -579,65 +608,90 @@ def render_junit(report: dict) -> str:
     return ElementTree.tostring(suite, encoding="unicode") + "\n"
 
 
-# One self-contained page: no script, no server, no network. Node rows first by trouble; past
-# FOLD_AFTER nodes the healthy ones are folded under one line.
+# One self-contained page: no script, no server, no network. Node rows first by trouble, each
+# followed by what is wrong with it across the whole grid's width; past FOLD_AFTER nodes the
+# healthy ones are folded under one line. It fits a window 800 px wide.
 FOLD_AFTER = 20
 COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "skip": "#9e9e9e"}
+# A GEMM bar is drawn in its precision's colour: the precision that failed, where one did.
+BAR_COLOURS = {"bf16": "#1565c0", "fp32": "#00838f", "busbw": "#5e35b1"}
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #212121; background: #fff; }
-h1 { font-size: 18px; margin: 0 0 12px; }
-table { border-collapse: separate; border-spacing: 0 3px; }
-th { text-align: left; font-weight: 600; padding: 2px 8px; }
-td { padding: 2px 8px; white-space: nowrap; }
-td.swatch { width: 24px; min-width: 24px; padding: 0; }
-td.cell { color: #fff; text-align: center; min-width: 48px; }
+body { font: 13px/1.4 system-ui, sans-serif; margin: 12px; color: #212121; background: #fff; }
+h1 { font-size: 17px; margin: 0 0 6px; }
+h2 { font-size: 15px; margin: 16px 0 6px; }
+p.shared { margin: 0 0 10px; color: #424242; overflow-wrap: anywhere; }
+p.shared b { font-weight: 600; }
+table { border-collapse: collapse; }
+table.grid { max-width: 100%; }
+th { text-align: left; font-weight: 600; padding: 2px 4px; border-bottom: 2px solid #212121; vertical-align: bottom; }
+td { padding: 2px 4px; border-top: 3px solid #fff; vertical-align: middle; }
+td.name { max-width: 9em; overflow-wrap: anywhere; }
+td.swatch { width: 20px; min-width: 20px; padding: 0; }
+td.cell { color: #fff; text-align: center; min-width: 30px; }
 td.drift { outline: 3px solid #6a1b9a; outline-offset: -3px; }
-.bar { display: inline-block; height: 12px; background: #1565c0; vertical-align: middle; }
-.figure { display: inline-block; min-width: 72px; }
+td.figure { min-width: 84px; white-space: nowrap; }
+.bar { display: block; height: 10px; margin-top: 1px; }
+tr.trouble td { border-top: 0; padding-top: 0; padding-bottom: 6px; }
+td.problems { color: #424242; white-space: normal; overflow-wrap: anywhere; }
 details { margin: 8px 0; }
 summary { cursor: pointer; font-weight: 600; }
-.problems { color: #555; min-width: 28em; max-width: 60em; white-space: normal; }
-table.drift td { border-bottom: 1px solid #ddd; }
+table.drift td { border-bottom: 1px solid #ddd; overflow-wrap: anywhere; }
+table.drift td.key { white-space: nowrap; }
+table.drift td.value { min-width: 5em; }
 """
+BAR_WIDTH = 80
 
 
-def _bar(value: Optional[float], top: float, unit: str) -> str:
+def _bar(label: Optional[str], value: Optional[float], top: float, unit: str, colour: str) -> str:
     if value is None:
-        return "<td>-</td>"
-    width = int(120 * value / top) if top else 0
-    return f'<td><span class="figure">{html.escape(f"{value:g}")} {unit}</span><span class="bar" style="width:{width}px"></span></td>'
+        return '<td class="figure">-</td>'
+    width = max(1, int(BAR_WIDTH * value / top)) if top else 0
+    words = html.escape(f"{label + ' ' if label else ''}{value:g} {unit}")
+    return f'<td class="figure">{words}<span class="bar" style="width:{width}px;background:{colour}"></span></td>'
 
 
-def _row(node: dict, tops: Dict[str, float], anchor: str) -> str:
+def gemm_shown(node: dict) -> Tuple[Optional[str], Optional[float]]:
+    """The GEMM figure a node's bar draws: its slowest rank in the precision that failed, else in bf16 (else fp32)."""
+    failed = node["columns"]["gemm"].get("metric")
+    for precision in [failed] if failed else ["bf16", "fp32"]:
+        values = [rank["gemm"][precision] for rank in node["ranks"] if rank.get("gemm") and rank["gemm"].get(precision) is not None]
+        if values:
+            return precision, min(values)
+    return None, None
+
+
+def _row(node: dict, tops: Dict[str, float], anchor: str, span: int) -> str:
+    trouble = [f"{name}: {node['columns'][name]['text']}" for name in COLUMNS if node["columns"][name]["status"] in ("fail", "warn")]
     cells = [
-        f'<td class="swatch" style="background:{COLOURS[node["status"]]}"></td>',
-        f"<td>{html.escape(node['node'])}</td>",
-        f"<td>{html.escape(node.get('host') or '')}</td>",
+        f'<td class="swatch" style="background:{COLOURS[node["status"]]}"' + (' rowspan="2"' if trouble else "") + "></td>",
+        f'<td class="name">{html.escape(node["node"])}</td>',
+        f'<td class="name">{html.escape(node.get("host") or node.get("origin") or "")}</td>',
     ]
     for name in COLUMNS:
         cell = node["columns"][name]
         extra = " drift" if name == "drift" and cell["status"] == Status.FAIL.value else ""
         cells.append(f'<td class="cell{extra}" style="background:{COLOURS[cell["status"]]}" title="{html.escape(cell["text"])}">{cell["status"]}</td>')
-    gemm = [rank["gemm"]["bf16"] for rank in node["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16") is not None]
+    precision, gemm = gemm_shown(node)
     busbw = [rank["busbw_gbps"] for rank in node["ranks"] if rank.get("busbw_gbps")]
-    cells.append(_bar(min(gemm) if gemm else None, tops["gemm"], "TFLOPS"))
-    cells.append(_bar(min(busbw) if busbw else None, tops["busbw"], "GB/s"))
-    trouble = "; ".join(node["columns"][name]["text"] for name in COLUMNS if node["columns"][name]["status"] in ("fail", "warn"))
-    cells.append(f'<td class="problems">{html.escape(trouble)}</td>')
-    return f'<tr class="node {node["status"]}" id="{html.escape(anchor)}">' + "".join(cells) + "</tr>"
+    cells.append(_bar(precision, gemm, tops.get(precision or "", 0), "TFLOPS", BAR_COLOURS.get(precision or "", "#000")))
+    cells.append(_bar(None, min(busbw) if busbw else None, tops["busbw"], "GB/s", BAR_COLOURS["busbw"]))
+    row = f'<tr class="node {node["status"]}" id="{html.escape(anchor)}">' + "".join(cells) + "</tr>"
+    if trouble:  # what is wrong, under the node's row across the grid's width, wrapped
+        row += f'<tr class="trouble"><td class="problems" colspan="{span - 1}">{html.escape("; ".join(trouble))}</td></tr>'
+    return row
 
 
 def render_html(report: dict) -> str:
     nodes = report["nodes"]
-    tops = {
-        "gemm": max([rank["gemm"]["bf16"] for n in nodes for rank in n["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16")] or [0]),
-        "busbw": max([rank["busbw_gbps"] for n in nodes for rank in n["ranks"] if rank.get("busbw_gbps")] or [0]),
-    }
+    gemm = [gemm_shown(n) for n in nodes]
+    tops = {precision: max([value for p, value in gemm if p == precision] or [0]) for precision in ("bf16", "fp32")}
+    tops["busbw"] = max([rank["busbw_gbps"] for n in nodes for rank in n["ranks"] if rank.get("busbw_gbps")] or [0])
     header = (
         "<tr><th></th><th>node</th><th>host</th>"
         + "".join(f"<th>{name}</th>" for name in COLUMNS)
-        + "<th>bf16 GEMM (slowest rank)</th><th>all_reduce busbw</th><th>what is wrong</th></tr>"
+        + "<th>GEMM, slowest rank</th><th>all_reduce busbw</th></tr>"
     )
+    span = 3 + len(COLUMNS) + 2
     anchors, seen = {}, Counter()
     for node in nodes:  # one anchor per row, even for two machines under one name
         seen[node["node"]] += 1
@@ -645,17 +699,23 @@ def render_html(report: dict) -> str:
     troubled = [n for n in nodes if n["status"] != Status.PASS.value]
     healthy = [n for n in nodes if n["status"] == Status.PASS.value]
     fold = len(nodes) > FOLD_AFTER
-    body = [f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)]) for n in (troubled if fold else nodes)) + "</table>"]
+    body = []
+    if report.get("shared"):
+        shared = " · ".join(f"<b>{html.escape(key)}</b> {html.escape(value)}" for key, value in report["shared"].items())
+        body.append(f'<p class="shared">All nodes: {shared}</p>')
+    body.append(f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)], span) for n in (troubled if fold else nodes)) + "</table>")
     if fold and healthy:
         body.append(f"<details><summary>{len(healthy)} healthy node(s): {html.escape(_ranges([n['node'] for n in healthy]))}</summary>")
-        body.append(f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)]) for n in healthy) + "</table></details>")
+        body.append(f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)], span) for n in healthy) + "</table></details>")
     if report["drift"]:
         body.append('<h2>drift</h2><table class="drift"><tr><th>fact</th><th>fleet value</th><th>differing nodes</th></tr>')
         for row in report["drift"]:
             others = ", ".join(f"{node}: {value}" for node, value in row["nodes"].items())
-            body.append(f"<tr><td>{html.escape(row['key'])}</td><td>{html.escape(row['majority'])}</td><td>{html.escape(others)}</td></tr>")
+            body.append(
+                f'<tr><td class="key">{html.escape(row["key"])}</td><td class="value">{html.escape(row["majority"])}</td><td>{html.escape(others)}</td></tr>'
+            )
         body.append("</table>")
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>torchup fleet</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(headline(report))}</h1>" + "\n".join(body) + "</body></html>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>torchup fleet</title><style>{_STYLE}</style></head><body><h1>{html.escape(headline(report))}</h1>" + "\n".join(body) + "</body></html>\n"
     )
