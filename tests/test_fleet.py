@@ -3,6 +3,7 @@ one missing, one crashing; the report merged from their files, over a thousand n
 opened in headless Chromium."""
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -140,6 +142,34 @@ def test_mapped_libraries_are_named_by_their_bytes_and_differing_bytes_are_drift
             "nodes": {"2": hashlib.sha256(b"nccl 2.30.7").hexdigest()[:16]},
         }
     ]
+
+
+def test_the_lobby_says_who_has_come_who_is_awaited_and_who_came_late():
+    said = io.StringIO()
+    lobby = fleet.Lobby("3", 1000, said)
+    come = [n for n in range(1000) if n not in (3, 17, 500)]
+    for index, name in enumerate(come, 1):  # a burst: one line, then the rest when the kit's lobby ticks
+        lobby.hear(json.dumps({"event": "joined", "node": str(name), "host": f"gpu{name:04d}", "index": index}) + "\n")
+    lobby.hear('{"event": "tick"}\n')
+    assert said.getvalue().splitlines() == [
+        "torchup fleet: 1 of 1000 node(s) at the rendezvous: 0; waiting for 1-999",
+        "torchup fleet: 997 of 1000 node(s) at the rendezvous: 0-2, 4-16, 18-499, 501-999; waiting for 3, 17, 500",
+    ]
+    lobby.hear(json.dumps({"event": "joined", "node": "3", "host": "gpu0003", "index": 998, "mine": True}))
+    nodes = [{"node": str(n), "host": f"gpu{n:04d}", "ranks": 8} for n in come]
+    lobby.hear(json.dumps({"event": "run", "world_size": 8 * 997, "lobby_count": 997, "mine": 998, "nodes": nodes}))
+    assert said.getvalue().splitlines()[-1] == "torchup fleet: the run started with node(s) 0-2, 4-16, 18-499, 501-999, without this node: it came too late"
+    assert lobby.late() and lobby.late_problem(fleet.budget(600)) == (
+        "came after the run had started without it, with node(s) 0-2, 4-16, 18-499, 501-999 (nodes get 120 s after the first one to join); missing as well: 17, 500"
+    )
+    entries = [{"node": "0", "time": 100.0, "index": 1}, {"node": "1", "time": 101.0, "index": 2}, {"node": "3", "time": 130.4, "index": 4}]
+    words = fleet.missing_words({"entries": entries, "run_started_after": 3}, 4, fleet.budget(100))
+    assert words == {
+        "0": "came to the rendezvous in time, but its ranks never started",
+        "1": "came to the rendezvous in time, but its ranks never started",
+        "2": "did not join within 20 s of the first node (the join window): never seen at the rendezvous",
+        "3": "came late, 30 s after the first node, once the run had started without it (the join window is 20 s)",
+    }
 
 
 def test_torchrun_failure_summary_names_the_rank_and_signal():
@@ -303,6 +333,17 @@ def test_credentials_in_facts_are_redacted_in_every_output(tmp_path):
 
 def records(ranks):
     return report.records_from_kit({"gathered": True, "ranks": ranks}, "test")
+
+
+def test_the_kit_never_records_a_secret(tmp_path):
+    """The kit masks them itself (with its own copy of the rule): its raw records never hold one."""
+    environment = {"TORCH_TOKEN": "hf_s3cret", "NCCL_IB_HCA": "mlx5", "HF_TOKEN": "hf_other", "PYTORCH_HUB_KEY": "k3y"}
+    assert kit.environment_facts(environment) == {"NCCL_IB_HCA": "mlx5", "PYTORCH_HUB_KEY": "****", "TORCH_TOKEN": "****"}
+    document = {
+        "ranks": [{"facts": {"env.HF_TOKEN": "hf_other"}, "doctor": [{"evidence": "HF_TOKEN=hf_other"}], "error": {"traceback": "{'HF_TOKEN': 'hf_other'}"}}]
+    }
+    kit.write_report(str(tmp_path / "raw.json"), document)
+    assert "hf_other" not in (tmp_path / "raw.json").read_text() and load(tmp_path / "raw.json")["ranks"][0]["facts"]["env.HF_TOKEN"] == "****"
 
 
 def test_cpu_gemm_is_shown_not_judged_and_a_fleet_median_needs_three():
@@ -481,6 +522,111 @@ def test_ten_identical_two_node_cpu_runs_never_fail_on_gemm(torch_python, tmp_pa
     print(f"ten two-node runs: {time.monotonic() - started:.0f} s")
 
 
+WAITING_CHECK = textwrap.dedent(
+    """
+    import os, time
+    from torchup.diagnostics.checks import check, passed
+
+    @check("extra.wait", "waits for the test to say go (a file), at most 60 s", needs_torch=False)
+    def wait(context):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.environ["FLEET_GO"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return passed("waited")
+    """
+)
+
+
+def read_until(stream, words, seconds):
+    """Lines of a running process's stream, up to the one holding ``words``."""
+    lines, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if words in line:
+            return lines
+    raise AssertionError(f"no {words!r} within {seconds} s: {''.join(lines)[-3000:]}")
+
+
+def test_a_late_node_is_turned_away_at_once_and_both_sides_say_so(torch_python, tmp_path):
+    extra, go = tmp_path / "wait.py", tmp_path / "go"
+    extra.write_text(WAITING_CHECK)
+    env, port = isolated_env(FLEET_GO=str(go)), free_port()
+    first = start_node(torch_python, 0, port, tmp_path / "out0", "--extra-checks", str(extra), "extra.wait", nproc="1", timeout=60, env=env)
+    try:
+        # Node 0 says who has come while it waits, and when its run starts without node 1 (after 12 s).
+        said = "".join(read_until(first.stderr, "torchup fleet: the run started", 60))
+        assert "torchup fleet: 1 of 2 node(s) at the rendezvous: 0; waiting for 1\n" in said
+        assert "torchup fleet: the run started with node(s) 0; without node(s) 1\n" in said
+        started = time.monotonic()
+        code1, text1, err1 = finish(
+            start_node(torch_python, 1, port, tmp_path / "out1", "--extra-checks", str(extra), "extra.wait", nproc="1", timeout=60, env=env), 60
+        )
+        late_for = time.monotonic() - started
+    finally:
+        go.write_text("go")
+    code0, text0, err0 = finish(first, 60)
+    assert code1 == 1 and late_for < 30, (late_for, err1[-3000:])  # turned away at once, not at its --timeout
+    own = load(tmp_path / "out1" / "node-1.json")["nodes"][0]
+    assert own["state"] == "missing" and re.fullmatch(
+        r"came after the run had started without it, with node\(s\) 0 \(.+\) \(nodes get 12 s after the first one to join\)", own["problems"][0]
+    ), own["problems"]
+    assert "fail joined: came after the run had started without it" in text1
+    assert "torchup fleet: the run started with node(s) 0, without this node: it came too late" in err1
+    # Node 0 went on without restarting its ranks for the latecomer, and names it as late.
+    assert code0 == 1, err0[-3000:]
+    seen_by_0 = load(tmp_path / "out0" / "fleet.json")
+    assert seen_by_0["failing"] == ["1"] and node(seen_by_0, "0")["status"] == "pass"
+    assert re.fullmatch(
+        r"came late, \d+ s after the first node, once the run had started without it \(the join window is 12 s\)",
+        node(seen_by_0, "1")["columns"]["joined"]["text"],
+    )
+    assert "closing signal" not in (tmp_path / "out0" / "node-0.log").read_text()
+
+
+LEAKY_CHECK = textwrap.dedent(
+    """
+    import os
+    from torchup.diagnostics.checks import check, outcome
+
+    @check("extra.leaky", "a site check that prints its environment's secrets", needs_torch=False)
+    def leaky(context):
+        secrets = dict((name, os.environ[name]) for name in ("TORCH_TOKEN", "HF_TOKEN"))
+        os.write(1, ("TORCH_TOKEN=%s\\n" % secrets["TORCH_TOKEN"]).encode())  # straight into torchrun's output
+        os.write(2, ("%r\\n" % secrets).encode())
+        return outcome("fail", "HF_TOKEN=%s leaked; %s" % (secrets["HF_TOKEN"], secrets))
+    """
+)
+
+
+def test_no_secret_by_name_reaches_any_output(torch_python, tmp_path):
+    extra, out, port = tmp_path / "leaky.py", tmp_path / "out", free_port()
+    extra.write_text(LEAKY_CHECK)
+    out.mkdir()
+    secrets = ("hf_s3cretTorchTokenValue", "hf_s3cretHubTokenValue")
+    env = isolated_env(TORCH_TOKEN=secrets[0], HF_TOKEN=secrets[1])
+    formats = [["--markdown", "--junit", str(out / "fleet.xml"), "--html", str(out / "page.html")], ["--json"]]
+    nodes = [
+        start_node(torch_python, rank, port, out, "--extra-checks", str(extra), "extra.leaky", "fleet.gemm", *formats[rank], nproc="1", env=env)
+        for rank in (0, 1)
+    ]
+    results = [finish(process, 120) for process in nodes]
+    assert [code for code, _, _ in results] == [1, 1], results[0][2][-3000:]
+    merged = subprocess.run([sys.executable, "-m", "torchup", "fleet", "report", str(out), "--markdown"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    outputs = {f"stdout {rank}": text for rank, (_, text, _) in enumerate(results)}
+    outputs.update({f"stderr {rank}": err for rank, (_, _, err) in enumerate(results)})
+    outputs.update({path.name: path.read_text() for path in sorted(out.iterdir())}, report=merged.stdout + merged.stderr)
+    assert {"node-0.json", "node-0.log", "node-1.json", "node-1.log", "fleet.json", "fleet.html", "fleet.xml", "page.html"} <= set(outputs)
+    for name, text in outputs.items():
+        assert not any(secret in text for secret in secrets), name
+    # What was there was shown, masked: the fact, the check's evidence, and its output in torchrun's log.
+    assert load(out / "node-0.json")["nodes"][0]["facts"]["env.TORCH_TOKEN"] == "****"
+    assert "HF_TOKEN=**** leaked" in outputs["fleet.json"] and "TORCH_TOKEN=****" in outputs["node-1.log"]
+    assert "'HF_TOKEN': '****'" in outputs["node-0.log"] and "'HF_TOKEN': '****'" in outputs["stderr 1"]
+
+
 def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_path):
     started = time.monotonic()
     # --nproc-per-node auto: one process per GPU, and on this GPU-less machine one.
@@ -489,7 +635,7 @@ def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_
     assert time.monotonic() - started < 60
     document = load(tmp_path / "fleet.json")
     assert document["failing"] == ["1"] and node(document, "1")["state"] == "missing"
-    assert node(document, "1")["columns"]["joined"]["text"] == "did not join within 8 s of the first node (the join window), or its ranks never started"
+    assert node(document, "1")["columns"]["joined"]["text"] == "did not join within 8 s of the first node (the join window): never seen at the rendezvous"
     assert node(document, "0")["columns"]["ran"]["status"] == "pass" and len(node(document, "0")["ranks"]) == 1
     assert "1 of 2 node(s) reported, 1 failing: FAILED: drain or fix node(s) 1" in text
 
@@ -545,6 +691,7 @@ def test_a_node_without_torch_is_a_failing_node_that_says_so(tmp_path):
     code, text, err = finish(start_node(python, 0, free_port(), tmp_path / "out", nnodes=1, nproc="1", timeout=30), 40)
     assert code == 1, err[-3000:]
     assert f"fail ran: torch is not installed in {python}: `torchup install --python {python}` puts it there" in text
+    assert "Error while finding module specification" not in err and "No module named" not in err  # one line of torchup's, not torchrun's
 
 
 def test_bad_input_is_exit_2(torch_python, tmp_path):
