@@ -11,7 +11,17 @@ records. Local rank 0 of each node writes them to FILE, where the tool on that n
 and decides drift, slowness and the verdict. Before every step a rank says where it is in the
 rendezvous store on node 0, so that when a peer crashes or hangs the report can still say which
 rank stopped where. A node's local rank 0 exits 1 when a step failed, which makes torchrun end
-the run.
+the run. Once the ranks have started, rank 0 closes torchrun's rendezvous, as torchrun itself does
+when it ends: a node that comes later is turned away at once, instead of waiting for a next round
+that torchrun would start by restarting every rank already running.
+
+``python -I fleet.py LOBBY``, LOBBY a JSON object with "lobby": true, node, nnodes, master and
+timeout, runs beside torchrun on each node: it says in the same store that this node has come,
+and prints each node that comes (one JSON object a line) until the run starts, and then which
+nodes the run started with. torchrun says nothing of who has joined.
+
+Nothing the kit writes holds a secret: variables whose names say they hold one (TORCH_TOKEN) are
+recorded as ``****``, and every string passes the probe's redaction (``probe.py``).
 """
 
 import datetime
@@ -26,6 +36,9 @@ import time
 import traceback
 
 STEPS = ("facts", "doctor", "canary", "gemm", "allreduce")
+RUN_ID = "torchup-fleet"  # torchrun's --rdzv-id (settings' run_id), and the prefix of the kit's keys in its store
+LOBBY_POLL = 1.0
+LOBBY_TICK = 5.0
 ENV_PREFIXES = ("NCCL_", "CUDA_", "TORCH_", "PYTORCH_")
 MIB = 1024 * 1024
 # nccl-tests' sweep for a GPU (8 MiB to 1 GiB, doubling, after warm-up); a CPU over gloo stops at
@@ -41,8 +54,24 @@ CANARY_SEED = 20261127
 # --- facts (pure parsers and readers) --------------------------------------------------------
 
 
+def kit_module(name):
+    """A sibling file of the kit, loaded by path: the kit runs isolated, its folder not on sys.path."""
+    import importlib.util
+
+    key = "torchup_kit_" + name
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[key] = module
+    return sys.modules[key]
+
+
 def environment_facts(environ):
-    return dict((key, value) for key, value in sorted(environ.items()) if key.startswith(ENV_PREFIXES))
+    """The NCCL_, CUDA_, TORCH_ and PYTORCH_ variables; one whose name says it holds a secret
+    (TORCH_TOKEN, NCCL_IB_PKEY) as ``****``: that it is set is a fact, its value is not."""
+    probe = kit_module("probe")
+    return dict((key, probe.MASK if probe.secret_name(key) else value) for key, value in sorted(environ.items()) if key.startswith(ENV_PREFIXES))
 
 
 def infiniband_ports(root="/sys/class/infiniband"):
@@ -235,17 +264,94 @@ def all_reduce_sweep(torch, dist, device, sizes):
 # --- the run ---------------------------------------------------------------------------------
 
 
-def progress_store(dist, master):
+def master_store(dist, master, seconds):
     """The rendezvous store on node 0 (torchrun's, at --master): it lives as long as node 0's
-    torchrun does, whichever node holds group rank 0 and whichever node fails. Without it, the
-    process group's own store."""
-    if master:
-        host, _, port = master.rpartition(":")
+    torchrun does, whichever node holds group rank 0 and whichever node fails. Connecting is
+    retried for ``seconds``."""
+    host, _, port = master.rpartition(":")
+    return dist.TCPStore(host.strip("[]"), int(port), is_master=False, timeout=datetime.timedelta(seconds=seconds))
+
+
+def progress_store(dist, raw, settings):
+    """The kit's keys in the rendezvous store; without it, in the process group's own store."""
+    return dist.PrefixStore(settings.get("run_id") or RUN_ID, raw) if raw is not None else dist.distributed_c10d._get_default_store()
+
+
+def close_rendezvous(store, nnodes, run_id=RUN_ID):
+    """Mark torchrun's c10d rendezvous closed (its public handler's ``set_closed``, which torchrun
+    calls itself when it ends). A node that comes after the join window then gets
+    RendezvousClosedError at once; otherwise it would wait for a next round, and every node
+    already running would restart its ranks to let it in."""
+    from torch.distributed.elastic.rendezvous.c10d_rendezvous_backend import C10dRendezvousBackend
+    from torch.distributed.elastic.rendezvous.dynamic_rendezvous import DynamicRendezvousHandler
+
+    DynamicRendezvousHandler.from_backend(run_id, store, C10dRendezvousBackend(store, run_id), 1, max(1, nnodes)).set_closed()
+
+
+def announce_run(dist, raw, settings, rank, local_rank, world, host):
+    """In the store: the run has started (rank 0: its size, and how many nodes had come to the
+    lobby by then), and which nodes are in it (each node's local rank 0)."""
+    shared = progress_store(dist, raw, settings)
+    if rank == 0:
         try:
-            return dist.PrefixStore("torchup-fleet", dist.TCPStore(host.strip("[]"), int(port), is_master=False, timeout=datetime.timedelta(seconds=10)))
+            close_rendezvous(raw, int(settings.get("nnodes") or 1), settings.get("run_id") or RUN_ID)
         except Exception:
-            pass
-    return dist.distributed_c10d._get_default_store()
+            pass  # a torch without the c10d handler: a late node is let in by a restart, as before
+        shared.set("run", json.dumps({"world_size": world, "time": time.time(), "lobby_count": shared.add("lobby/count", 0)}))
+    if local_rank == 0:
+        ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        shared.set("run/%d" % shared.add("run/count", 1), json.dumps({"node": settings["node"], "host": host, "ranks": ranks}))
+
+
+def read_entries(store, name, known=None):
+    """The entries a counter ``name/count`` numbers (``name/1``, ``name/2``…), those not in
+    ``known`` yet, each with its index; one whose writer died before writing it is left out."""
+    known = known if known is not None else {}
+    for index in range(1, int(store.add(name + "/count", 0)) + 1):
+        if index not in known and store.check(["%s/%d" % (name, index)]):
+            known[index] = dict(json.loads(store.get("%s/%d" % (name, index)).decode()), index=index)
+    return known
+
+
+def lobby(settings):
+    """Beside torchrun on a node: this node's arrival in the store, then every node's as it comes
+    (JSON lines on stdout), until the run starts; then the run's size and nodes."""
+    import torch.distributed as dist
+
+    def say(event):
+        sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
+        sys.stdout.flush()
+
+    deadline = time.monotonic() + float(settings["timeout"])
+    poll = LOBBY_POLL * max(1.0, int(settings.get("nnodes") or 1) / 500.0)  # a thousand nodes ask node 0's store half as often
+    try:
+        raw = master_store(dist, settings["master"], float(settings["timeout"]))
+        raw.set_timeout(datetime.timedelta(seconds=10))
+        store = dist.PrefixStore(settings.get("run_id") or RUN_ID, raw)
+        mine = int(store.add("lobby/count", 1))
+        store.set("lobby/%d" % mine, json.dumps({"node": settings["node"], "host": socket.gethostname(), "time": time.time()}))
+        said, ticked = {}, time.monotonic()
+        while time.monotonic() < deadline:
+            for index, entry in sorted(read_entries(store, "lobby").items()):
+                if index not in said:
+                    said[index] = entry
+                    say(dict(entry, event="joined", mine=index == mine))
+            if time.monotonic() - ticked >= LOBBY_TICK:  # for the tool to say where things stand, joins or not
+                ticked = time.monotonic()
+                say({"event": "tick"})
+            if store.check(["run"]):
+                run, known = json.loads(store.get("run").decode()), {}
+                # Each node of the run says it is in as its ranks start: until all of its ranks are accounted for.
+                until = time.monotonic() + 10.0
+                while sum(entry.get("ranks", 1) for entry in read_entries(store, "run", known).values()) < run["world_size"] and time.monotonic() < until:
+                    time.sleep(0.2)
+                say(dict(run, event="run", nodes=[entry for _, entry in sorted(known.items())], mine=mine))
+                return 0
+            time.sleep(poll)
+    except Exception as error:  # node 0 never came, or has gone: torchrun says so too
+        said = str(error).strip().splitlines()
+        say({"event": "gone", "error": type(error).__name__ + (": " + said[0] if said else "")})
+    return 1
 
 
 class Progress(object):
@@ -265,6 +371,15 @@ class Progress(object):
                 self.store.set(self.key(self.record["rank"]), json.dumps(note))
             except Exception:
                 pass  # the store's host is gone: there is no one left to tell
+
+    def lobby(self):
+        """Every node that came to the lobby (late ones too, up to now), and where the run began."""
+        try:
+            entries = [entry for _, entry in sorted(read_entries(self.store, "lobby").items())]
+            run = json.loads(self.store.get("run").decode()) if self.store.check(["run"]) else {}
+            return {"entries": entries, "run_started_after": run.get("lobby_count"), "run_time": run.get("time")}
+        except Exception:
+            return None
 
     def everyone(self, world):
         notes = {}
@@ -367,14 +482,17 @@ def _stop(number, frame):
 
 
 def write_report(path, document):
+    """The document, redacted (secret variables, URL credentials), written whole or not at all."""
     temporary = path + ".part"
     with open(temporary, "w") as handle:
-        json.dump(document, handle)
+        json.dump(kit_module("probe").redact_document(document), handle)
     os.replace(temporary, path)
 
 
 def main(argv):
     settings = json.loads(argv[0])
+    if settings.get("lobby"):
+        os._exit(lobby(settings))  # past torch's teardown, as a rank's end is
     steps = settings.get("steps", STEPS)
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -399,7 +517,17 @@ def main(argv):
         document["backend"] = backend
         record["seconds"]["import"] = round(time.monotonic() - started, 3)
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=settings["collective_timeout"]))
-        progress.store = progress_store(dist, settings.get("master"))
+        # Every rank of every node is in the process group: every node's torchrun has seen the
+        # rendezvous complete, and it may be closed (a participant that had not yet seen it
+        # complete would be turned away too).
+        raw = None
+        if settings.get("master"):
+            try:
+                raw = master_store(dist, settings["master"], 10)
+                announce_run(dist, raw, settings, rank, local_rank, world, record["host"])
+            except Exception:
+                pass
+        progress.store = progress_store(dist, raw, settings)
         kit = load_kit()
         for step in [step for step in STEPS if step in steps or step == "facts"]:
             if step == "doctor" and local_rank != 0:
@@ -435,6 +563,8 @@ def main(argv):
     if not document["gathered"]:
         document["ranks"] = [record]
         document["progress"] = progress.everyone(world)
+    if local_rank == 0 and settings["node"] == "0" and progress.store is not None:
+        document["lobby"] = progress.lobby()  # who came, and when: node 0 says which nodes were late
     if local_rank == 0:
         write_report(settings["report"], document)
     sys.stdout.flush()

@@ -38,12 +38,53 @@ _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*
 _BARE_USERINFO = re.compile(r"(?<![\w/:@.%+-])[\w.%+-]+:(?!//)[^\s\"'<>]*@(?=[\w.-]+(?::\d+)?\b)")
 
 
+# And a variable whose name says it holds a secret (HF_TOKEN=..., "TORCH_TOKEN": "..."): its value.
+MASK = "****"
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
+_SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
+    r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
+)
+_VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
+
+
+def _mask(match):
+    value = match.group("value")
+    for quote in ('\\"', '"', "'"):
+        if value.startswith(quote) and len(value) >= 2 * len(quote):
+            return match.group("lead") + quote + MASK + quote
+    return match.group("lead") + MASK
+
+
 def redact(text):
-    """Hide the credentials of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)."""
+    """Hide the credentials of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)
+    and the value of every secret variable (``HF_TOKEN=hf_abc`` -> ``HF_TOKEN=****``)."""
     if text is None:
         return None
     text = _URL_USERINFO.sub(lambda match: match.group("scheme") + "****@", text)
-    return _BARE_USERINFO.sub("****@", text)
+    text = _BARE_USERINFO.sub("****@", text)
+    return _SECRET_ASSIGNMENT.sub(_mask, text)
+
+
+def secret_name(name):
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+def _secret_key(key):
+    return isinstance(key, str) and _VARIABLE.fullmatch(key) is not None and secret_name(key)
+
+
+def redact_document(value):
+    """Every string redacted; the value of a key naming a secret variable (HF_TOKEN, env.TORCH_TOKEN) masked."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return dict((key, MASK if item is not None and _secret_key(key) else redact_document(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact_document(item) for item in value]
+    return value
 
 
 # --- interpreter --------------------------------------------------------------------------

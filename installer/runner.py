@@ -108,6 +108,21 @@ def run(
         return Completed(argv, None if failure else process.returncode, _read_back(out), _read_back(err), time.monotonic() - started, failure)
 
 
+def _watched(argv: Sequence[str], stderr, env: Optional[Mapping[str, str]]) -> subprocess.Popen:
+    """A command whose stdout is read as it comes: in a session of its own, ended with torchup."""
+    prctl = _prctl()
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        preexec_fn=_end_with_parent(prctl) if prctl else None,
+        env=dict(env) if env is not None else None,
+        cwd=neutral_dir(),
+        start_new_session=os.name == "posix",
+    )
+
+
 def run_echoed(
     argv: Sequence[str],
     *,
@@ -121,18 +136,8 @@ def run_echoed(
     """
     argv = tuple(str(part) for part in argv)
     started = time.monotonic()
-    prctl = _prctl()
     try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_end_with_parent(prctl) if prctl else None,
-            env=dict(env) if env is not None else None,
-            cwd=neutral_dir(),
-            start_new_session=os.name == "posix",
-        )
+        process = _watched(argv, subprocess.STDOUT, env)
     except OSError as error:
         return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
     lines: Deque[str] = collections.deque()
@@ -162,6 +167,40 @@ def run_echoed(
         raise
     reader.join()
     return Completed(argv, process.returncode, "".join(lines), "", time.monotonic() - started)
+
+
+class Beside:
+    """A helper command run beside a longer one: each line of its stdout handed to ``on_line`` as
+    it comes (from a thread of its own), its stderr dropped. :meth:`stop` ends it, and whatever
+    it started; a helper that cannot start is a helper that says nothing."""
+
+    def __init__(self, argv: Sequence[str], on_line, env: Optional[Mapping[str, str]] = None):
+        self.process: Optional[subprocess.Popen] = None
+        self.reader: Optional[threading.Thread] = None
+        try:
+            self.process = _watched([str(part) for part in argv], subprocess.DEVNULL, env)
+        except OSError:
+            return
+        process = self.process
+
+        def read():
+            for raw in process.stdout:
+                on_line(_decode(raw))
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    def stop(self, grace: float = 0.0) -> None:
+        """End it, after up to ``grace`` seconds for it to end by itself."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_group(self.process)
+        self.process.wait()
+        self.reader.join(timeout=5.0)
 
 
 def stop_group(process: subprocess.Popen, grace: float = STOP_GRACE) -> None:

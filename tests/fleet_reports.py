@@ -15,7 +15,7 @@ def thousand_node_reports(directory: Path, real: dict) -> dict:
     template = copy.deepcopy(real["nodes"][0])
     for rank in template["ranks"]:
         rank.update({key: template["ranks"][0][key] for key in ("gemm", "allreduce", "busbw_gbps")})
-    changed = {"17": "numpy", "503": "canary", "998": "gemm"}
+    changed = {"17": "numpy", "503": "canary", "998": "doctor"}
     for index in range(1000):
         record = copy.deepcopy(template)
         record["node"], record["host"] = str(index), f"gpu{index:04d}"
@@ -25,7 +25,7 @@ def thousand_node_reports(directory: Path, real: dict) -> dict:
             record["facts"]["numpy"] = "2.3.5"
         elif changed.get(str(index)) == "canary":
             record["ranks"][0]["canary"] = dict(record["ranks"][0]["canary"], exact=False, wrong_elements=7)
-        elif changed.get(str(index)) == "gemm":
-            record["ranks"][0]["gemm"] = {key: value / 2 if key in ("fp32", "bf16") else value for key, value in record["ranks"][0]["gemm"].items()}
+        elif changed.get(str(index)) == "doctor":
+            record["doctor"] = [dict(record["doctor"][0], status="fail", evidence="torch does not import")] + record["doctor"][1:]
         (directory / f"node-{index}.json").write_text(json.dumps({"schema": 1, "kind": report.NODE_KIND, "nodes": [record]}))
     return changed

@@ -3,6 +3,7 @@ one missing, one crashing; the report merged from their files, over a thousand n
 opened in headless Chromium."""
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -142,6 +144,34 @@ def test_mapped_libraries_are_named_by_their_bytes_and_differing_bytes_are_drift
     ]
 
 
+def test_the_lobby_says_who_has_come_who_is_awaited_and_who_came_late():
+    said = io.StringIO()
+    lobby = fleet.Lobby("3", 1000, said)
+    come = [n for n in range(1000) if n not in (3, 17, 500)]
+    for index, name in enumerate(come, 1):  # a burst: one line, then the rest when the kit's lobby ticks
+        lobby.hear(json.dumps({"event": "joined", "node": str(name), "host": f"gpu{name:04d}", "index": index}) + "\n")
+    lobby.hear('{"event": "tick"}\n')
+    assert said.getvalue().splitlines() == [
+        "torchup fleet: 1 of 1000 node(s) at the rendezvous: 0; waiting for 1-999",
+        "torchup fleet: 997 of 1000 node(s) at the rendezvous: 0-2, 4-16, 18-499, 501-999; waiting for 3, 17, 500",
+    ]
+    lobby.hear(json.dumps({"event": "joined", "node": "3", "host": "gpu0003", "index": 998, "mine": True}))
+    nodes = [{"node": str(n), "host": f"gpu{n:04d}", "ranks": 8} for n in come]
+    lobby.hear(json.dumps({"event": "run", "world_size": 8 * 997, "lobby_count": 997, "mine": 998, "nodes": nodes}))
+    assert said.getvalue().splitlines()[-1] == "torchup fleet: the run started with node(s) 0-2, 4-16, 18-499, 501-999, without this node: it came too late"
+    assert lobby.late() and lobby.late_problem(fleet.budget(600)) == (
+        "came after the run had started without it, with node(s) 0-2, 4-16, 18-499, 501-999 (nodes get 120 s after the first one to join); missing as well: 17, 500"
+    )
+    entries = [{"node": "0", "time": 100.0, "index": 1}, {"node": "1", "time": 101.0, "index": 2}, {"node": "3", "time": 130.4, "index": 4}]
+    words = fleet.missing_words({"entries": entries, "run_started_after": 3}, 4, fleet.budget(100))
+    assert words == {
+        "0": "came to the rendezvous in time, but its ranks never started",
+        "1": "came to the rendezvous in time, but its ranks never started",
+        "2": "did not join within 20 s of the first node (the join window): never seen at the rendezvous",
+        "3": "came late, 30 s after the first node, once the run had started without it (the join window is 20 s)",
+    }
+
+
 def test_torchrun_failure_summary_names_the_rank_and_signal():
     text = fixture_text("nccl/torchrun-failure.txt")
     assert fleet.parse_torchrun_failures(text) == [{"rank": 2, "local_rank": 0, "exitcode": -11}, {"rank": 3, "local_rank": 1, "exitcode": -15}]
@@ -168,8 +198,15 @@ def rank_record(node_name, rank, numpy="2.4.6", bf16=0.5, checksum="1:2", exact=
     }
 
 
+def gpu_ranks(ranks, model="NVIDIA L40S"):
+    """The records as a GPU's (a model gpus.json has no row for: judged against the fleet alone)."""
+    for record in ranks:
+        record["facts"]["gpu.model"] = model
+    return ranks
+
+
 def test_judging_names_drift_slow_and_corrupt_nodes_and_a_missing_one():
-    ranks = [rank_record(str(r // 2), r) for r in range(8)]
+    ranks = gpu_ranks([rank_record(str(r // 2), r) for r in range(8)])
     ranks[2]["facts"]["numpy"] = "2.3.5"  # node 1's local rank 0 speaks for the node
     ranks[5]["gemm"]["bf16"] = 0.3  # node 2 has a slow rank
     ranks[7]["canary"]["checksum"] = "9:9"  # node 3 computes a different result
@@ -266,6 +303,9 @@ def test_credentials_in_facts_are_redacted_in_every_output(tmp_path):
     records = [rank_record("0", 0), rank_record("1", 1)]
     records[0]["facts"]["env.PYTORCH_MIRROR"] = "https://deploy:s3cret@mirror.example/whl"
     records[1]["facts"]["env.PYTORCH_MIRROR"] = "https://deploy:0ther@mirror2.example/whl"  # drift: both values in every output
+    # A secret by its variable's name, as a fact (a report of an older kit) and in a check's evidence.
+    records[0]["facts"]["env.TORCH_TOKEN"] = "hf_s3cretTorchToken"
+    records[1]["doctor"] = [{"id": "extra.leaky", "status": "fail", "evidence": "HF_TOKEN=hf_s3cretHubToken in the environment"}]
     judged = report.judge(report.records_from_kit({"gathered": True, "ranks": records}, "test"))
     (tmp_path / "fleet.json").write_text(json.dumps(judged))
     outputs = {}
@@ -288,6 +328,90 @@ def test_credentials_in_facts_are_redacted_in_every_output(tmp_path):
     outputs["html"], outputs["junit"] = (tmp_path / "f.html").read_text(), (tmp_path / "f.xml").read_text()
     for form, text in outputs.items():
         assert "mirror2.example/whl" in text and "s3cret" not in text and "0ther" not in text, form
+    assert "HF_TOKEN=****" in outputs["--text"] and "env.TORCH_TOKEN" in outputs["--json"]
+
+
+def records(ranks):
+    return report.records_from_kit({"gathered": True, "ranks": ranks}, "test")
+
+
+def test_the_kit_never_records_a_secret(tmp_path):
+    """The kit masks them itself (with its own copy of the rule): its raw records never hold one."""
+    environment = {"TORCH_TOKEN": "hf_s3cret", "NCCL_IB_HCA": "mlx5", "HF_TOKEN": "hf_other", "PYTORCH_HUB_KEY": "k3y"}
+    assert kit.environment_facts(environment) == {"NCCL_IB_HCA": "mlx5", "PYTORCH_HUB_KEY": "****", "TORCH_TOKEN": "****"}
+    document = {
+        "ranks": [{"facts": {"env.HF_TOKEN": "hf_other"}, "doctor": [{"evidence": "HF_TOKEN=hf_other"}], "error": {"traceback": "{'HF_TOKEN': 'hf_other'}"}}]
+    }
+    kit.write_report(str(tmp_path / "raw.json"), document)
+    assert "hf_other" not in (tmp_path / "raw.json").read_text() and load(tmp_path / "raw.json")["ranks"][0]["facts"]["env.HF_TOKEN"] == "****"
+
+
+def test_cpu_gemm_is_shown_not_judged_and_a_fleet_median_needs_three():
+    # Two CPU nodes 20% apart (a busy machine's noise): shown, not failed.
+    judged = report.judge(records([rank_record("0", 0, bf16=0.5), rank_record("1", 1, bf16=0.4)]))
+    assert judged["failing"] == [] and node(judged, "1")["columns"]["gemm"]["text"] == "rank 1: bf16 0.4, fp32 0.1 TFLOPS on the CPU (shown, not judged)"
+    # Two GPUs of a model 20% apart: of two, the median is their mean, so it judges neither.
+    two = gpu_ranks([rank_record("0", 0, bf16=0.5), rank_record("1", 1, bf16=0.4)])
+    two[1]["allreduce"] = [dict(two[1]["allreduce"][0], busbw_gbps=0.6)]  # and half the bus bandwidth: no warning either
+    judged = report.judge(records(two))
+    assert judged["failing"] == [] and node(judged, "1")["status"] == "pass"
+    # Three: the one whose fp32 is slow fails, on fp32, and the page draws that.
+    three = gpu_ranks([rank_record(str(r), r) for r in range(3)])
+    three[2]["gemm"]["fp32"] = 0.05
+    judged = report.judge(records(three))
+    cell = node(judged, "2")["columns"]["gemm"]
+    assert judged["failing"] == ["2"] and cell == {"status": "fail", "text": "rank 2 fp32 0.05 TFLOPS, 50% below the fleet median 0.1", "metric": "fp32"}
+    assert report.gemm_shown(node(judged, "2")) == ("fp32", 0.05) and report.gemm_shown(node(judged, "0")) == ("bf16", 0.5)
+    assert judged["figures"]["median_quorum"] == 3
+
+
+def test_two_machines_under_one_name_are_a_finding_never_merged(tmp_path):
+    for folder, host, numpy in (("a", "gpu001", "2.4.6"), ("b", "gpu002", "2.3.5")):
+        (tmp_path / folder).mkdir()
+        judged = report.judge(records([dict(rank_record("1", 2, numpy=numpy), host=host), dict(rank_record("0", 0), host="gpu000")]))
+        for shown in judged["nodes"]:
+            document = {"schema": 1, "kind": report.NODE_KIND, "nodes": [shown]}
+            (tmp_path / folder / f"node-{shown['node']}.json").write_text(report.render_json(document))
+    # Node 0 is one machine in both folders, and one file given twice is one report.
+    merged = fleet.merge([str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "a" / "node-1.json")])
+    ones = sorted((n for n in merged["nodes"] if n["node"] == "1"), key=lambda n: n["host"])
+    assert [n["host"] for n in ones] == ["gpu001", "gpu002"] and merged["failing"] == ["1"] and node(merged, "0")["status"] == "pass"
+    assert ones[0]["columns"]["joined"] == {
+        "status": "fail",
+        "text": "node name 1 is also reported by gpu002: two machines under one name (one --node-rank given twice, or two reports named alike), kept apart",
+    }
+    assert merged["drift"] == [{"key": "numpy", "majority": "2.4.6", "nodes": {"1 (gpu002)": "2.3.5"}}]
+    text = report.render_text(merged)
+    assert "node 1 (gpu001): fail" in text and "node 1 (gpu002): fail" in text and "numpy: 2.4.6  <-  node 1 (gpu002): 2.3.5" in text
+    page = report.render_html(merged)
+    assert 'id="node-1"' in page and 'id="node-1-2"' in page
+    junit = report.render_junit(merged)
+    assert 'classname="node 1 (gpu001)" name="joined"><failure' in junit and 'classname="node 1 (gpu002)" name="joined"><failure' in junit
+    # Two doctor reports of one name: no host in them, so where they are tells them apart.
+    for folder, torch in (("c", "2.13.0+cu130"), ("d", "2.13.0+cu128")):
+        (tmp_path / folder).mkdir()
+        results = [{"id": "install.build", "status": "pass", "evidence": "", "facts": {"torch": torch, "cuda": torch[-3:], "device_count": 8}}]
+        (tmp_path / folder / "gpu-07.json").write_text(json.dumps({"schema": 1, "python": "/x/bin/python", "results": results}))
+    merged = fleet.merge([str(tmp_path / "c"), str(tmp_path / "d")])
+    assert merged["failing"] == ["gpu-07"] and len(merged["nodes"]) == 2
+    assert all("two machines under one name" in n["columns"]["joined"]["text"] for n in merged["nodes"])
+    assert node(fleet.merge([str(tmp_path / "c"), str(tmp_path / "c" / "gpu-07.json")]), "gpu-07")["status"] == "pass"
+
+
+def unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
+def test_markdown_escapes_what_it_quotes():
+    ranks = [dict(rank_record("0", 0, exact=False), host="<img src=x onerror=alert(1)>"), dict(rank_record("1", 1, numpy="2.3.5|`x`"), host="a*b_c|@team")]
+    markdown = report.render_markdown(report.judge(records(ranks)))
+    assert not re.search(r"(?<!\\)[<>]", markdown) and "\\<img src=x onerror=alert(1)\\>" in markdown
+    assert "| 1 | a\\*b\\_c\\|\\@team |" in markdown and "`` 2.3.5\\|`x` ``" in markdown
+    tables = [[line for line in block.splitlines() if line.startswith("|")] for block in markdown.split("\n\n")]
+    tables = [rows for rows in tables if rows]
+    assert len(tables) == 2  # drift, then the grid: every row has its header's cells, none of its own
+    assert all(unescaped_pipes(line) == unescaped_pipes(rows[0]) for rows in tables for line in rows), tables
+    assert report.md_code("a`b", in_table=False) == "``a`b``" and report.md_text("*x* [y](z)") == "\\*x\\* \\[y\\](z)"
 
 
 # --- real nodes on 127.0.0.1 ----------------------------------------------------------------
@@ -379,6 +503,130 @@ def test_a_doctor_report_merges_with_a_fleet_run_on_the_facts_both_have(two_node
     assert "gpu-07" not in document["failing"] and {row["key"] for row in document["drift"]} == {"numpy", "env.NCCL_IB_DISABLE"}
 
 
+def test_ten_identical_two_node_cpu_runs_never_fail_on_gemm(torch_python, tmp_path):
+    """CPU GEMM on this machine's shared, busy cores is noise: shown, never a failure. Two runs at
+    a time, each of two nodes of one rank timing the GEMM alone (the one step that judges it)."""
+    started, verdicts = time.monotonic(), []
+    for pair in range(5):
+        runs = []
+        for index in (2 * pair, 2 * pair + 1):
+            out, port = tmp_path / f"run{index}", free_port()
+            runs.append((out, [start_node(torch_python, rank, port, out, "fleet.gemm", nproc="1", timeout=120) for rank in (0, 1)]))
+        for out, nodes in runs:
+            results = [finish(process, 150) for process in nodes]
+            document = load(out / "fleet.json")
+            verdicts.append([(n["node"], n["columns"]["gemm"]["status"]) for n in document["nodes"]])
+            assert [code for code, _, _ in results] == [0, 0], [text + err[-2000:] for _, text, err in results]
+            assert all(node(document, name)["columns"]["gemm"]["text"].endswith("on the CPU (shown, not judged)") for name in ("0", "1"))
+    assert verdicts == [[("0", "pass"), ("1", "pass")]] * 10
+    print(f"ten two-node runs: {time.monotonic() - started:.0f} s")
+
+
+WAITING_CHECK = textwrap.dedent(
+    """
+    import os, time
+    from torchup.diagnostics.checks import check, passed
+
+    @check("extra.wait", "waits for the test to say go (a file), at most 60 s", needs_torch=False)
+    def wait(context):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(os.environ["FLEET_GO"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return passed("waited")
+    """
+)
+
+
+def read_until(stream, words, seconds):
+    """Lines of a running process's stream, up to the one holding ``words``."""
+    lines, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        if words in line:
+            return lines
+    raise AssertionError(f"no {words!r} within {seconds} s: {''.join(lines)[-3000:]}")
+
+
+def test_a_late_node_is_turned_away_at_once_and_both_sides_say_so(torch_python, tmp_path):
+    extra, go = tmp_path / "wait.py", tmp_path / "go"
+    extra.write_text(WAITING_CHECK)
+    env, port = isolated_env(FLEET_GO=str(go)), free_port()
+    first = start_node(torch_python, 0, port, tmp_path / "out0", "--extra-checks", str(extra), "extra.wait", nproc="1", timeout=60, env=env)
+    try:
+        # Node 0 says who has come while it waits, and when its run starts without node 1 (after 12 s).
+        said = "".join(read_until(first.stderr, "torchup fleet: the run started", 60))
+        assert "torchup fleet: 1 of 2 node(s) at the rendezvous: 0; waiting for 1\n" in said
+        assert "torchup fleet: the run started with node(s) 0; without node(s) 1\n" in said
+        started = time.monotonic()
+        code1, text1, err1 = finish(
+            start_node(torch_python, 1, port, tmp_path / "out1", "--extra-checks", str(extra), "extra.wait", nproc="1", timeout=60, env=env), 60
+        )
+        late_for = time.monotonic() - started
+    finally:
+        go.write_text("go")
+    code0, text0, err0 = finish(first, 60)
+    assert code1 == 1 and late_for < 30, (late_for, err1[-3000:])  # turned away at once, not at its --run-timeout
+    own = load(tmp_path / "out1" / "node-1.json")["nodes"][0]
+    assert own["state"] == "missing" and re.fullmatch(
+        r"came after the run had started without it, with node\(s\) 0 \(.+\) \(nodes get 12 s after the first one to join\)", own["problems"][0]
+    ), own["problems"]
+    assert "fail joined: came after the run had started without it" in text1
+    assert "torchup fleet: the run started with node(s) 0, without this node: it came too late" in err1
+    # Node 0 went on without restarting its ranks for the latecomer, and names it as late.
+    assert code0 == 1, err0[-3000:]
+    seen_by_0 = load(tmp_path / "out0" / "fleet.json")
+    assert seen_by_0["failing"] == ["1"] and node(seen_by_0, "0")["status"] == "pass"
+    assert re.fullmatch(
+        r"came late, \d+ s after the first node, once the run had started without it \(the join window is 12 s\)",
+        node(seen_by_0, "1")["columns"]["joined"]["text"],
+    )
+    assert "closing signal" not in (tmp_path / "out0" / "node-0.log").read_text()
+
+
+LEAKY_CHECK = textwrap.dedent(
+    """
+    import os
+    from torchup.diagnostics.checks import check, outcome
+
+    @check("extra.leaky", "a site check that prints its environment's secrets", needs_torch=False)
+    def leaky(context):
+        secrets = dict((name, os.environ[name]) for name in ("TORCH_TOKEN", "HF_TOKEN"))
+        os.write(1, ("TORCH_TOKEN=%s\\n" % secrets["TORCH_TOKEN"]).encode())  # straight into torchrun's output
+        os.write(2, ("%r\\n" % secrets).encode())
+        return outcome("fail", "HF_TOKEN=%s leaked; %s" % (secrets["HF_TOKEN"], secrets))
+    """
+)
+
+
+def test_no_secret_by_name_reaches_any_output(torch_python, tmp_path):
+    extra, out, port = tmp_path / "leaky.py", tmp_path / "out", free_port()
+    extra.write_text(LEAKY_CHECK)
+    out.mkdir()
+    secrets = ("hf_s3cretTorchTokenValue", "hf_s3cretHubTokenValue")
+    env = isolated_env(TORCH_TOKEN=secrets[0], HF_TOKEN=secrets[1])
+    formats = [["--markdown", "--junit", str(out / "fleet.xml"), "--html", str(out / "page.html")], ["--json"]]
+    nodes = [
+        start_node(torch_python, rank, port, out, "--extra-checks", str(extra), "extra.leaky", "fleet.gemm", *formats[rank], nproc="1", env=env)
+        for rank in (0, 1)
+    ]
+    results = [finish(process, 120) for process in nodes]
+    assert [code for code, _, _ in results] == [1, 1], results[0][2][-3000:]
+    merged = subprocess.run([sys.executable, "-m", "torchup", "fleet", "report", str(out), "--markdown"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    outputs = {f"stdout {rank}": text for rank, (_, text, _) in enumerate(results)}
+    outputs.update({f"stderr {rank}": err for rank, (_, _, err) in enumerate(results)})
+    outputs.update({path.name: path.read_text() for path in sorted(out.iterdir())}, report=merged.stdout + merged.stderr)
+    assert {"node-0.json", "node-0.log", "node-1.json", "node-1.log", "fleet.json", "fleet.html", "fleet.xml", "page.html"} <= set(outputs)
+    for name, text in outputs.items():
+        assert not any(secret in text for secret in secrets), name
+    # What was there was shown, masked: the fact, the check's evidence, and its output in torchrun's log.
+    assert load(out / "node-0.json")["nodes"][0]["facts"]["env.TORCH_TOKEN"] == "****"
+    assert "HF_TOKEN=**** leaked" in outputs["fleet.json"] and "TORCH_TOKEN=****" in outputs["node-1.log"]
+    assert "'HF_TOKEN': '****'" in outputs["node-0.log"] and "'HF_TOKEN': '****'" in outputs["stderr 1"]
+
+
 def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_path):
     started = time.monotonic()
     # --nproc-per-node auto: one process per GPU, and on this GPU-less machine one.
@@ -387,7 +635,7 @@ def test_a_node_that_never_starts_is_named_within_the_timeout(torch_python, tmp_
     assert time.monotonic() - started < 60
     document = load(tmp_path / "fleet.json")
     assert document["failing"] == ["1"] and node(document, "1")["state"] == "missing"
-    assert node(document, "1")["columns"]["joined"]["text"] == "did not join within 8 s of the first node (the join window), or its ranks never started"
+    assert node(document, "1")["columns"]["joined"]["text"] == "did not join within 8 s of the first node (the join window): never seen at the rendezvous"
     assert node(document, "0")["columns"]["ran"]["status"] == "pass" and len(node(document, "0")["ranks"]) == 1
     assert "1 of 2 node(s) reported, 1 failing: FAILED: drain or fix node(s) 1" in text
 
@@ -443,6 +691,7 @@ def test_a_node_without_torch_is_a_failing_node_that_says_so(tmp_path):
     code, text, err = finish(start_node(python, 0, free_port(), tmp_path / "out", nnodes=1, nproc="1", timeout=30), 40)
     assert code == 1, err[-3000:]
     assert f"fail ran: torch is not installed in {python}: `torchup install --python {python}` puts it there" in text
+    assert "Error while finding module specification" not in err and "No module named" not in err  # one line of torchup's, not torchrun's
 
 
 def test_bad_input_is_exit_2(torch_python, tmp_path):
@@ -503,9 +752,9 @@ def chromium():
     return found
 
 
-def screenshot(page: Path, png: Path, tmp_path: Path, height: int):
+def screenshot(page: Path, png: Path, tmp_path: Path, height: int, width: int = 1400):
     subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size=1400,{height}", f"--screenshot={png}", page.as_uri()],
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},{height}", f"--screenshot={png}", page.as_uri()],
         capture_output=True,
         timeout=120,
         check=True,
@@ -583,6 +832,65 @@ def test_a_thousand_nodes_stay_readable_in_chromium(two_nodes, tmp_path):
     )
     width, height, rows = screenshot(tmp_path / "grid.html", tmp_path / "grid.png", tmp_path, 900)
     assert swatch_rows(rows, 28) == ["fail", "fail", "fail"]  # the three changed nodes; 997 healthy ones folded
+
+
+def troubled_gpu_fleet() -> dict:
+    """Four GPU nodes: node 2 slow in fp32 only, node 3 with a long host name and a long differing value."""
+    ranks = gpu_ranks([dict(rank_record(str(r), r), gemm={"n": 8192, "bf16": 300.0 + r, "fp32": 90.0}) for r in range(4)])
+    ranks[2]["gemm"]["fp32"] = 45.0
+    ranks[3]["host"] = "ip-10-200-13-7.eu-central-1.compute.internal.example-cluster-with-a-long-name"
+    ranks[3]["facts"]["env.NCCL_SOCKET_IFNAME"] = "=" + ",".join(f"enp{i}s0f{i % 4}" for i in range(40))
+    return report.judge(records(ranks))
+
+
+def bands(rows, x):
+    """(status, first row, last row) of each status colour's run down column ``x``."""
+    colours = {tuple(int(value[i : i + 2], 16) for i in (1, 3, 5)): status for status, value in report.COLOURS.items()}
+    found = []
+    for y, line in enumerate(rows):
+        status = colours.get(line[x])
+        if status and found and found[-1][0] == status and found[-1][2] == y - 1:
+            found[-1][2] = y
+        elif status:
+            found.append([status, y, y])
+    return found
+
+
+def colour(value: str):
+    return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_page_fits_wraps_its_problems_and_draws_the_failing_metric_in_chromium(width, tmp_path):
+    judged = troubled_gpu_fleet()
+    page = tmp_path / "page.html"
+    page.write_text(report.render_html(judged))
+    text = page.read_text()
+    assert text.count("All nodes:") == 1 and "<b>torch</b> 2.13.0+cpu" in text and "<b>gpu.model</b> NVIDIA L40S" in text  # once, at the top
+    _, height, rows = screenshot(page, tmp_path / f"page-{width}.png", tmp_path, 1000, width=width)
+    white = (255, 255, 255)
+    # Nothing reaches the window's right edge: the grid and its problem text fit, wrapped, at this width.
+    assert all(line[x] == white for line in rows for x in range(width - 8, width)), f"something is clipped at {width} px"
+    rule = next(y for y, line in enumerate(rows) if sum(pixel == colour("#212121") for pixel in line) > 300)  # the grid's header rule
+    assert max(x for x, pixel in enumerate(rows[rule]) if pixel == colour("#212121")) < width - 12
+    last = max(y for y, line in enumerate(rows) if any(pixel != white for pixel in line))
+    assert last < height - 20  # the whole page is in the shot
+    # Rows: node 2 (fp32 slow) and node 3 (drift) fail, then 0 and 1; node 2's bar is drawn in fp32, the others' in bf16.
+    found = bands(rows, 22)
+    assert [status for status, _, _ in found] == ["fail", "fail", "pass", "pass"], found
+    for (status, top, bottom), precision in zip(found, ("fp32", "bf16", "bf16", "bf16")):
+        drawn = {p for p in ("bf16", "fp32") if any(colour(report.BAR_COLOURS[p]) in rows[y] for y in range(top, bottom + 1))}
+        assert drawn == {precision}, (status, drawn)
+
+
+def test_the_problem_text_wraps_rather_than_widens_the_page(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(report.render_html(troubled_gpu_fleet()))
+    heights = {}
+    for width in (1400, 800):
+        _, _, rows = screenshot(page, tmp_path / f"page-{width}.png", tmp_path, 1000, width=width)
+        heights[width] = max(y for y, line in enumerate(rows) if any(pixel != (255, 255, 255) for pixel in line))
+    assert heights[800] > heights[1400] + 20, heights  # the same text, in more lines
 
 
 @pytest.mark.parametrize("planted", ["node-0.json", "node-0.log", "fleet.html", "the directory", "--html"])

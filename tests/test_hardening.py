@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import REPO, isolated_env, make_venv, serve_download_and_pypi
 from tests.test_install_e2e import VENV_SITE, user_env
 from torchup.diagnostics import probe
-from torchup.installer.redact import redact
+from torchup.installer.redact import redact, redact_document, secret_name
 
 PY = "cp%d%d" % sys.version_info[:2]
 
@@ -75,12 +75,29 @@ def test_no_command_runs_code_from_the_current_directory(booby_trapped, tmp_path
         ("PIP_PROXY=bob:pw@10.0.0.1:8080", "PIP_PROXY=****@10.0.0.1:8080"),
         ('{"index_url": "https://tok@h/whl/cpu"}', '{"index_url": "https://****@h/whl/cpu"}'),
         ("alice@example.com and git@github.com:org/repo", "alice@example.com and git@github.com:org/repo"),
+        # A variable whose name says it holds a secret, however it is written.
+        ("TORCH_TOKEN=hf_s3cret torchrun", "TORCH_TOKEN=**** torchrun"),
+        ("export HF_TOKEN='hf s3cret'", "export HF_TOKEN='****'"),
+        ('{"env.TORCH_TOKEN": "hf_s3cret", "key": "env.NCCL_IB_HCA"}', '{"env.TORCH_TOKEN": "****", "key": "env.NCCL_IB_HCA"}'),
+        ("{'HF_TOKEN': 'hf_s3cret', 'AWS_SECRET_ACCESS_KEY': 'a/b+c'}", "{'HF_TOKEN': '****', 'AWS_SECRET_ACCESS_KEY': '****'}"),
+        ('"evidence": "DB_PASSWORD=\\"two words\\" left"', '"evidence": "DB_PASSWORD=\\"****\\" left"'),
+        ("MY_CREDENTIALS: abc;PASSWD=x", "MY_CREDENTIALS: ****;PASSWD=****"),
+        ("--expect KEY=VALUE, $HF_TOKEN, env.TORCH_TOKEN: (unset)", "--expect KEY=VALUE, $HF_TOKEN, env.TORCH_TOKEN: (unset)"),
     ],
 )
 def test_redaction(text, shown):
     assert redact(text) == shown
     # The kit keeps its own copy of the rule (it imports nothing of the tool): the two must agree.
     assert probe.redact(text) == shown
+
+
+def test_secret_variables_are_masked_in_documents():
+    document = {"facts": {"env.TORCH_TOKEN": "hf_s3cret", "env.NCCL_IB_HCA": "mlx5", "key": "kept"}, "HF_TOKEN": "x", "UNSET_TOKEN": None, "log": ["A_KEY=1"]}
+    shown = {"facts": {"env.TORCH_TOKEN": "****", "env.NCCL_IB_HCA": "mlx5", "key": "kept"}, "HF_TOKEN": "****", "UNSET_TOKEN": None, "log": ["A_KEY=****"]}
+    assert redact_document(document) == shown and probe.redact_document(document) == shown
+    assert [name for name in ("HF_TOKEN", "api_key", "DB_PASSWD", "AZURE_CREDENTIAL", "MY_SECRET", "NCCL_IB_HCA") if secret_name(name)] == [
+        "HF_TOKEN", "api_key", "DB_PASSWD", "AZURE_CREDENTIAL", "MY_SECRET"
+    ]  # fmt: skip
 
 
 class AuthIndex:

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..errors import TorchupError
+from ..redact import redact_document
 
 SCHEMA_VERSION = 1
 KIND = "torchup-fleet"
@@ -161,7 +162,11 @@ def records_from_file(path: str) -> Tuple[List[dict], Optional[int]]:
             raise TorchupError(
                 f"{path}: a fleet report whose nodes are not as torchup writes them", hint="give the files `torchup fleet launch` wrote, unedited"
             )
-        return [dict(node, source=node.get("source") or os.path.basename(path)) for node in nodes], document.get("expected_nodes")
+        # What an earlier judging added (the grid, the verdict, the label) is judged afresh.
+        derived = ("columns", "status", "label", "duplicate")
+        return [
+            dict({key: value for key, value in node.items() if key not in derived}, source=node.get("source") or os.path.basename(path)) for node in nodes
+        ], document.get("expected_nodes")
     if isinstance(document, dict) and isinstance(document.get("results"), list):
         if not all(isinstance(result, dict) and isinstance(result.get("id"), str) and _typed(result.get("facts"), dict) for result in document["results"]):
             raise TorchupError(f"{path}: a doctor report whose results are not as torchup writes them", hint="give `torchup doctor --json` files, unedited")
@@ -214,6 +219,7 @@ def _from_doctor(document: dict, path: str) -> dict:
     """A node from a ``doctor --json`` file: its name is the file's (``gpu-07.json`` -> gpu-07)."""
     name = os.path.splitext(os.path.basename(path))[0]
     node = new_node(name, None, os.path.basename(path), State.REPORTED)
+    node["origin"] = path  # no host in a doctor report: two files of one name are told apart by where they are
     node["doctor"] = [{key: result.get(key) for key in ("id", "status", "evidence")} for result in document["results"]]
     build = next((r.get("facts") or {} for r in document["results"] if r.get("id") == "install.build"), {})
     node["facts"] = {DOCTOR_FACTS[key]: value for key, value in build.items() if key in DOCTOR_FACTS}
@@ -221,19 +227,51 @@ def _from_doctor(document: dict, path: str) -> dict:
     return node
 
 
+def _identity(record: dict) -> Optional[str]:
+    """The machine a record is of: its host, else the doctor file it came from; None when unknown."""
+    return record.get("host") or record.get("origin")
+
+
+def _merge(known: Optional[dict], record: dict) -> dict:
+    order = {State.REPORTED.value: 0, State.STOPPED.value: 1, State.MISSING.value: 2}
+    if known is None or order[record["state"]] < order[known["state"]]:
+        return dict(record, host=record.get("host") or (known or {}).get("host"))
+    if record["state"] == known["state"] == State.STOPPED.value:
+        fuller, other = (record, known) if len(record["ranks"]) > len(known["ranks"]) else (known, record)
+        return dict(fuller, host=fuller.get("host") or other.get("host"), problems=list(dict.fromkeys(fuller["problems"] + other["problems"])))
+    return dict(known, host=known.get("host") or record.get("host"))
+
+
 def combine(records: Iterable[dict]) -> List[dict]:
     """One record per node: where inputs overlap, the one that ran furthest (reported, then
-    stopped); two accounts of one stopped node (its own, and node 0's) together."""
-    order = {State.REPORTED.value: 0, State.STOPPED.value: 1, State.MISSING.value: 2}
-    chosen: Dict[str, dict] = {}
+    stopped); two accounts of one stopped node (its own, and node 0's) together.
+
+    Records of one node name from two machines (two hosts; two doctor files of one name) are not
+    merged: each is kept, and each says that its name is taken twice."""
+    groups: Dict[str, List[dict]] = {}
     for record in records:
-        known = chosen.get(record["node"])
-        if known is None or order[record["state"]] < order[known["state"]]:
-            chosen[record["node"]] = record
-        elif record["state"] == known["state"] == State.STOPPED.value:
-            fuller, other = (record, known) if len(record["ranks"]) > len(known["ranks"]) else (known, record)
-            chosen[record["node"]] = dict(fuller, problems=list(dict.fromkeys(fuller["problems"] + other["problems"])))
-    return list(chosen.values())
+        groups.setdefault(record["node"], []).append(record)
+    nodes = []
+    for name, group in groups.items():
+        machines = list(dict.fromkeys(_identity(r) for r in group if _identity(r)))
+        if len(machines) < 2:
+            merged = None
+            for record in group:
+                merged = _merge(merged, record)
+            nodes.append(merged)
+            continue
+        for machine in machines:
+            merged = None
+            # A record of no known machine (node 0's account of a silent rank) goes with the first.
+            for record in (r for r in group if _identity(r) == machine or (not _identity(r) and machine == machines[0])):
+                merged = _merge(merged, record)
+            others = ", ".join(m for m in machines if m != machine)
+            merged = dict(
+                merged,
+                duplicate=f"node name {name} is also reported by {others}: two machines under one name (one --node-rank given twice, or two reports named alike), kept apart",
+            )
+            nodes.append(merged)
+    return nodes
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -262,14 +300,14 @@ def node_facts(node: dict) -> Dict[str, str]:
 def drift_table(nodes: Sequence[dict], allowed: Sequence[str] = ()) -> List[dict]:
     """Each fact on which reporting nodes disagree: the fleet's value (the most common; on a tie,
     the value of the lowest-numbered node) and the nodes that differ from it."""
-    reporting = sorted((n for n in nodes if n["state"] != State.MISSING.value and (n["facts"] or n.get("libraries"))), key=lambda n: natural_key(n["node"]))
-    facts = {n["node"]: node_facts(n) for n in reporting}
+    reporting = sorted((n for n in nodes if n["state"] != State.MISSING.value and (n["facts"] or n.get("libraries"))), key=lambda n: natural_key(n["label"]))
+    facts = {n["label"]: node_facts(n) for n in reporting}
     keys = sorted({key for values in facts.values() for key in values})
     rows = []
     for key in keys:
         if any(fnmatch.fnmatchcase(key, pattern) for pattern in allowed):
             continue
-        values = {n["node"]: facts[n["node"]].get(key, UNSET) for n in reporting if n.get("known_facts") is None or key in n["known_facts"]}
+        values = {n["label"]: facts[n["label"]].get(key, UNSET) for n in reporting if n.get("known_facts") is None or key in n["known_facts"]}
         if len(set(values.values())) < 2:
             continue
         counts = Counter(values.values())
@@ -279,56 +317,93 @@ def drift_table(nodes: Sequence[dict], allowed: Sequence[str] = ()) -> List[dict
     return rows
 
 
+# The versions a fleet's nodes are expected to share, shown once at the top of a report when they all do.
+VERSION_KEYS = ("torch", "torch.cuda", "torch.hip", "cudnn", "nccl", "python", "numpy", "gpu.model", "driver", "os", "kernel", "glibc")
+
+
+def shared_versions(nodes: Sequence[dict]) -> Dict[str, str]:
+    """The versions every reporting node that knows them has alike (a doctor report knows torch,
+    its CUDA or HIP and the GPU count only)."""
+    reporting = [n for n in nodes if n["state"] != State.MISSING.value and n["facts"]]
+    shared = {}
+    for key in VERSION_KEYS:
+        values = {node_facts(n).get(key, UNSET) for n in reporting if n.get("known_facts") is None or key in n["known_facts"]}
+        if len(values) == 1 and next(iter(values)) not in (UNSET, "null"):
+            shared[key] = next(iter(values))
+    return shared
+
+
 def _median(values: List[float]) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
 SENT_NOTHING = "sent nothing: it never joined, or stopped before its ranks started"
+# A median judges a figure only among at least this many: of two, the median is their mean, and
+# the slower of two equals fails whenever they differ by twice the tolerance.
+MEDIAN_QUORUM = 3
 
 
 def judge(
-    records: Sequence[dict], expected_nodes: Optional[int] = None, allowed_drift: Sequence[str] = (), table: Optional[dict] = None, missing: str = SENT_NOTHING
+    records: Sequence[dict],
+    expected_nodes: Optional[int] = None,
+    allowed_drift: Sequence[str] = (),
+    table: Optional[dict] = None,
+    missing: str = SENT_NOTHING,
+    missing_by_node: Optional[Dict[str, str]] = None,
 ) -> dict:
     """The fleet report: each node's status per column, the drift table, the figures, the verdict.
-    ``missing`` says what is known of an expected node that sent nothing."""
+    ``missing`` says what is known of an expected node that sent nothing (``missing_by_node``, of
+    one node in particular). Records are redacted first: no secret reaches any rendering."""
     table = table or load_gpu_table()
-    nodes = combine(records)
+    nodes = combine(redact_document(list(records)))
     present = {n["node"] for n in nodes}
     for index in range(expected_nodes or 0):
         if str(index) not in present:
             absent = new_node(str(index), None, "expected", State.MISSING)
-            absent["problems"].append(missing)
+            absent["problems"].append((missing_by_node or {}).get(str(index), missing))
             nodes.append(absent)
-    nodes.sort(key=lambda n: natural_key(n["node"]))
+    nodes.sort(key=lambda n: (natural_key(n["node"]), str(_identity(n) or "")))
+    names = Counter(n["node"] for n in nodes)
+    for node in nodes:
+        node["label"] = node["node"] if names[node["node"]] == 1 else f"{node['node']} ({_identity(node) or '?'})"
     drift = drift_table(nodes, allowed_drift)
     ranks = [rank for node in nodes for rank in node["ranks"]]
     checksums = Counter(rank["canary"]["checksum"] for rank in ranks if rank.get("canary"))
     fleet_checksum = checksums.most_common(1)[0][0] if checksums else None
-    medians = {}
+    medians, counts = {}, {}
     for precision in ("bf16", "fp32"):
         by_model: Dict[str, List[float]] = {}
         for rank in ranks:
             if rank.get("gemm") and rank["gemm"].get(precision) is not None:
                 by_model.setdefault(rank["gpu"] or "cpu", []).append(rank["gemm"][precision])
         medians[precision] = {model: _median(values) for model, values in by_model.items()}
-    busbw_median = _median([rank["busbw_gbps"] for rank in ranks if rank.get("busbw_gbps")])
+        counts[precision] = {model: len(values) for model, values in by_model.items()}
+    # all_reduce is one collective over every node: each node's slowest rank, compared across nodes.
+    busbw_by_node = [min(r["busbw_gbps"] for r in n["ranks"] if r.get("busbw_gbps")) for n in nodes if any(r.get("busbw_gbps") for r in n["ranks"])]
+    busbw_median = _median(busbw_by_node)
+    judged_medians = {
+        "gemm": {p: {m: v for m, v in by.items() if m != "cpu" and counts[p][m] >= MEDIAN_QUORUM} for p, by in medians.items()},
+        "busbw": busbw_median if len(busbw_by_node) >= MEDIAN_QUORUM else None,
+    }
     for node in nodes:
-        node["columns"] = _columns(node, drift, fleet_checksum, medians, busbw_median, table)
+        node["columns"] = _columns(node, drift, fleet_checksum, judged_medians, table)
         worst = [c["status"] for c in node["columns"].values()]
         node["status"] = Status.FAIL.value if Status.FAIL.value in worst else Status.WARN.value if Status.WARN.value in worst else Status.PASS.value
-    failing = [n["node"] for n in nodes if n["status"] == Status.FAIL.value]
-    nodes.sort(key=lambda n: (n["status"] == Status.PASS.value, natural_key(n["node"])))
+    failing = list(dict.fromkeys(n["node"] for n in nodes if n["status"] == Status.FAIL.value))
+    nodes.sort(key=lambda n: (n["status"] == Status.PASS.value, natural_key(n["node"]), str(_identity(n) or "")))
     return {
         "schema": SCHEMA_VERSION,
         "kind": KIND,
         "expected_nodes": expected_nodes,
         "nodes": nodes,
         "drift": drift,
+        "shared": shared_versions(nodes),
         "figures": {
             "gemm_median_tflops": medians,
             "busbw_median_gbps": busbw_median,
             "canary_checksum": fleet_checksum,
             "median_tolerance": table["median_tolerance"],
+            "median_quorum": MEDIAN_QUORUM,
         },
         "failing": failing,
         "exit_code": EXIT_FAILED if failing else EXIT_OK,
@@ -339,22 +414,19 @@ def _cell(status: Status, text: str) -> dict:
     return {"status": status.value, "text": text}
 
 
-def _columns(node, drift, fleet_checksum, medians, busbw_median, table) -> Dict[str, dict]:
+def _columns(node, drift, fleet_checksum, medians, table) -> Dict[str, dict]:
     state = State(node["state"])
-    columns = {
-        "joined": _cell(Status.FAIL, node["problems"][0] if node["problems"] else "never joined")
-        if state is State.MISSING
-        else _cell(Status.PASS, f"{len(node['ranks'])} rank(s)")
-    }
     if state is State.MISSING:
+        columns = {"joined": _cell(Status.FAIL, node["problems"][0] if node["problems"] else "never joined")}
         return dict(columns, **{name: _cell(Status.SKIP, "no data") for name in COLUMNS[1:]})
+    columns = {"joined": _cell(Status.FAIL, node["duplicate"]) if node.get("duplicate") else _cell(Status.PASS, f"{len(node['ranks'])} rank(s)")}
     if state is State.STOPPED:
         columns["ran"] = _cell(Status.FAIL, "; ".join(node["problems"]))
     elif node.get("interrupted"):
         columns["ran"] = _cell(Status.WARN, "interrupted by another node's fault: " + "; ".join(node["interrupted"]))
     else:
         columns["ran"] = _cell(Status.PASS, "every rank ran to the end")
-    differing = [f"{row['key']}={row['nodes'][node['node']]} (fleet: {row['majority']})" for row in drift if node["node"] in row["nodes"]]
+    differing = [f"{row['key']}={row['nodes'][node['label']]} (fleet: {row['majority']})" for row in drift if node["label"] in row["nodes"]]
     columns["drift"] = _cell(Status.FAIL, "; ".join(differing)) if differing else _cell(Status.PASS, "as the fleet")
     bad = [r for r in node["doctor"] if r.get("status") in ("fail", "crash", "timeout")]
     warned = [r for r in node["doctor"] if r.get("status") == "warn"]
@@ -369,8 +441,8 @@ def _columns(node, drift, fleet_checksum, medians, busbw_median, table) -> Dict[
     else:
         columns["doctor"] = _cell(Status.PASS, f"{len(node['doctor'])} checks passed")
     columns["canary"] = _canary(node, fleet_checksum)
-    columns["gemm"] = _gemm(node, medians, table)
-    columns["allreduce"] = _allreduce(node, busbw_median, table["median_tolerance"])
+    columns["gemm"] = _gemm(node, medians["gemm"], table)
+    columns["allreduce"] = _allreduce(node, medians["busbw"], table["median_tolerance"])
     return columns
 
 
@@ -386,32 +458,39 @@ def _canary(node, fleet_checksum) -> dict:
 
 
 def _gemm(node, medians, table) -> dict:
+    """A GPU against its model's row in gpus.json always, and against the fleet median of its
+    model where MEDIAN_QUORUM GPUs of that model reported. A CPU's figures are shown, never judged:
+    CPU time on shared cores is the neighbours' as much as the node's."""
     ranks = [rank for rank in node["ranks"] if rank.get("gemm")]
     if not ranks:
         return _cell(Status.SKIP, "not run")
     tolerance = table["median_tolerance"]
-    slow, parts = [], []
+    slow, metrics, parts = [], [], []
     for rank in ranks:
-        model = rank["gpu"] or "cpu"
         row = gpu_row(table, rank["gpu"])
-        for precision in ("bf16", "fp32"):
+        for precision in ("bf16", "fp32") if rank["gpu"] else ():
             value = rank["gemm"].get(precision)
-            median = medians[precision].get(model)
+            median = medians[precision].get(rank["gpu"])
             if value is None:
                 continue
             if median and value < median * (1 - tolerance):
                 slow.append(f"rank {rank['rank']} {precision} {value:g} TFLOPS, {100 * (1 - value / median):.0f}% below the fleet median {median:g}")
+                metrics.append(precision)
             if precision == "bf16" and row and row.get("bf16_measured") and value < row["bf16_measured"] * table["floor_fraction"]:
                 slow.append(
                     f"rank {rank['rank']} bf16 {value:g} TFLOPS, under {table['floor_fraction']:.0%} of the {row['model']}'s measured best {row['bf16_measured']:g}"
                 )
+                metrics.append(precision)
         figures = []
         for precision in ("bf16", "fp32"):
             value, peak = rank["gemm"].get(precision), (row or {}).get(precision + "_peak")
             if value is not None:
                 figures.append(f"{precision} {value:g}" + (f" ({100 * value / peak:.0f}% of peak)" if peak else ""))
-        parts.append(f"rank {rank['rank']}: {', '.join(figures)} TFLOPS" + (f" on an {row['model']}" if row else ""))
-    return _cell(Status.FAIL, "; ".join(slow)) if slow else _cell(Status.PASS, "; ".join(parts))
+        where = f" on an {row['model']}" if row else "" if rank["gpu"] else " on the CPU (shown, not judged)"
+        parts.append(f"rank {rank['rank']}: {', '.join(figures)} TFLOPS{where}")
+    if slow:
+        return dict(_cell(Status.FAIL, "; ".join(slow)), metric=metrics[0])
+    return _cell(Status.PASS, "; ".join(parts))
 
 
 def _allreduce(node, busbw_median, tolerance) -> dict:
@@ -438,14 +517,27 @@ def _allreduce(node, busbw_median, tolerance) -> dict:
 
 def headline(report: dict) -> str:
     nodes = report["nodes"]
-    expected = max(report["expected_nodes"] or 0, len(nodes))  # doctor files may name nodes the run did not count
-    reported = sum(1 for n in nodes if n["state"] != State.MISSING.value)
+    names = {n["node"] for n in nodes}
+    expected = max(report["expected_nodes"] or 0, len(names))  # doctor files may name nodes the run did not count
+    reported = len({n["node"] for n in nodes if n["state"] != State.MISSING.value})
     verdict = "OK" if report["exit_code"] == EXIT_OK else "FAILED: drain or fix node(s) " + ", ".join(report["failing"])
     return f"torchup fleet: {reported} of {expected} node(s) reported, {len(report['failing'])} failing: {verdict}"
 
 
+def _shared_words(report: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in (report.get("shared") or {}).items())
+
+
+def _who(node: dict) -> str:
+    """A node as a person reads it: its name, and its host (or, without one, its report file when two share the name)."""
+    machine = node.get("host") or (node.get("origin") if node.get("duplicate") else None)
+    return f"node {node['node']}" + (f" ({machine})" if machine else "")
+
+
 def render_text(report: dict, verbose: bool = False) -> str:
     lines = [headline(report)]
+    if report.get("shared"):
+        lines.append("all nodes: " + _shared_words(report))
     if report["drift"]:
         lines += ["", "drift (the fleet's value, then the nodes that differ)"]
         for row in report["drift"]:
@@ -455,7 +547,7 @@ def render_text(report: dict, verbose: bool = False) -> str:
     for node in report["nodes"]:
         if node["status"] == Status.PASS.value and not verbose:
             continue
-        lines += ["", f"node {node['node']}" + (f" ({node['host']})" if node.get("host") else "") + f": {node['status']}"]
+        lines += ["", f"{_who(node)}: {node['status']}"]
         for name in COLUMNS:
             cell = node["columns"][name]
             if cell["status"] not in (Status.PASS.value, Status.SKIP.value) or verbose:
@@ -473,8 +565,8 @@ def render_text(report: dict, verbose: bool = False) -> str:
 
 def _ranges(names: List[str]) -> str:
     """0, 1, 2, 5 -> "0-2, 5": a thousand healthy nodes in one line."""
-    numbers = sorted(int(n) for n in names if n.isdigit())
-    words = sorted((n for n in names if not n.isdigit()), key=natural_key)
+    numbers = sorted({int(n) for n in names if n.isdigit()})
+    words = sorted({n for n in names if not n.isdigit()}, key=natural_key)
     spans, start = [], None
     for index, number in enumerate(numbers):
         if start is None:
@@ -489,18 +581,41 @@ def render_json(report: dict) -> str:
     return json.dumps(report, indent=2) + "\n"
 
 
+# Markdown a bug tracker or a step summary renders: what the report quotes (node and host names,
+# values) must not become emphasis, links, HTML, mentions or table cells of its own.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~&$@])")
+
+
+def md_text(value) -> str:
+    """Plain text in Markdown: on one line, its punctuation escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def md_code(value, in_table: bool = True) -> str:
+    """A value as inline code, fenced past any backticks it holds; a table cell's pipes escaped."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return fence + (text.replace("|", "\\|") if in_table else text) + fence
+
+
 def render_markdown(report: dict) -> str:
-    lines = [f"### {headline(report)}", ""]
+    lines = [f"### {md_text(headline(report))}", ""]
+    if report.get("shared"):
+        lines += ["All nodes: " + ", ".join(f"{md_text(key)} {md_code(value, in_table=False)}" for key, value in report["shared"].items()), ""]
     if report["drift"]:
         lines += ["| fact | fleet value | differing nodes |", "|---|---|---|"]
         for row in report["drift"]:
-            lines.append(f"| `{row['key']}` | `{row['majority']}` | " + ", ".join(f"{node}: `{value}`" for node, value in row["nodes"].items()) + " |")
+            others = ", ".join(f"{md_text(node)}: {md_code(value)}" for node, value in row["nodes"].items())
+            lines.append(f"| {md_code(row['key'])} | {md_code(row['majority'])} | {others} |")
         lines.append("")
     lines += ["| node | host | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
     marks = {"pass": "✓", "warn": "!", "fail": "✗", "skip": "-"}
     shown = [n for n in report["nodes"] if n["status"] != Status.PASS.value]
     for node in shown:
-        lines.append(f"| {node['node']} | {node.get('host') or ''} | " + " | ".join(marks[node["columns"][c]["status"]] for c in COLUMNS) + " |")
+        machine = node.get("host") or (node.get("origin") if node.get("duplicate") else None) or ""
+        lines.append(f"| {md_text(node['node'])} | {md_text(machine)} | " + " | ".join(marks[node["columns"][c]["status"]] for c in COLUMNS) + " |")
     healthy = len(report["nodes"]) - len(shown)
     if healthy:
         lines.append(f"| {healthy} healthy | | " + " | ".join("✓" for _ in COLUMNS) + " |")
@@ -515,7 +630,7 @@ def render_junit(report: dict) -> str:
     for node in report["nodes"]:
         for name in COLUMNS:
             cell = node["columns"][name]
-            case = ElementTree.SubElement(suite, "testcase", classname=f"node {node['node']}", name=name)
+            case = ElementTree.SubElement(suite, "testcase", classname=f"node {node.get('label') or node['node']}", name=name)
             if cell["status"] == Status.FAIL.value:
                 failures += 1
                 ElementTree.SubElement(case, "failure", message=cell["text"][:500]).text = cell["text"]
@@ -525,79 +640,114 @@ def render_junit(report: dict) -> str:
     return ElementTree.tostring(suite, encoding="unicode") + "\n"
 
 
-# One self-contained page: no script, no server, no network. Node rows first by trouble; past
-# FOLD_AFTER nodes the healthy ones are folded under one line.
+# One self-contained page: no script, no server, no network. Node rows first by trouble, each
+# followed by what is wrong with it across the whole grid's width; past FOLD_AFTER nodes the
+# healthy ones are folded under one line. It fits a window 800 px wide.
 FOLD_AFTER = 20
 COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "skip": "#9e9e9e"}
+# A GEMM bar is drawn in its precision's colour: the precision that failed, where one did.
+BAR_COLOURS = {"bf16": "#1565c0", "fp32": "#00838f", "busbw": "#5e35b1"}
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #212121; background: #fff; }
-h1 { font-size: 18px; margin: 0 0 12px; }
-table { border-collapse: separate; border-spacing: 0 3px; }
-th { text-align: left; font-weight: 600; padding: 2px 8px; }
-td { padding: 2px 8px; white-space: nowrap; }
-td.swatch { width: 24px; min-width: 24px; padding: 0; }
-td.cell { color: #fff; text-align: center; min-width: 48px; }
+body { font: 13px/1.4 system-ui, sans-serif; margin: 12px; color: #212121; background: #fff; }
+h1 { font-size: 17px; margin: 0 0 6px; }
+h2 { font-size: 15px; margin: 16px 0 6px; }
+p.shared { margin: 0 0 10px; color: #424242; overflow-wrap: anywhere; }
+p.shared b { font-weight: 600; }
+table { border-collapse: collapse; }
+table.grid { max-width: 100%; }
+th { text-align: left; font-weight: 600; padding: 2px 4px; border-bottom: 2px solid #212121; vertical-align: bottom; }
+td { padding: 2px 4px; border-top: 3px solid #fff; vertical-align: middle; }
+td.name { max-width: 9em; overflow-wrap: anywhere; }
+td.swatch { width: 20px; min-width: 20px; padding: 0; }
+td.cell { color: #fff; text-align: center; min-width: 30px; }
 td.drift { outline: 3px solid #6a1b9a; outline-offset: -3px; }
-.bar { display: inline-block; height: 12px; background: #1565c0; vertical-align: middle; }
-.figure { display: inline-block; min-width: 72px; }
+td.figure { min-width: 84px; white-space: nowrap; }
+.bar { display: block; height: 10px; margin-top: 1px; }
+tr.trouble td { border-top: 0; padding-top: 0; padding-bottom: 6px; }
+td.problems { color: #424242; white-space: normal; overflow-wrap: anywhere; }
 details { margin: 8px 0; }
 summary { cursor: pointer; font-weight: 600; }
-.problems { color: #555; min-width: 28em; max-width: 60em; white-space: normal; }
-table.drift td { border-bottom: 1px solid #ddd; }
+table.drift td { border-bottom: 1px solid #ddd; overflow-wrap: anywhere; }
+table.drift td.key { white-space: nowrap; }
+table.drift td.value { min-width: 5em; }
 """
+BAR_WIDTH = 80
 
 
-def _bar(value: Optional[float], top: float, unit: str) -> str:
+def _bar(label: Optional[str], value: Optional[float], top: float, unit: str, colour: str) -> str:
     if value is None:
-        return "<td>-</td>"
-    width = int(120 * value / top) if top else 0
-    return f'<td><span class="figure">{html.escape(f"{value:g}")} {unit}</span><span class="bar" style="width:{width}px"></span></td>'
+        return '<td class="figure">-</td>'
+    width = max(1, int(BAR_WIDTH * value / top)) if top else 0
+    words = html.escape(f"{label + ' ' if label else ''}{value:g} {unit}")
+    return f'<td class="figure">{words}<span class="bar" style="width:{width}px;background:{colour}"></span></td>'
 
 
-def _row(node: dict, tops: Dict[str, float]) -> str:
+def gemm_shown(node: dict) -> Tuple[Optional[str], Optional[float]]:
+    """The GEMM figure a node's bar draws: its slowest rank in the precision that failed, else in bf16 (else fp32)."""
+    failed = node["columns"]["gemm"].get("metric")
+    for precision in [failed] if failed else ["bf16", "fp32"]:
+        values = [rank["gemm"][precision] for rank in node["ranks"] if rank.get("gemm") and rank["gemm"].get(precision) is not None]
+        if values:
+            return precision, min(values)
+    return None, None
+
+
+def _row(node: dict, tops: Dict[str, float], anchor: str, span: int) -> str:
+    trouble = [f"{name}: {node['columns'][name]['text']}" for name in COLUMNS if node["columns"][name]["status"] in ("fail", "warn")]
     cells = [
-        f'<td class="swatch" style="background:{COLOURS[node["status"]]}"></td>',
-        f"<td>{html.escape(node['node'])}</td>",
-        f"<td>{html.escape(node.get('host') or '')}</td>",
+        f'<td class="swatch" style="background:{COLOURS[node["status"]]}"' + (' rowspan="2"' if trouble else "") + "></td>",
+        f'<td class="name">{html.escape(node["node"])}</td>',
+        f'<td class="name">{html.escape(node.get("host") or node.get("origin") or "")}</td>',
     ]
     for name in COLUMNS:
         cell = node["columns"][name]
         extra = " drift" if name == "drift" and cell["status"] == Status.FAIL.value else ""
         cells.append(f'<td class="cell{extra}" style="background:{COLOURS[cell["status"]]}" title="{html.escape(cell["text"])}">{cell["status"]}</td>')
-    gemm = [rank["gemm"]["bf16"] for rank in node["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16") is not None]
+    precision, gemm = gemm_shown(node)
     busbw = [rank["busbw_gbps"] for rank in node["ranks"] if rank.get("busbw_gbps")]
-    cells.append(_bar(min(gemm) if gemm else None, tops["gemm"], "TFLOPS"))
-    cells.append(_bar(min(busbw) if busbw else None, tops["busbw"], "GB/s"))
-    trouble = "; ".join(node["columns"][name]["text"] for name in COLUMNS if node["columns"][name]["status"] in ("fail", "warn"))
-    cells.append(f'<td class="problems">{html.escape(trouble)}</td>')
-    return f'<tr class="node {node["status"]}" id="node-{html.escape(node["node"])}">' + "".join(cells) + "</tr>"
+    cells.append(_bar(precision, gemm, tops.get(precision or "", 0), "TFLOPS", BAR_COLOURS.get(precision or "", "#000")))
+    cells.append(_bar(None, min(busbw) if busbw else None, tops["busbw"], "GB/s", BAR_COLOURS["busbw"]))
+    row = f'<tr class="node {node["status"]}" id="{html.escape(anchor)}">' + "".join(cells) + "</tr>"
+    if trouble:  # what is wrong, under the node's row across the grid's width, wrapped
+        row += f'<tr class="trouble"><td class="problems" colspan="{span - 1}">{html.escape("; ".join(trouble))}</td></tr>'
+    return row
 
 
 def render_html(report: dict) -> str:
     nodes = report["nodes"]
-    tops = {
-        "gemm": max([rank["gemm"]["bf16"] for n in nodes for rank in n["ranks"] if rank.get("gemm") and rank["gemm"].get("bf16")] or [0]),
-        "busbw": max([rank["busbw_gbps"] for n in nodes for rank in n["ranks"] if rank.get("busbw_gbps")] or [0]),
-    }
+    gemm = [gemm_shown(n) for n in nodes]
+    tops = {precision: max([value for p, value in gemm if p == precision] or [0]) for precision in ("bf16", "fp32")}
+    tops["busbw"] = max([rank["busbw_gbps"] for n in nodes for rank in n["ranks"] if rank.get("busbw_gbps")] or [0])
     header = (
         "<tr><th></th><th>node</th><th>host</th>"
         + "".join(f"<th>{name}</th>" for name in COLUMNS)
-        + "<th>bf16 GEMM (slowest rank)</th><th>all_reduce busbw</th><th>what is wrong</th></tr>"
+        + "<th>GEMM, slowest rank</th><th>all_reduce busbw</th></tr>"
     )
+    span = 3 + len(COLUMNS) + 2
+    anchors, seen = {}, Counter()
+    for node in nodes:  # one anchor per row, even for two machines under one name
+        seen[node["node"]] += 1
+        anchors[id(node)] = f"node-{node['node']}" + (f"-{seen[node['node']]}" if seen[node["node"]] > 1 else "")
     troubled = [n for n in nodes if n["status"] != Status.PASS.value]
     healthy = [n for n in nodes if n["status"] == Status.PASS.value]
     fold = len(nodes) > FOLD_AFTER
-    body = [f'<table class="grid">{header}' + "".join(_row(n, tops) for n in (troubled if fold else nodes)) + "</table>"]
+    body = []
+    if report.get("shared"):
+        shared = " · ".join(f"<b>{html.escape(key)}</b> {html.escape(value)}" for key, value in report["shared"].items())
+        body.append(f'<p class="shared">All nodes: {shared}</p>')
+    body.append(f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)], span) for n in (troubled if fold else nodes)) + "</table>")
     if fold and healthy:
         body.append(f"<details><summary>{len(healthy)} healthy node(s): {html.escape(_ranges([n['node'] for n in healthy]))}</summary>")
-        body.append(f'<table class="grid">{header}' + "".join(_row(n, tops) for n in healthy) + "</table></details>")
+        body.append(f'<table class="grid">{header}' + "".join(_row(n, tops, anchors[id(n)], span) for n in healthy) + "</table></details>")
     if report["drift"]:
         body.append('<h2>drift</h2><table class="drift"><tr><th>fact</th><th>fleet value</th><th>differing nodes</th></tr>')
         for row in report["drift"]:
             others = ", ".join(f"{node}: {value}" for node, value in row["nodes"].items())
-            body.append(f"<tr><td>{html.escape(row['key'])}</td><td>{html.escape(row['majority'])}</td><td>{html.escape(others)}</td></tr>")
+            body.append(
+                f'<tr><td class="key">{html.escape(row["key"])}</td><td class="value">{html.escape(row["majority"])}</td><td>{html.escape(others)}</td></tr>'
+            )
         body.append("</table>")
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>torchup fleet</title>'
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(headline(report))}</h1>" + "\n".join(body) + "</body></html>\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+        f"<title>torchup fleet</title><style>{_STYLE}</style></head><body><h1>{html.escape(headline(report))}</h1>" + "\n".join(body) + "</body></html>\n"
     )
