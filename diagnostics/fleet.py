@@ -448,8 +448,9 @@ def load_kit():
 
 def run_doctor(kit, ids, extra_checks=None):
     worker, checks, causes = kit
-    if extra_checks:
-        worker.load_extra_checks(extra_checks)
+    problem = worker.load_extra_checks(extra_checks, checks) if extra_checks else None
+    if problem:  # torchup checked the file before the run: it changed since
+        raise RuntimeError("--extra-checks %s: %s" % (extra_checks, problem))
     results = []
     worker.run(ids, checks, causes.classify, lambda event: results.append(event) if event["event"] == "result" else None)
     return [dict((k, v) for k, v in r.items() if k in ("id", "status", "evidence", "facts", "seconds")) for r in results]

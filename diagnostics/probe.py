@@ -543,10 +543,11 @@ def collect():
     return sections
 
 
-def main():
-    json.dump(collect(), sys.stdout)
-    sys.stdout.write("\n")
+def main(answer):
+    """The facts, as one JSON document, written to ``answer`` (a file of torchup's own, not stdout)."""
+    json.dump(collect(), answer)
+    answer.write("\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.stdout)

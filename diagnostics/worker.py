@@ -1,5 +1,6 @@
 """Runs doctor checks inside the target interpreter:
-``python -I worker.py EVENTS_FD '<json ids>' [extra-checks.py]``.
+``python -I worker.py EVENTS_FD '<json ids>' [extra-checks.py]``, or, to choose them first,
+``python -I worker.py EVENTS_FD '{"select": [names]}' [extra-checks.py]``.
 
 Started by path with isolated flags from a neutral directory, so neither torchup's packages nor
 the current directory are on the target's path; this folder is imported as the package
@@ -10,6 +11,10 @@ events: whoever started the worker points both at one file, and "start" and "res
 in it each check's own output lies. torch is imported once, by the first
 check that needs it. After a device-side assert the CUDA context is unusable: the result says so
 and the worker stops, and a fresh one carries on.
+
+Site-specific checks (``--extra-checks``) are loaded here, in the target, never in torchup's own
+process. The checks run in a child of the started process, which only waits for it: a check that
+signals its parent ends that waiting process, never whoever started the worker.
 """
 
 import json
@@ -50,12 +55,33 @@ def add_user_site():
             site.addsitedir(user_site)
 
 
-def load_extra_checks(path):
+def load_extra_checks(path, checks):
+    """The site's checks, registered beside the kit's; why the file cannot be used, or None."""
     import importlib.util
+    import inspect
 
+    known = len(checks.CHECKS)
     spec = importlib.util.spec_from_file_location("torchup_extra_checks", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as error:  # SystemExit too: the file must not end the run
+        where = " (line %s)" % error.lineno if isinstance(error, SyntaxError) else ""
+        return "%s%s: %s" % (type(error).__name__, where, error)
+    for added in checks.CHECKS[known:]:
+        try:
+            inspect.signature(added.function).bind(checks.Context())
+        except TypeError:
+            return "check %s: %s%s takes no single argument; a check is `def name(context):` returning outcome(...)" % (
+                added.id,
+                added.function.__name__,
+                inspect.signature(added.function),
+            )
+    return None
+
+
+def describe(check):
+    return {"id": check.id, "group": check.group, "title": check.title, "opt_in": check.opt_in}
 
 
 def output_offset():
@@ -104,6 +130,7 @@ def run(ids, checks, classify, emit):
             poisoned = "device-side assert" in text
         poisoned = poisoned or bool(result.pop("poisoned", False))  # a check may say it left the context unusable
         result.update({"event": "result", "id": check_id, "seconds": round(time.monotonic() - started, 3), "output_to": output_offset()})
+        result.update(group=check.group, title=check.title)
         if poisoned:
             result["poisoned"] = True
         emit(result)
@@ -111,8 +138,29 @@ def run(ids, checks, classify, emit):
             return
 
 
+def wait_as_parent(events_fd):
+    """Fork: the child goes on to run the checks; this process only waits for it and ends as it
+    ended (its exit status, or the same signal). A check's ``os.kill(os.getppid(), …)`` reaches this
+    process, not whoever started the worker."""
+    if not hasattr(os, "fork"):
+        return
+    child = os.fork()
+    if child == 0:
+        return
+    os.close(events_fd)  # the child's copy is the channel; the events end when it does
+    _, status = os.waitpid(child, 0)
+    if os.WIFSIGNALED(status):
+        import signal
+
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
 def main(argv):
-    events = os.fdopen(int(argv[1]), "w")
+    events_fd = int(argv[1])
+    wait_as_parent(events_fd)
+    events = os.fdopen(events_fd, "w")
 
     def emit(event):
         events.write(json.dumps(event) + "\n")
@@ -122,8 +170,20 @@ def main(argv):
     checks, causes = load_kit()
     emit({"event": "ready", "python": "%d.%d.%d" % sys.version_info[:3]})
     if len(argv) > 3:
-        load_extra_checks(argv[3])
-    run(json.loads(argv[2]), checks, causes.classify, emit)
+        problem = load_extra_checks(argv[3], checks)
+        if problem:
+            emit({"event": "unusable-extra-checks", "error": problem})
+            os._exit(0)
+    asked = json.loads(argv[2])
+    if isinstance(asked, dict):  # the choice only: which checks the names select
+        try:
+            chosen = checks.select(asked["select"], include_opt_in=asked.get("include_opt_in", False))
+        except ValueError as error:
+            emit({"event": "unknown-names", "error": str(error)})
+        else:
+            emit({"event": "selected", "checks": [describe(check) for check in chosen]})
+    else:
+        run(asked, checks, causes.classify, emit)
     emit({"event": "done"})
     # Everything is reported: skip the interpreter's teardown, which with torch loaded takes
     # a noticeable part of a second and can itself crash on a broken install.

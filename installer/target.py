@@ -7,6 +7,7 @@ The probe (``diagnostics/probe.py``) is fed on stdin to a two-line bootstrap tha
 import json
 import os
 import shutil
+import tempfile
 from typing import Mapping, NamedTuple, Optional
 
 from . import kit, runner
@@ -21,18 +22,22 @@ STORE_ALIAS_HINT = (
 
 NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /usr/bin/python3, --python .venv"
 
+# What runs in the target answers in a file of torchup's own (its first argument), never on stdout:
+# whatever the interpreter, a sitecustomize or a library prints there is the target's business.
 # Loads the probe from its file (so the bytecode cache spares a compile on later runs) and runs it;
-# an interpreter too old for the probe answers with its version instead.
+# an interpreter too old for the probe answers with its version instead (Python 2 parses this too).
 _BOOTSTRAP = (
     "import sys\n"
+    "answer = open(sys.argv[1], 'w')\n"
     "if sys.version_info < (3, 6):\n"
-    '    sys.stdout.write(\'{"too_old": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))\n'
+    '    answer.write(\'{"too_old": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))\n'
     "else:\n"
     "    import importlib.util\n"
-    "    spec = importlib.util.spec_from_file_location('torchup_probe', sys.argv[1])\n"
+    "    spec = importlib.util.spec_from_file_location('torchup_probe', sys.argv[2])\n"
     "    probe = importlib.util.module_from_spec(spec)\n"
     "    spec.loader.exec_module(probe)\n"
-    "    probe.main()\n"
+    "    probe.main(answer)\n"
+    "answer.close()\n"
 )
 
 
@@ -116,7 +121,7 @@ _VERSION = (
     "    except Exception:\n"
     "        pass\n"
     "answer = tuple(sys.version_info[:3]) + ('null' if torch is None else '\"%s\"' % torch,)\n"
-    'sys.stdout.write(\'{"version": "%d.%d.%d", "torch": %s}\\n\' % answer)\n'
+    'open(sys.argv[1], "w").write(\'{"version": "%d.%d.%d", "torch": %s}\\n\' % answer)\n'
 )
 
 
@@ -126,29 +131,50 @@ class CheckedInterpreter(NamedTuple):
     torch: Optional[str]  # torch's version as installed there, None where it is not
 
 
-def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> dict:
-    """Run the probe with ``python``; the parsed JSON document, or a TargetError saying why not."""
-    document = _answer(python, isolated(python, ["-c", _BOOTSTRAP, probe_path()], env, timeout), "probe_schema")
-    if "too_old" in document:
-        _too_old(python, document["too_old"])
-    return document
+class Answer(NamedTuple):
+    """What a script run in the target answered on its own channel, and what else it printed."""
+
+    document: dict
+    printed: str  # the target's own stdout and stderr (a sitecustomize's banner, say): shown under -v
+
+
+def ask(python: str, script: str, arguments, env: Mapping[str, str], timeout: float, key: str) -> Answer:
+    """Run ``script`` isolated in ``python`` with the path of a fresh file of torchup's own as its
+    first argument; the JSON it writes there (holding ``key``), or a TargetError saying why not."""
+    descriptor, path = tempfile.mkstemp(prefix="torchup-answer-", suffix=".json")
+    os.close(descriptor)
+    try:
+        completed = isolated(python, ["-c", script, path] + list(arguments), env, timeout)
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            written = handle.read()
+    finally:
+        os.unlink(path)
+    return Answer(_answer(python, completed, written, key), (completed.stdout + completed.stderr).strip())
+
+
+def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> Answer:
+    """Run the probe with ``python``: its document, or a TargetError saying why not."""
+    answer = ask(python, _BOOTSTRAP, [probe_path()], env, timeout, "probe_schema")
+    if "too_old" in answer.document:
+        _too_old(python, answer.document["too_old"])
+    return answer
 
 
 def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: float) -> CheckedInterpreter:
     """The interpreter ``--python`` names (or the default), once it is known to be one the kit runs
     in (3.6 or newer), else a TargetError saying why not."""
     interpreter = resolve_interpreter(python, env)
-    answer = _answer(interpreter, isolated(interpreter, ["-c", _VERSION], env, timeout), "version")
+    answer = ask(interpreter, _VERSION, [], env, timeout, "version").document
     if tuple(int(part) for part in answer["version"].split(".")[:2]) < OLDEST_PROBE_PYTHON:
         _too_old(interpreter, answer["version"])
     return CheckedInterpreter(interpreter, answer["version"], answer.get("torch"))
 
 
-def _answer(python: str, completed: runner.Completed, key: str) -> dict:
+def _answer(python: str, completed: runner.Completed, written: str, key: str) -> dict:
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}", hint=NOT_PYTHON_HINT)
     try:
-        document = json.loads(completed.stdout)
+        document = json.loads(written)
     except ValueError:
         printed = _own_words(completed)
         store_alias = "WindowsApps" in python or "Microsoft Store" in printed

@@ -405,3 +405,81 @@ def test_the_readme_lists_every_check_as_the_registry_does():
     rows = re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)` \| (.+?) \|( opt-in)? \|$", text, re.M)
     listed = [(check_id, title.replace("\\|", "|"), bool(opt_in)) for check_id, title, opt_in in rows]
     assert listed == [(c.id, c.title, c.opt_in) for c in checks.CHECKS]
+
+
+def misbehaving_checks(tmp_path, at_import="", in_check="return passed('fine')"):
+    extra = tmp_path / "site_checks.py"
+    extra.write_text(
+        "import os, signal, sys, time\nfrom torchup.diagnostics.checks import check, passed\n"
+        + at_import
+        + "\n@check('site.check', 'a site check', needs_torch=False)\ndef site_check(context):\n    "
+        + in_check
+        + "\n"
+    )
+    return extra
+
+
+def doctor_with(torch_python, extra, *argv):
+    return subprocess.run(
+        [sys.executable, "-m", "torchup", "doctor", "--python", str(torch_python), "--extra-checks", str(extra), *argv],
+        capture_output=True,
+        text=True,
+        env=isolated_env(),
+        cwd=REPO,
+        timeout=180,  # far less than the 600 s a child that held on would take
+    )
+
+
+def test_a_site_check_file_that_forks_at_import_runs_only_in_the_target(torch_python, tmp_path):
+    extra = misbehaving_checks(tmp_path, at_import="if os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)\n")
+    result = doctor_with(torch_python, extra, "site.check", "tutorial.ones")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("2 passed") == 1  # one torchup, one report: the fork was the worker's
+
+
+def test_a_site_check_file_that_sleeps_at_import_is_refused_within_the_check_timeout(torch_python, tmp_path):
+    extra = misbehaving_checks(tmp_path, at_import="time.sleep(600)\n")
+    result = doctor_with(torch_python, extra, "--check-timeout", "3", "site.check")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 2, result.stderr
+    assert lines[0] == f"torchup: error: --extra-checks {extra}: no answer within 3 s (does the file do work when it is loaded?)"
+
+
+def test_a_check_that_leaves_a_child_holding_the_pipe_does_not_hold_torchup(torch_python, tmp_path):
+    extra = misbehaving_checks(tmp_path, in_check="if os.fork() == 0:\n        time.sleep(600)\n        os._exit(0)\n    return passed('fine')")
+    result = doctor_with(torch_python, extra, "site.check", "tutorial.ones")
+    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_check_that_signals_its_parent_is_a_crash_and_torchup_goes_on(torch_python, tmp_path, how):
+    extra = misbehaving_checks(tmp_path, in_check=f"os.kill(os.getppid(), signal.{how})\n    time.sleep(5)\n    return passed('fine')")
+    result = doctor_with(torch_python, extra, "--json", "site.check", "tutorial.ones")
+    assert result.returncode == 1, result.stderr
+    results = by_id(json.loads(result.stdout))
+    assert results["site.check"]["status"] == "crash" and how in results["site.check"]["evidence"]
+    assert results["tutorial.ones"]["status"] == "pass"  # a fresh worker carried on
+
+
+def test_a_check_of_the_wrong_signature_is_bad_input_before_any_check_runs(torch_python, tmp_path):
+    extra = tmp_path / "site_checks.py"
+    extra.write_text(
+        "from torchup.diagnostics.checks import check, passed\n\n@check('site.none', 'takes nothing')\ndef takes_nothing():\n    return passed('x')\n"
+    )
+    result = doctor_with(torch_python, extra, "tutorial.ones")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2 and len(lines) == 2 and result.stdout == "", result.stdout + result.stderr
+    assert lines[0].startswith(f"torchup: error: --extra-checks {extra}: check site.none: takes_nothing() takes no single argument")
+
+
+def test_the_readme_example_of_site_checks_runs(torch_python, tmp_path):
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    example = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "@check(" in block)
+    extra = tmp_path / "site_checks.py"
+    extra.write_text(example)
+    result = doctor_with(torch_python, extra, "--json", "site")
+    assert result.returncode == 0, result.stderr
+    results = by_id(json.loads(result.stdout))
+    assert results["site.scratch"]["evidence"] == "/tmp is writable" and results["site.cuda_devices"]["evidence"] == "0 GPU(s)"

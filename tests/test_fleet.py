@@ -89,13 +89,19 @@ def test_bad_master_is_bad_input(text):
 
 
 def test_selection_of_steps_and_doctor_checks():
-    steps, doctor = fleet.select([])
-    assert steps == ["facts", "canary", "gemm", "allreduce", "doctor"] and {"install.import", "accelerator.runtimes"} <= set(doctor)
-    assert "tutorial.autograd" not in doctor and "accelerator.device_assert" not in doctor  # it would poison the rank's CUDA context
-    assert fleet.select(["fleet.gemm"]) == (["facts", "gemm"], [])
-    assert fleet.select(["tutorial.autograd", "fleet"]) == (["facts", "canary", "gemm", "allreduce", "doctor"], ["tutorial.autograd"])
+    from torchup.installer import doctor
+    from torchup.installer.context import Run, Timeouts
+
+    def choose(names):  # the doctor's own selection, from the kit's registry
+        return [check["id"] for check in doctor.select(Run(Timeouts(), False, print), None, names)]
+
+    steps, chosen = fleet.select([], choose)
+    assert steps == ["facts", "canary", "gemm", "allreduce", "doctor"] and {"install.import", "accelerator.runtimes"} <= set(chosen)
+    assert "tutorial.autograd" not in chosen and "accelerator.device_assert" not in chosen  # it would poison the rank's CUDA context
+    assert fleet.select(["fleet.gemm"], choose) == (["facts", "gemm"], [])
+    assert fleet.select(["tutorial.autograd", "fleet"], choose) == (["facts", "canary", "gemm", "allreduce", "doctor"], ["tutorial.autograd"])
     with pytest.raises(TorchupError, match="unknown check or group: fleet.nope"):
-        fleet.select(["fleet.nope"])
+        fleet.select(["fleet.nope"], choose)
 
 
 def test_nccl_log_says_network_transport_and_algorithm():

@@ -224,3 +224,24 @@ def test_the_installed_build_stays_when_pip_installs_more(indexes, tmp_path):
     doctor = torchup("doctor", "--python", str(venv), "--json", "install.pinned", env=user_env())
     result = json.loads(doctor.stdout)["results"][0]
     assert (result["status"], result["evidence"].split(" (")[0]) == ("warn", "torch is 2.14.0, torchup installed 2.13.0+cpu")
+
+
+@pytest.mark.parametrize("backend", ["pip", "uv"])
+def test_a_wheelhouse_is_the_only_source_whatever_the_configuration_says(wheelhouse, tmp_path, backend):
+    """--find-links DIR --no-index: the configured find-links (here holding another torch of the
+    same version and tag, one that cannot even import) are set aside for the run."""
+    from tests.conftest import make_wheel
+
+    real = next(wheelhouse.glob("torch-*.whl")).name
+    _, version, tag = real[: -len(".whl")].split("-", 2)
+    elsewhere = tmp_path / "configured"
+    make_wheel(elsewhere, "torch", version, files={"torch/__init__.py": "raise ImportError('the configured find-links torch')\n"}, tag=tag)
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nfind-links = {elsewhere}\n")
+    venv = tmp_path / "venv"
+    env = dict(user_env(), PIP_CONFIG_FILE=str(config), PIP_FIND_LINKS=str(elsewhere), UV_FIND_LINKS=str(elsewhere))
+    argv = ["install", "--venv", str(venv), "--installer", backend, "--find-links", str(wheelhouse), "--no-index", "--no-gpu", "--yes"]
+    result = torchup(*argv, env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"--no-index: {wheelhouse} is the only source; your pip and uv configuration is set aside for this run" in result.stderr
+    assert venv_python_run(venv, AUTOGRAD).stdout.strip() == "[[4.5, 4.5], [4.5, 4.5]]"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import find_python, isolated_env, make_venv, write_tool
+from tests.conftest import WHEELHOUSE, find_python, isolated_env, make_venv, write_tool
 from torchup.diagnostics import probe
 from torchup.installer import target
 from torchup.installer.errors import TargetError
 
 
 def run_probe(python, **env):
-    return target.probe_interpreter(str(python), isolated_env(**env), timeout=20)
+    return target.probe_interpreter(str(python), isolated_env(**env), timeout=20).document
 
 
 def test_this_interpreter():
@@ -162,7 +162,7 @@ def test_not_a_python(tmp_path):
     tool = write_tool(tmp_path, "fake-python", "print('hello')\n")
     with pytest.raises(TargetError, match="it printed: hello"):
         run_probe(tool)
-    json_speaker = write_tool(tmp_path, "json-python", "print('{}')\n")
+    json_speaker = write_tool(tmp_path, "json-python", "import sys\nopen(sys.argv[4], 'w').write('{}')\n")  # answers, but not as a Python does
     with pytest.raises(TargetError, match="its answer was not a Python's"):
         run_probe(json_speaker)
 
@@ -204,3 +204,45 @@ def test_the_microsoft_store_alias_is_named(tmp_path):
         run_probe(str(alias))
     assert "it printed: Python was not found" in raised.value.message
     assert raised.value.hint.startswith("this is the Microsoft Store's alias, not a Python")
+
+
+@pytest.fixture(scope="module")
+def torch_venv_with_banner(tmp_path_factory, wheelhouse):
+    """A venv holding torch, numpy and scipy whose sitecustomize greets every start, as managed machines' do."""
+    from tests.conftest import venv_from_wheels
+
+    venv = tmp_path_factory.mktemp("banner") / "venv"
+    python = venv_from_wheels(venv, wheelhouse, "torch==2.13.0+cpu", "numpy", "scipy")
+    site = next(venv.glob("lib/python*/site-packages"))
+    return python, site
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_banner_at_start_up_is_the_targets_business(torch_venv_with_banner, stream):
+    import json
+
+    python, site = torch_venv_with_banner
+    (site / "sitecustomize.py").write_text(f"import sys\nsys.{stream}.write('Welcome to the Acme cluster. {{\\\\n')\n")
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull, PATH=os.environ["PATH"])
+
+    def torchup(*argv):
+        return subprocess.run([sys.executable, "-m", "torchup", *argv, "--python", str(python)], capture_output=True, text=True, env=env, timeout=600)
+
+    detected = torchup("detect", "--json")
+    assert detected.returncode == 0, detected.stderr
+    assert json.loads(detected.stdout)["interpreter"]["executable"]
+    assert "the target printed: Welcome to the Acme cluster." in torchup("-v", "detect").stdout
+    planned = torchup("plan", "--offline", "--no-gpu", "--json")
+    assert planned.returncode == 0 and json.loads(planned.stdout)["torch"], planned.stderr
+    installed = subprocess.run(
+        [sys.executable, "-m", "torchup", "install", "--python", str(python), "--find-links", str(WHEELHOUSE), "--no-index", "--no-gpu", "--json", "--yes"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert installed.returncode == 0 and json.loads(installed.stdout)["status"] == "already-installed", installed.stderr
+    doctored = torchup("doctor", "--json", "install.import", "tutorial.autograd")
+    assert doctored.returncode == 0 and json.loads(doctored.stdout)["exit_code"] == 0, doctored.stderr
+    fixed = torchup("fix", "--json")
+    assert fixed.returncode in (0, 1) and "findings" in json.loads(fixed.stdout), fixed.stderr

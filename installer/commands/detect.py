@@ -24,6 +24,8 @@ class Detected(Outcome):
         if verbose:
             for vendor in (self.facts.accelerators.nvidia, self.facts.accelerators.amd):
                 trail.extend(vendor.trail if vendor else [])
+            printed = self.facts.target_output
+            trail.append(f"the probe ran in {self.facts.python}; " + (f"the target printed: {printed}" if printed else "the target printed nothing else"))
         return report.render_text(report.sections(self.facts), trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
 
 

@@ -2,7 +2,6 @@
 
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
-from ..errors import TorchupError
 from ..outcome import SCHEMA, Outcome
 
 
@@ -51,30 +50,27 @@ class Diagnosed(Outcome):
 
 
 class CheckList(Outcome):
-    def __init__(self, checks):
+    def __init__(self, checks: List[dict]):
         self.checks = checks
 
     def as_data(self) -> dict:
-        return {"schema": SCHEMA, "checks": [{"id": c.id, "group": c.group, "title": c.title, "opt_in": c.opt_in} for c in self.checks]}
+        return {"schema": SCHEMA, "checks": self.checks}
 
     def render_text(self, verbose: bool = False) -> str:
-        width = max(len(c.id) for c in self.checks)
-        return "".join("%-*s  %s%s\n" % (width, c.id, c.title, "  (opt-in)" if c.opt_in else "") for c in self.checks)
+        width = max(len(c["id"]) for c in self.checks)
+        return "".join("%-*s  %s%s\n" % (width, c["id"], c["title"], "  (opt-in)" if c["opt_in"] else "") for c in self.checks)
 
 
 def run(context, options: Options, stream=None) -> Outcome:
     """``stream``: a ``doctor.report.TextStream`` that shows each check's lines as it finishes (the text report)."""
-    from .. import doctor, kit, target
+    from .. import doctor, target
 
-    if options.extra_checks:
-        doctor.load_extra_checks(options.extra_checks)
-    if options.list_checks:
-        return CheckList(kit.checks().CHECKS)
-    try:
-        selected = doctor.select(options.names)
-    except ValueError as error:
-        raise TorchupError(f"CHECK|GROUP: {error}", hint="torchup doctor --list-checks") from None
+    if options.list_checks and not options.extra_checks:  # the kit's own list: no target needed
+        return CheckList(doctor.select(context, None, (), include_opt_in=True))
     checked = target.checked_interpreter(options.python, context.host.env, context.timeouts.command)
+    if options.list_checks:
+        return CheckList(doctor.select(context, checked.python, (), options.extra_checks, include_opt_in=True))
+    selected = [check["id"] for check in doctor.select(context, checked.python, options.names, options.extra_checks)]
     on_result: Optional[Callable[[dict], None]] = None
     if stream is not None:
         stream.begin(checked.python, checked.torch)

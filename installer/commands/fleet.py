@@ -57,10 +57,12 @@ def launch(context, options: LaunchOptions) -> Judged:
     where = fleet.parse_master(options.master)
     limits = fleet.budget(context.timeouts.fleet_run)
     out = fleet.prepare_out(options.out, options.node_rank)
-    if options.extra_checks:
-        doctor.load_extra_checks(options.extra_checks)
-    steps, doctor_checks = fleet.select(options.names)  # an unknown check is bad input, said before anything starts
     interpreter = target.checked_interpreter(options.python, context.host.env, context.timeouts.command).python
+
+    def choose(names):
+        return [check["id"] for check in doctor.select(context, interpreter, names, options.extra_checks)]
+
+    steps, doctor_checks = fleet.select(options.names, choose)  # an unknown check is bad input, said before anything starts
     nproc = fleet.gpu_count(context.host) if options.nproc_per_node == "auto" else int(options.nproc_per_node)
     judged = fleet.launch(
         interpreter, options.nnodes, options.node_rank, where, nproc, out, limits, steps, doctor_checks, options.allowed_drift, options.extra_checks

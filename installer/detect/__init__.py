@@ -67,6 +67,8 @@ class Facts(NamedTuple):
     accelerators: Accelerators
     environment: EnvironmentFacts
     unknown: Dict[str, Dict[str, str]]
+    # What the target printed while it was probed (a sitecustomize's banner): its business, shown under -v.
+    target_output: str = ""
 
     def as_data(self) -> dict:
         document = as_data(self)
@@ -118,7 +120,8 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     amd_job = Background(amd.probe, host)
     intel_job = Background(intel.probe, host)
     toolkit_job = Background(nvidia.toolkit_probe, host)
-    document = probed.result()
+    answer = probed.result()
+    document = answer.document
     interpreter = parse_interpreter(document.get("interpreter"))
     machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
     accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
@@ -133,4 +136,5 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
         accelerators=accelerators,
         environment=environment_facts(host, toolkit_job.result()),
         unknown=unknown,
+        target_output=answer.printed,
     )

@@ -1,8 +1,8 @@
 """``torchup doctor``: select checks, run them in workers of the target interpreter, and judge the
-expectations. The process running this never imports torch: it reads the kit's list of checks
-(``kit.checks()``), and the checks themselves run in the target."""
+expectations. The process running this never imports torch, nor a site's own checks: it reads
+the kit's list of checks (``kit.checks()``), asks a worker when ``--extra-checks`` adds some, and
+the checks themselves run in the target."""
 
-import importlib.util
 import time
 
 from .. import kit
@@ -10,30 +10,22 @@ from ..errors import TorchupError
 from . import pool, report
 
 
-def load_extra_checks(path):
-    """Site-specific checks: a Python file registering more with ``@torchup.diagnostics.checks.check``.
-
-    Whatever goes wrong in it (a syntax error, an exception, a sys.exit) is bad input, said in one line.
-    """
-    spec = importlib.util.spec_from_file_location("torchup_extra_checks", path)
-    module = importlib.util.module_from_spec(spec)
+def select(context, python, names, extra_checks=None, include_opt_in=False):
+    """The checks ``names`` select (ids or groups; by default all but the opt-in ones), each a dict
+    with id, group, title and opt_in; bad input (an unknown name, an unusable extra-checks file) is a
+    TorchupError. A site's checks are loaded only in a worker of the target, within --check-timeout."""
+    if extra_checks:
+        return pool.select(python, names, context.host.env, extra_checks, context.timeouts.check, include_opt_in)
     try:
-        spec.loader.exec_module(module)
-    except BaseException as error:  # SystemExit too: the file must not end the run
-        where = f" (line {error.lineno})" if isinstance(error, SyntaxError) else ""
-        raise TorchupError(
-            f"--extra-checks {path}: {type(error).__name__}{where}: {error}", hint="the file must only define checks with @torchup.diagnostics.checks.check"
-        ) from None
-
-
-def select(names):
-    """The ids of the checks named (ids or groups; by default all but the opt-in ones); ValueError for a name that is neither."""
-    return [c.id for c in kit.checks().select(list(names))]
+        chosen = kit.checks().select(list(names), include_opt_in=include_opt_in)
+    except ValueError as error:
+        raise TorchupError(f"CHECK|GROUP: {error}", hint="torchup doctor --list-checks") from None
+    return [{"id": c.id, "group": c.group, "title": c.title, "opt_in": c.opt_in} for c in chosen]
 
 
 def run(context, python, selected, strict=False, extra_checks=None, expectations=(), on_result=None):
-    """The report of the ``selected`` checks, run in workers of ``python``, and of each expectation
-    (``--expect``), judged from what the install checks found."""
+    """The report of the ``selected`` check ids, run in workers of ``python``, and of each
+    expectation (``--expect``), judged from what the install checks found."""
     from . import expect
 
     if expectations:  # they are judged from the install group's facts: run it too

@@ -18,9 +18,11 @@ import subprocess
 import tempfile
 import threading
 import time
+from typing import List, NamedTuple
 
 from .. import kit
 from ..context import Timeouts
+from ..errors import TorchupError
 from ..runner import kill_group, neutral_dir, signal_name
 
 WORKER = kit.path("worker.py")
@@ -100,10 +102,17 @@ def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeo
     return [results[check_id] for check_id in ids]
 
 
-def _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks):
-    """Run one worker until it finishes, dies or hangs, recording what it reported."""
+class _Worker(NamedTuple):
+    process: subprocess.Popen
+    events: "queue.Queue"  # raw event lines, then None when the channel ends
+
+
+def _start(python, env, output, request, extra_checks) -> _Worker:
+    """A worker of ``python`` asked ``request`` (check ids, or a selection), in a session of its
+    own (so that it and whatever its checks start end together), reporting on a pipe; OSError
+    where it cannot start."""
     events_read, events_write = os.pipe()
-    argv = [python, "-I", WORKER, str(events_write), json.dumps(remaining)] + ([extra_checks] if extra_checks else [])
+    argv = [python, "-I", WORKER, str(events_write), json.dumps(request)] + ([extra_checks] if extra_checks else [])
     try:
         process = subprocess.Popen(
             argv,
@@ -115,13 +124,11 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
             pass_fds=(events_write,),
             start_new_session=os.name == "posix",
         )
-    except OSError as error:
+    except OSError:
         os.close(events_read)
+        raise
+    finally:
         os.close(events_write)
-        for check_id in remaining:
-            results[check_id] = {"id": check_id, "status": "crash", "evidence": "the worker could not start: %s" % error, "fix": None, "seconds": 0.0}
-        return
-    os.close(events_write)
     lines = queue.Queue()
 
     def read():
@@ -131,12 +138,82 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
+    return _Worker(process, lines)
+
+
+def _next_event(worker: _Worker, deadline: float):
+    """The next event (a dict), None when the channel has ended, or queue.Empty at the deadline.
+
+    Once the worker process has ended, whatever it left behind in its session (a check's forked
+    child holding the pipe) is ended too, so the channel closes instead of outliving it."""
+    while True:
+        try:
+            raw = worker.events.get(timeout=max(0.0, min(deadline - time.monotonic(), 0.5)))
+        except queue.Empty:
+            if worker.process.poll() is not None:
+                kill_group(worker.process)
+            if time.monotonic() >= deadline:
+                raise
+            continue
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+
+
+def select(python, names, env=None, extra_checks=None, timeout=DEFAULTS.check, include_opt_in=False) -> List[dict]:
+    """The checks ``names`` select (ids or groups; none: every check that is not opt-in), as the
+    worker sees them with ``extra_checks`` loaded there (never in this process): each a dict with
+    id, group, title and opt_in. A file that does not load, a check of the wrong signature or an
+    unknown name is bad input (TorchupError), said before any check runs."""
+    where = f"--extra-checks {extra_checks}" if extra_checks else f"--python {python}"
+    with tempfile.TemporaryFile() as output:
+        try:
+            worker = _start(python, env, output, {"select": list(names), "include_opt_in": include_opt_in}, extra_checks)
+        except OSError as error:
+            raise TorchupError(f"{where}: the worker could not start ({error})") from None
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    event = _next_event(worker, deadline)
+                except queue.Empty:
+                    raise TorchupError(f"{where}: no answer within {timeout:g} s (does the file do work when it is loaded?)", hint=CHECK_HINT) from None
+                if event is None:
+                    said = _last_lines(_read(output, 0, _size(output)).strip(), 2)
+                    raise TorchupError(f"{where}: the worker ended before it answered (exit status {worker.process.wait()}){': ' + said if said else ''}")
+                if event["event"] == "selected":
+                    return event["checks"]
+                if event["event"] == "unusable-extra-checks":
+                    raise TorchupError(f"--extra-checks {extra_checks}: {event['error']}", hint=CHECK_HINT)
+                if event["event"] == "unknown-names":
+                    raise TorchupError(
+                        f"CHECK|GROUP: {event['error']}", hint="torchup doctor --list-checks" + (f" --extra-checks {extra_checks}" if extra_checks else "")
+                    )
+        finally:
+            _kill(worker.process)
+
+
+CHECK_HINT = "the file only defines checks: @check('site.name', 'what it checks') above `def name(context):` returning outcome(...) (see the README)"
+
+
+def _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks):
+    """Run one worker until it finishes, dies or hangs, recording what it reported."""
+    try:
+        worker = _start(python, env, output, remaining, extra_checks)
+    except OSError as error:
+        for check_id in remaining:
+            results[check_id] = {"id": check_id, "status": "crash", "evidence": "the worker could not start: %s" % error, "fix": None, "seconds": 0.0}
+        return
+    process = worker.process
     current, ready, started, output_from = None, False, time.monotonic(), 0
     deadline = started + check_timeout  # the worker's own start-up: no torch is imported before it is ready
     try:
         while True:
             try:
-                raw = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                event = _next_event(worker, deadline)
             except queue.Empty:
                 _kill(process)
                 check_id = current or next(c for c in remaining if c not in results)
@@ -148,7 +225,7 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
                     "seconds": round(time.monotonic() - started, 3),
                 }
                 return
-            if raw is None:  # the events ended: the worker finished or died
+            if event is None:  # the events ended: the worker finished or died
                 process.wait()
                 tail = _read(output, output_from, _size(output)).strip()
                 if current is not None:
@@ -162,10 +239,6 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
                     for check_id in left:
                         results[check_id] = _crash(check_id, process.returncode, _last_lines(tail), 0.0, why)
                 return
-            try:
-                event = json.loads(raw.decode("utf-8", "replace"))
-            except ValueError:
-                continue
             if event["event"] == "ready":
                 ready = True
             elif event["event"] == "start":
@@ -182,6 +255,8 @@ def _one_worker(python, env, output, remaining, results, check_timeout, import_t
                 output_from = end
                 results[event["id"]] = event
                 current = None
+            elif event["event"] == "done":
+                kill_group(process)  # whatever its checks left running (a forked child holding the pipe) ends with it
     finally:
         if process.poll() is None:
             _kill(process)

@@ -19,9 +19,9 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
 
-from .. import files, kit, runner
+from .. import files, runner
 from ..errors import TorchupError
 from ..kit import path as kit_path
 from ..redact import redact
@@ -76,18 +76,19 @@ def budget(timeout: float) -> Budget:
     return Budget(timeout, timeout - stopping, min(120.0, max(5.0, timeout * 0.2)), max(10.0, timeout * 0.3))
 
 
-def select(names: Sequence[str]) -> Tuple[List[str], List[str]]:
+def select(names: Sequence[str], choose: Callable[[List[str]], List[str]]) -> Tuple[List[str], List[str]]:
     """The fleet steps and the doctor checks asked for: by default every step, and the install
-    and accelerator groups."""
+    and accelerator groups. ``choose``: the doctor's selection (names to check ids; TorchupError
+    for an unknown one)."""
     names = list(names)
     steps = ["facts"] + [STEPS[n] for n in STEPS if n in names or "fleet" in names]
     others = [n for n in names if n not in STEPS and n != "fleet"]
     if not names:
         steps, others = list(dict.fromkeys(STEPS.values())), list(DEFAULT_DOCTOR)
     try:
-        doctor = [c.id for c in kit.checks().select(others) if c.id not in NOT_IN_RANKS] if others else []
-    except ValueError as error:
-        raise TorchupError(f"{error} (fleet steps: fleet, {', '.join(STEPS)})", hint="torchup doctor --list-checks") from None
+        doctor = [check_id for check_id in choose(others) if check_id not in NOT_IN_RANKS] if others else []
+    except TorchupError as error:
+        raise TorchupError(f"{error.message} (fleet steps: fleet, {', '.join(STEPS)})", hint=error.hint) from None
     if doctor:
         steps.append("doctor")
     return list(dict.fromkeys(steps)), doctor

@@ -318,6 +318,8 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
     origin = f"the bundle {options.bundle}" if bundle else (plan.found_in or plan.index_url)
     say(f"[2/{STEPS}] plan: torch {plan.torch} from {origin} ({plan.decision.variant_reason})")
+    if options.no_index and not bundle:
+        say(f"  --no-index: {', '.join(options.find_links)} is the only source; your pip and uv configuration is set aside for this run")
     lap("plan")
     if not overrides.offline and not air_gapped and plan.confirmed == "offline":
         raise InstallError(
@@ -351,7 +353,7 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
 
     transaction.protect(_writable(the_target, facts))
     lap("prepare")
-    report = _install(context, the_target, facts, plan, installer, commands, lap, installer_output)
+    report = _install(context, the_target, facts, plan, installer, commands, lap, installer_output, bool(options.no_index))
     keep_pins(the_target, plan, facts, say)
     lap("verify")
     return Result("installed", the_target, plan, installer.name, commands, report, lap.seconds)
@@ -360,13 +362,26 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
 CONSTRAINTS = "torchup-constraints.txt"
 
 
-def _installer_env(the_target: Target, facts: Facts, host: Host, installer) -> Dict[str, str]:
-    """The installer's environment. torchup's own installs are not held by the pins of an earlier
-    one: pip gets every configured constraint but that file (PIP_CONSTRAINT beats the configuration
-    files). uv reads no pip.conf: pip's CA bundle (a corporate CA) goes to it as SSL_CERT_FILE;
-    without one, it is told to trust the system's store (UV_SYSTEM_CERTS; UV_NATIVE_TLS on older
-    uv), where a corporate CA is installed, as pip does through truststore."""
-    env = dict(host.env)
+# Kept where the user's pip and uv configuration is set aside (--no-index): where they cache, and nothing of where they look.
+_KEPT_WHEN_ISOLATED = ("UV_CACHE_DIR", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR")
+
+
+def _installer_env(the_target: Target, facts: Facts, host: Host, installer, only_given_sources: bool = False) -> Dict[str, str]:
+    """The installer's environment, sanitized as pipx does: no PYTHONPATH (nothing of the user's
+    code in pip's process), PIP_USER=0 (never a --user install). torchup's own installs are not held
+    by the pins of an earlier one: pip gets every configured constraint but that file
+    (PIP_CONSTRAINT beats the configuration files). uv reads no pip.conf: pip's CA bundle (a
+    corporate CA) goes to it as SSL_CERT_FILE; without one, it is told to trust the system's store
+    (UV_SYSTEM_CERTS; UV_NATIVE_TLS on older uv), where a corporate CA is installed, as pip does
+    through truststore. ``only_given_sources`` (--find-links DIR --no-index): the user's pip and uv
+    configuration is set aside for the run (no configuration file, no PIP_* or UV_* source), so the
+    wheelhouse is the only source."""
+    env = {key: value for key, value in host.env.items() if key not in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__")}
+    env["PIP_USER"] = "0"
+    if only_given_sources:
+        env = {key: value for key, value in env.items() if not key.startswith(("PIP_", "UV_")) or key in _KEPT_WHEN_ISOLATED}
+        env.update(PIP_CONFIG_FILE=os.devnull, PIP_USER="0", UV_NO_CONFIG="1")
+        return env
     configured = facts.pip.config.settings.get("constraint") if facts.pip else None
     if the_target.venv is not None and configured is not None:
         ours = str(the_target.venv / CONSTRAINTS)
@@ -406,14 +421,17 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
 
 
-def _install(context, the_target, facts, plan, installer, commands, lap, installer_output) -> List[dict]:
+def _install(context, the_target, facts, plan, installer, commands, lap, installer_output, only_given_sources) -> List[dict]:
     """The commands, then verification; any failure or signal raises, and the transaction puts the target back."""
     host, say = context.host, context.say
     say(f"[3/{STEPS}] install with {installer.name}")
     for command in commands:
         say(f"  $ {' '.join(command.argv)}")
         completed = runner.run_echoed(
-            command.argv, echo=installer_output, timeout=context.timeouts.installer, env=_installer_env(the_target, facts, host, installer)
+            command.argv,
+            echo=installer_output,
+            timeout=context.timeouts.installer,
+            env=_installer_env(the_target, facts, host, installer, only_given_sources),
         )
         if not completed.ok:
             cause = _cause(completed)
