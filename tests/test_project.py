@@ -509,6 +509,16 @@ def test_the_python_range_is_narrowed_only_to_pythons_it_admitted(requires, torc
     assert set(gap.unserved) == set(admitted) - set(kept)
 
 
+def test_a_python_range_torch_serves_none_of_is_said_and_nothing_written(tmp_path):
+    text = ORIGINAL.replace('">=3.11,<3.12"', '">=3.15"')
+    directory = project_dir(tmp_path, text)
+    result = torchup("project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--index-base", CLOSED, "--offline")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and len(lines) == 2, result.stderr
+    assert lines[0] == "torchup: error: requires-python '>=3.15' admits no Python that torch 2.13.0 has a wheel for"
+    assert "raise torch to 2.15.0" in lines[1] and (directory / "pyproject.toml").read_text() == text
+
+
 def test_p08_names_both_ways_and_never_lowers_the_floor(tmp_path):
     directory = project_dir(tmp_path, HEADER.replace('">=3.11,<3.13"', '">=3.11"') + 'dependencies = ["torch==2.13.0"]\n')
     findings = json.loads(torchup("project", "check", str(directory), "--json").stdout)["findings"]
