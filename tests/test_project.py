@@ -204,13 +204,17 @@ def run_tool(argv, directory, env):
     return done
 
 
+# The loopback mirror of PyPI, as each tool is told of it (uv: UV_DEFAULT_INDEX).
+MIRROR = {
+    "uv": "",
+    "poetry": '\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = "mirror"\nurl = "{mirror}"\npriority = "primary"\n',
+    "pdm": '\n[tool.pdm]\ndistribution = false\n\n[[tool.pdm.source]]\nname = "pypi"\nurl = "{mirror}"\n',
+}
+
+
 @pytest.mark.parametrize("tool", ["poetry", "pdm"])
 def test_poetry_and_pdm_init_lock_install_give_the_planned_torch(tool, tools, indexes, tmp_path):
-    mirror = {
-        "poetry": f'\n[tool.poetry]\npackage-mode = false\n\n[[tool.poetry.source]]\nname = "mirror"\nurl = "{indexes.url}/pypi"\npriority = "primary"\n',
-        "pdm": f'\n[tool.pdm]\ndistribution = false\n\n[[tool.pdm.source]]\nname = "pypi"\nurl = "{indexes.url}/pypi"\n',
-    }[tool]
-    directory = project_dir(tmp_path, ORIGINAL + mirror)
+    directory = project_dir(tmp_path, ORIGINAL + MIRROR[tool].format(mirror=indexes.url + "/pypi"))
     init = torchup("project", "init", str(directory), "--tool", tool, "--torch", "2.13", "--index-base", indexes.url + "/whl")
     assert init.returncode == 0, init.stderr
     text = (directory / "pyproject.toml").read_text()
@@ -452,28 +456,41 @@ def auth_index(tmp_path, wheelhouse):
     server.close()
 
 
+# Each tool's own way of taking the index's credential, as init's note tells it, and its lock.
+GIVEN = {
+    "uv": {"UV_INDEX_PYTORCH_CPU_USERNAME": "ci", "UV_INDEX_PYTORCH_CPU_PASSWORD": "s3cr/et@42"},
+    "poetry": {"POETRY_HTTP_BASIC_PYTORCH_CPU_USERNAME": "ci", "POETRY_HTTP_BASIC_PYTORCH_CPU_PASSWORD": "s3cr/et@42"},
+    "pdm": {"PYTORCH_INDEX_USERNAME": "ci", "PYTORCH_INDEX_PASSWORD": "s3cr/et@42"},
+}
+TOLD = {"uv": "UV_INDEX_PYTORCH_CPU_USERNAME", "poetry": "poetry config http-basic.pytorch-cpu", "pdm": "${PYTORCH_INDEX_PASSWORD}"}
+
+
 @pytest.mark.parametrize("tool", ["uv", "poetry", "pdm"])
-def test_credentials_in_the_index_base_never_reach_the_file(tool, auth_index, tmp_path):
-    directory = project_dir(tmp_path, ORIGINAL + ("\n[tool.poetry]\npackage-mode = false\n" if tool == "poetry" else ""))
+def test_credentials_stay_out_of_the_files_and_each_tool_locks_with_them_given_its_way(tool, tools, auth_index, indexes, tmp_path):
+    directory = project_dir(tmp_path, ORIGINAL + MIRROR[tool].format(mirror=indexes.url + "/pypi"))
     init = torchup("project", "init", str(directory), "--tool", tool, "--torch", "2.13", "--index-base", auth_index)
     assert init.returncode == 0, init.stderr
     text = (directory / "pyproject.toml").read_text()
     assert "s3cr" not in text and "ci:" not in text and "s3cr" not in init.stdout + init.stderr
-    told = {"uv": "UV_INDEX_PYTORCH_CPU_USERNAME", "poetry": "poetry config http-basic.pytorch-cpu", "pdm": "${PYTORCH_INDEX_PASSWORD}"}[tool]
-    assert told in init.stdout
-    checked = torchup("project", "check", str(directory), "--json")
-    assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout
-
-
-def test_uv_locks_with_the_credential_given_by_environment(auth_index, indexes, tmp_path):
-    directory = project_dir(tmp_path)
-    assert torchup("project", "init", str(directory), "--tool", "uv", "--torch", "2.13", "--index-base", auth_index).returncode == 0
-    env = tool_env(tmp_path, UV_DEFAULT_INDEX=indexes.url + "/pypi")
-    assert uv_lock(directory, env).returncode != 0  # the index does need them
-    locked = uv_lock(directory, dict(env, UV_INDEX_PYTORCH_CPU_USERNAME="ci", UV_INDEX_PYTORCH_CPU_PASSWORD="s3cr/et@42"))
-    assert locked.returncode == 0, locked.stderr
-    lock = (directory / "uv.lock").read_text()
-    assert 'name = "torch"' in lock and "s3cr" not in lock
+    assert TOLD[tool] in init.stdout
+    env = tool_env(
+        tmp_path,
+        UV_DEFAULT_INDEX=indexes.url + "/pypi",
+        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
+        POETRY_NO_INTERACTION="1",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",  # no prompt, no keyring: only what is given
+        PDM_CACHE_DIR=str(tmp_path / "pdm-cache"),
+        PDM_CHECK_UPDATE="false",
+        PDM_HOME=str(tmp_path / "pdm-home"),
+    )
+    lock = {"uv": [sys.executable, "-m", "uv", "lock", "--python", sys.executable], "poetry": [tools / "poetry", "lock"], "pdm": [tools / "pdm", "lock"]}[tool]
+    if tool == "pdm":
+        run_tool([tools / "pdm", "use", "-f", getattr(sys, "_base_executable", sys.executable)], directory, env)
+    refused = subprocess.run([str(part) for part in lock], cwd=directory, capture_output=True, text=True, env=env, timeout=600)
+    assert refused.returncode != 0  # the index does need them
+    run_tool(lock, directory, dict(env, **GIVEN[tool]))
+    locked = (directory / f"{tool}.lock").read_text()
+    assert "2.13.0+cpu" in locked and "s3cr" not in locked
     checked = torchup("project", "check", str(directory), "--json")
     assert checked.returncode == 0 and json.loads(checked.stdout)["findings"] == [], checked.stdout
 
