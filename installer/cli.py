@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .errors import USAGE_EXIT, TorchupError
+from .project_tools import NAMES as PROJECT_TOOLS
 from .redact import RedactingStream
 
 INTERNAL_ERROR_EXIT = 3
@@ -422,9 +423,6 @@ def _split_builds(ctx, param, value):
     return builds
 
 
-PROJECT_TOOLS = ("uv", "poetry", "pdm")  # commands.project.TOOLS, spelt here so that --help imports nothing
-
-
 @project.command("init")
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=str))
 @click.option("--tool", type=click.Choice(PROJECT_TOOLS), required=True, help="The tool that manages the project.")
@@ -433,14 +431,15 @@ PROJECT_TOOLS = ("uv", "poetry", "pdm")  # commands.project.TOOLS, spelt here so
 @click.option("--with", "with_packages", metavar="NAMES", callback=_split_packages, help="Companions from the same build: torchvision,torchaudio.")
 @click.option("--torch", "torch_spec", metavar="SPEC", help="A torch release or range (default: the newest that fits).")
 @click.option("--index-base", metavar="URL", help="A mirror root that replaces https://download.pytorch.org/whl.")
+@click.option("--offline", is_flag=True, help="Decide from the bundled data without reading the index, and write it unconfirmed (an index only CI can reach).")
 @click.option("--dry-run", is_flag=True, help="Print the change as a diff; write nothing.")
 @json_option
 @click.pass_obj
-def project_init(run, path, tool, variant, extras, with_packages, torch_spec, index_base, dry_run, as_json):
+def project_init(run, path, tool, variant, extras, with_packages, torch_spec, index_base, offline, dry_run, as_json):
     """Write torch, its companions and their indexes into PATH/pyproject.toml, as TOOL documents it."""
     from .commands import project
 
-    overrides = overrides_from(dict(torch_spec=torch_spec, variant=variant, with_packages=with_packages, index_base=index_base))
+    overrides = overrides_from(dict(torch_spec=torch_spec, variant=variant, with_packages=with_packages, index_base=index_base, offline=offline))
     emit(project.init(run, project.InitOptions(path, tool, overrides, extras or (), dry_run)), as_json)
 
 

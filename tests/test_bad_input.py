@@ -98,6 +98,16 @@ CASES = {
         {},
         "Invalid value for --extras",
     ),
+    "project init: uv on a poetry 1 project": (
+        lambda here: ["project", "init", str(project(here / "p5", '[tool.poetry]\nname = "x"\nversion = "1.0"\n')), "--tool", "uv"],
+        {},
+        "no [project] table, and uv reads a project's dependencies only from there",
+    ),
+    "project init: poetry on no project": (
+        lambda here: ["project", "init", str(project(here / "p6", "[tool.ruff]\nline-length = 100\n")), "--tool", "poetry"],
+        {},
+        "neither a [project] table nor [tool.poetry]",
+    ),
     "fleet report: wrong types inside": (
         lambda here: ["fleet", "report", str(here / "node-0.json")],
         {},

@@ -1,15 +1,17 @@
 """``torchup project check``: what goes wrong with torch in project files, found in pyproject.toml and
-the lock (uv.lock, poetry.lock, pdm.lock, pylock.toml), each finding with its file and line.
+the lock (each project tool's, or pylock.toml), each finding with its file and line.
 
 The failure modes are the ones seen in public projects (uv's, poetry's and pdm's documented
 configurations; the issues that ask for them): a source that silently does not apply, a companion
 from another index, a CUDA index on macOS, an extra index that lets another torch win, a lock
-this machine cannot run, CUDA packages in a CPU lock, a requires-python torch does not serve.
+this machine cannot run, CUDA packages in a CPU lock, a requires-python torch does not serve, a
+credential in a file meant for version control. What each tool's tables say is read by that tool's
+module (``project/tool.py``); the checks here are the same for every tool.
 """
 
 import re
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Set
+from typing import List, NamedTuple, Optional, Set, Tuple
 
 import tomlkit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -17,11 +19,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from tomlkit.exceptions import TOMLKitError
 
-from ..compat import Build, BuildKind, Compatibility
+from .. import project_tools
+from ..compat import Build, BuildKind, Compatibility, Release
 from . import ProjectError
+from .tool import Routed, build_of_url, requirement_name
 
 COMPANIONS = ("torchvision", "torchaudio")
-LOCKS = ("uv.lock", "poetry.lock", "pdm.lock", "pylock.toml")
+STANDARD_LOCK = "pylock.toml"  # PEP 751, which any tool may write
 CHECKS = {
     "P01": "torch is a direct dependency wherever a source routes it",
     "P02": "torchvision and torchaudio come from torch's index",
@@ -31,6 +35,7 @@ CHECKS = {
     "P06": "a CPU-only lock holds no CUDA packages",
     "P07": "the locked companions are torch's build",
     "P08": "requires-python admits only Pythons torch has wheels for",
+    "P09": "no credential in pyproject.toml or the lock",
 }
 
 
@@ -67,26 +72,28 @@ def _parse(path: Path) -> dict:
 
 
 # The keys the checks read, and what each must be: a file whose keys are of other types is not
-# one any of the tools would accept either, and is said so in one line.
-PYPROJECT_SHAPE = {
+# one any of the tools would accept either, and is said so in one line. Each tool adds its own.
+STANDARD_SHAPE = {
     "project": dict,
     "project.dependencies": (list, str),
     "project.optional-dependencies": dict,
     "project.requires-python": str,
     "dependency-groups": dict,
     "tool": dict,
-    "tool.uv": dict,
-    "tool.uv.sources": dict,
-    "tool.uv.index": (list, dict),
-    "tool.uv.pip": dict,
-    "tool.uv.index-strategy": str,
-    "tool.poetry": dict,
-    "tool.poetry.dependencies": dict,
-    "tool.poetry.source": (list, dict),
-    "tool.pdm": dict,
-    "tool.pdm.source": (list, dict),
 }
 LOCK_SHAPE = {"package": (list, dict), "packages": (list, dict)}
+
+
+def pyproject_shape() -> dict:
+    shape = dict(STANDARD_SHAPE)
+    for tool in project_tools.every():
+        shape.update(tool.shape)
+    return shape
+
+
+def lock_names() -> List[str]:
+    """Every lock file a project may have, each tool's first."""
+    return [lock for tool in project_tools.every() for lock in tool.locks] + [STANDARD_LOCK]
 
 
 def _check_shape(data: dict, shape: dict, path: Path) -> None:
@@ -114,11 +121,11 @@ def load(directory: Path) -> Project:
     if not path.is_file():
         raise ProjectError(f"{path}: no such file", hint="name the project's directory: torchup project check PATH")
     data = _parse(path)
-    _check_shape(data, PYPROJECT_SHAPE, path)
+    _check_shape(data, pyproject_shape(), path)
     for values in (data.get("project", {}).get("optional-dependencies") or {}).values():
         if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
             raise ProjectError(f"{path}: project.optional-dependencies holds a group that is not a list of strings")
-    lock = next((directory / name for name in LOCKS if (directory / name).is_file()), None)
+    lock = next((directory / name for name in lock_names() if (directory / name).is_file()), None)
     return Project(directory, path.read_text(encoding="utf-8"), data, lock, read_lock(lock) if lock else [])
 
 
@@ -136,74 +143,22 @@ def read_lock(path: Path) -> List[Locked]:
 # --- what the configuration says ---------------------------------------------------------------
 
 
-class Route(NamedTuple):
-    package: str
-    index: Optional[str]  # the index's name
-    url: Optional[str]
-    marker: Optional[str]
-    extra: Optional[str]
-
-
 def direct_dependencies(data: dict) -> Set[str]:
+    """The project's direct dependencies: PEP 621's and PEP 735's, and what each tool declares of its own."""
     project = data.get("project", {})
     requirements = list(project.get("dependencies", []))
     for group in project.get("optional-dependencies", {}).values():
         requirements += group
     for group in data.get("dependency-groups", {}).values():
         requirements += [item for item in group if isinstance(item, str)]
-    names = {canonicalize_name(re.split(r"[\s\[<>=!~;(@]", requirement.strip(), 1)[0]) for requirement in requirements if requirement.strip()}
-    poetry = data.get("tool", {}).get("poetry", {})
-    names |= {canonicalize_name(name) for name, spec in poetry.get("dependencies", {}).items() if _poetry_declares(spec)}
+    names = {requirement_name(requirement) for requirement in requirements if requirement.strip()}
+    for tool in project_tools.every():
+        names |= tool.direct_dependencies(data)
     return names
 
 
-def _poetry_declares(spec) -> bool:
-    """A poetry dependency entry that declares the dependency (a version), not only its source."""
-    entries = spec if isinstance(spec, list) else [spec]
-    return any(isinstance(entry, str) or "version" in entry for entry in entries)
-
-
-def routes(data: dict) -> List[Route]:
-    tool = data.get("tool", {})
-    found = []
-    uv = tool.get("uv", {})
-    urls = {index.get("name"): index.get("url") for index in uv.get("index", [])}
-    for package, spec in uv.get("sources", {}).items():
-        for entry in spec if isinstance(spec, list) else [spec]:
-            if "index" in entry:
-                found.append(Route(canonicalize_name(package), entry["index"], urls.get(entry["index"]), entry.get("marker"), entry.get("extra")))
-    poetry = tool.get("poetry", {})
-    urls = {source.get("name"): source.get("url") for source in poetry.get("source", [])}
-    for package, spec in poetry.get("dependencies", {}).items():
-        for entry in spec if isinstance(spec, list) else [spec]:
-            if isinstance(entry, dict) and "source" in entry:
-                markers = entry.get("markers")
-                extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)", markers or "")
-                found.append(Route(canonicalize_name(package), entry["source"], urls.get(entry["source"]), markers, extra.group(1) if extra else None))
-    for source in tool.get("pdm", {}).get("source", []):
-        for package in source.get("include_packages", []):
-            found.append(Route(canonicalize_name(package), source.get("name"), source.get("url"), None, None))
-    return found
-
-
-def torch_indexes(data: dict) -> List[dict]:
-    """Every index or source in the configuration that serves PyTorch's builds (its URL ends in a build name)."""
-    tool = data.get("tool", {})
-    found = []
-    for key, tables in (
-        ("uv", tool.get("uv", {}).get("index", [])),
-        ("poetry", tool.get("poetry", {}).get("source", [])),
-        ("pdm", tool.get("pdm", {}).get("source", [])),
-    ):
-        for table in tables:
-            if build_of_url(table.get("url")):
-                found.append(dict(table, tool=key))
-    return found
-
-
-def build_of_url(url: Optional[str]) -> Optional[Build]:
-    tail = (url or "").rstrip("/").rsplit("/", 1)[-1]
-    return Build.parse(tail) if tail else None
+def routes(data: dict) -> List[Routed]:
+    return [route for tool in project_tools.every() for route in tool.routes(data)]
 
 
 def _line(text: str, *needles: str) -> int:
@@ -269,39 +224,12 @@ def check(project: Project, data: Compatibility, machine_inputs=None) -> List[Fi
                     "limit it with a marker (sys_platform == 'linux') and route the other platforms to the CPU index",
                 )
             )
-    uv = config.get("tool", {}).get("uv", {})
-    for index in torch_indexes(config):
-        problem = None
-        if index["tool"] == "uv" and not index.get("explicit"):
-            problem = f"[[tool.uv.index]] {index.get('name')} is not explicit: every package may come from it"
-        elif index["tool"] == "poetry" and index.get("priority", "primary") != "explicit":
-            problem = f"poetry source {index.get('name')} has priority {index.get('priority', 'primary')!r}: every package may come from it"
-        elif index["tool"] == "pdm" and not index.get("include_packages"):
-            problem = f"pdm source {index.get('name')} has no include_packages: every package may come from it"
-        if problem:
-            found.append(
-                Finding(
-                    "P04",
-                    CHECKS["P04"],
-                    pyproject,
-                    _line(text, str(index.get("url"))),
-                    problem + " (dependency confusion)",
-                    'make it explicit (uv: explicit = true; poetry: priority = "explicit"; pdm: include_packages) and route torch to it',
-                )
-            )
-    if uv.get("index-strategy") == "unsafe-best-match" or uv.get("pip", {}).get("extra-index-url"):
-        found.append(
-            Finding(
-                "P04",
-                CHECKS["P04"],
-                pyproject,
-                _line(text, "index-strategy", "extra-index-url"),
-                "an extra index with unsafe-best-match (or [tool.uv.pip] extra-index-url) lets a package of the same name from any index win",
-                "an explicit [[tool.uv.index]] with [tool.uv.sources] for torch instead",
-            )
-        )
+    for tool in project_tools.every():
+        for problem in tool.index_problems(config):
+            found.append(Finding("P04", CHECKS["P04"], pyproject, _line(text, problem.needle), problem.evidence, problem.fix))
     found += _lock_findings(project, data, machine_inputs)
     found += _python_findings(project, config, data)
+    found += _credential_findings(project)
     return sorted(found, key=lambda finding: finding.id)
 
 
@@ -368,32 +296,90 @@ def _lock_findings(project: Project, data: Compatibility, inputs) -> List[Findin
     return found
 
 
-def _python_findings(project: Project, config: dict, data: Compatibility) -> List[Finding]:
-    requires = config.get("project", {}).get("requires-python")
-    torch = next((entry.version for entry in project.locked if entry.name == "torch"), None) or _pinned_torch(config)
-    if not requires or not torch:
-        return []
+class PythonGap(NamedTuple):
+    """Pythons a project's requires-python admits that its torch has no wheel for, and the two ways out."""
+
+    requires: str
+    torch: str  # the public version, e.g. "2.14.1"
+    served: Tuple[Tuple[int, int], Tuple[int, int]]  # the oldest and newest Python the release serves
+    unserved: List[str]  # e.g. ["3.15"]
+    narrowed: Optional[str]  # requires-python less what torch does not serve; None where nothing is left
+    other: Optional[Release]  # the newest release serving every Python the range admits, where one does
+
+
+def _python(minor: Tuple[int, int]) -> str:
+    return f"{minor[0]}.{minor[1]}"
+
+
+def python_gap(requires: str, torch: str, data: Compatibility) -> Optional[PythonGap]:
+    """The gap between ``requires`` (a requires-python) and the Pythons torch ``torch`` has Linux
+    wheels for; None where there is none, or where it cannot be judged (an unknown release or
+    specifier). Only Pythons the data knows count: a range open upwards admits no future Python."""
     try:
         specifier = SpecifierSet(requires)
         version = Version(torch.split("+")[0])
     except (InvalidSpecifier, InvalidVersion):
-        return []
+        return None
     release = next((r for r in data.releases if r.series == f"{version.major}.{version.minor}"), None)
     if release is None or "linux-x86_64" not in release.platforms:
-        return []
+        return None
+
+    def served_by(candidate: Release) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+        return candidate.python_min, candidate.platforms["linux-x86_64"].python_max
+
     newest = max(row.python_max for r in data.releases for row in r.platforms.values())
-    served = (release.python_min, release.platforms["linux-x86_64"].python_max)
-    unserved = [f"3.{minor}" for minor in range(6, newest[1] + 1) if specifier.contains(f"3.{minor}") and not served[0] <= (3, minor) <= served[1]]
+    admitted = [(3, minor) for minor in range(6, newest[1] + 1) if specifier.contains(f"3.{minor}")]
+    oldest, latest = served_by(release)
+    unserved = [minor for minor in admitted if not oldest <= minor <= latest]
     if not unserved:
+        return None
+    floor = oldest if min(unserved) < oldest else None
+    cap = (latest[0], latest[1] + 1) if max(unserved) > latest else None
+    kept = [
+        clause
+        for clause in specifier
+        if not (floor and clause.operator in (">=", ">") and Version(clause.version) <= Version(_python(floor)))
+        and not (cap and clause.operator in ("<", "<=") and Version(clause.version) >= Version(_python(cap)))
+    ]
+    narrowed = ",".join(([f">={_python(floor)}"] if floor else []) + [str(clause) for clause in kept] + ([f"<{_python(cap)}"] if cap else []))
+    if not any(SpecifierSet(narrowed).contains(_python(minor)) for minor in admitted):
+        narrowed = None
+    covering = [r for r in data.releases if "linux-x86_64" in r.platforms and served_by(r)[0] <= admitted[0] and admitted[-1] <= served_by(r)[1]]
+    other = max(covering, key=lambda r: r.parsed) if covering else None
+    return PythonGap(requires, str(version), (oldest, latest), [_python(minor) for minor in unserved], narrowed, other)
+
+
+def describe_choices(gap: PythonGap) -> str:
+    """The ways out of a gap, named, never chosen silently: fewer Pythons, or another torch."""
+    choices = []
+    if gap.narrowed:
+        verb = "cap" if gap.served[0] <= Version(gap.unserved[0]).release[:2] else "narrow"
+        choices.append(f'{verb} Python to what torch {gap.torch} serves: requires-python = "{gap.narrowed}"')
+    if gap.other:
+        direction = "raise" if gap.other.parsed > Version(gap.torch).release else "lower"
+        choices.append(
+            f"{direction} torch to {gap.other.version}, which serves every Python the range admits (torchup project init --torch {gap.other.version})"
+        )
+    if not choices:
+        return f"no torch release serves every Python {gap.requires!r} admits: narrow it to Pythons one release serves"
+    return " or ".join(choices) if len(choices) == 1 else f"either {choices[0]}, or {choices[1]}"
+
+
+def _python_findings(project: Project, config: dict, data: Compatibility) -> List[Finding]:
+    requires = config.get("project", {}).get("requires-python")
+    torch = next((entry.version for entry in project.locked if entry.name == "torch"), None) or _pinned_torch(config)
+    gap = python_gap(requires, torch, data) if requires and torch else None
+    if gap is None:
         return []
+    oldest, latest = gap.served
     return [
         Finding(
             "P08",
             CHECKS["P08"],
             str(project.directory / "pyproject.toml"),
             _line(project.text, "requires-python"),
-            f"requires-python {requires!r} admits Python {', '.join(unserved)}, for which torch {version} has no wheel (it serves {served[0][0]}.{served[0][1]} to {served[1][0]}.{served[1][1]})",
-            f'narrow it, e.g. requires-python = ">={served[0][0]}.{served[0][1]},<{served[1][0]}.{served[1][1] + 1}"',
+            f"requires-python {gap.requires!r} admits Python {', '.join(gap.unserved)}, for which torch {gap.torch} has no wheel (it serves {_python(oldest)} to {_python(latest)})",
+            describe_choices(gap),
         )
     ]
 
@@ -404,6 +390,60 @@ def _pinned_torch(config: dict) -> Optional[str]:
         if match:
             return match.group(1)
     return None
+
+
+# A URL with user-info (``scheme://USERINFO@host``). A password may hold "/" or "@", so the
+# user-info runs to the last "@" that a host follows; in "pkg @ git+https://host/repo@v1" what
+# precedes that "@" is a host and a path, not a user (credential_in tells them apart).
+_USERINFO = re.compile(
+    r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<userinfo>[^\s\"'<>]*)@(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?(?=[/?#\s\"'<>]|$)"
+)
+# An environment variable a tool expands in a URL's user-info (pdm's ``${NAME}``): no credential itself.
+PLACEHOLDER = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def credential_in(line: str) -> Optional[str]:
+    """The URL on ``line`` that holds a credential (a password, or a token in place of a user name), if any."""
+    for found in _USERINFO.finditer(line):
+        user, colon, password = found.group("userinfo").partition(":")
+        if "/" in user:
+            continue  # a host and a path before the "@": a git reference, not user-info
+        if colon:
+            secret = bool(password) and not PLACEHOLDER.fullmatch(password)
+        else:  # a token as the user name (https://TOKEN@host); ssh's "git@host" is no secret
+            secret = bool(user) and found.group("scheme").lower().endswith(("http", "https")) and not PLACEHOLDER.fullmatch(user)
+        if secret:
+            return found.group(0)
+    return None
+
+
+def _credential_findings(project: Project) -> List[Finding]:
+    files = [(project.directory / "pyproject.toml", project.text)] + ([(project.lock, project.lock.read_text(encoding="utf-8"))] if project.lock else [])
+    tools = {index.url: (tool, index.name) for tool in project_tools.every() for index in tool.indexes(project.data)}
+    found = []
+    for path, text in files:
+        for number, line in enumerate(text.splitlines(), 1):
+            url = credential_in(line)
+            if url is None:
+                continue
+            where = next(((tool, name) for index_url, (tool, name) in tools.items() if index_url.startswith(url)), None)
+            how = (
+                where[0].credential_note([where[1]])
+                if where
+                else "give them the way the tool that reads this URL documents (an environment variable or its own configuration)"
+            )
+            again = "" if path.name == "pyproject.toml" else ", then lock again"
+            found.append(
+                Finding(
+                    "P09",
+                    CHECKS["P09"],
+                    str(path),
+                    number,
+                    f"{url} holds a credential, in a file meant for version control",
+                    f"write the URL without it{again} and change the password (it is in the file's history); {how}",
+                )
+            )
+    return found
 
 
 def render_text(findings: List[Finding], project: Project) -> str:
