@@ -32,15 +32,32 @@ PIP_KEYS = (
 )
 PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host", "constraint")
 
-# The tool's rule (installer/redact.py), kept here because the kit imports nothing of the tool:
-# a URL's userinfo up to the last "@" of the token, and a proxy's user:secret@ without a scheme.
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@(?=[^\s\"'<>@]*)")
-_BARE_USERINFO = re.compile(r"(?<![\w/:@.%+-])[\w.%+-]+:(?!//)[^\s\"'<>]*@(?=[\w.-]+(?::\d+)?\b)")
-
-
-# And a variable whose name says it holds a secret (HF_TOKEN=..., "TORCH_TOKEN": "..."): its value.
+# The tool's rules (installer/redact.py), kept here because the kit imports nothing of the tool.
+# The shapes of a secret in text: a URL's user-info (in quotes, up to the closing quote, escaped
+# quotes included; bare, up to white space), a proxy's user:password@ without a scheme (an IPv6
+# host included), each to the last "@" a host follows; and NAME=value for a variable named like a
+# secret. A value that is one URL or one proxy is parsed whole: its user-info may hold anything.
 MASK = "****"
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+_HOST = r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~%-]*)?\]|[\w.~%-]+)(?::\d+)?"
+_HOST_ENDS = r"(?=[/?#\s\"'\\<>)\],;|]|\Z)"
+_USER = r"[\w.~%+-]+"
+_IN_QUOTES = (
+    (r'(?<=")(?<!\\")', r'(?:\\.|[^"\\\n])*'),
+    (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),
+    (r'(?<=\\")(?<!\\\\\\")', r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'),
+)
+_USERINFO_IN_TEXT = (
+    [re.compile(r"%s(?P<lead>%s)%s@(?=%s%s)" % (opens, _SCHEME, body, _HOST, _HOST_ENDS)) for opens, body in _IN_QUOTES]
+    + [re.compile(r"%s(?P<lead>)%s:(?!//)%s@(?=%s%s)" % (opens, _USER, body, _HOST, _HOST_ENDS)) for opens, body in _IN_QUOTES]
+    + [
+        re.compile(r"(?P<lead>\b%s)\S*@(?=%s%s)" % (_SCHEME, _HOST, _HOST_ENDS)),
+        re.compile(r"(?<![\w/:@.%%+~-])(?P<lead>)%s:(?!//)\S*@(?=%s%s)" % (_USER, _HOST, _HOST_ENDS)),
+    ]
+)
+_ONE_URL = re.compile(r"(?P<lead>%s)(?P<userinfo>.+)@(?P<rest>%s(?:[/?#]\S*)?)\Z" % (_SCHEME, _HOST), re.DOTALL)
+_ONE_PROXY = re.compile(r"(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>%s/?)\Z" % _HOST, re.DOTALL)
 _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
 _SECRET_ASSIGNMENT = re.compile(
     r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
@@ -49,7 +66,7 @@ _SECRET_ASSIGNMENT = re.compile(
 _VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
 
 
-def _mask(match):
+def _mask_value(match):
     value = match.group("value")
     for quote in ('\\"', '"', "'"):
         if value.startswith(quote) and len(value) >= 2 * len(quote):
@@ -58,13 +75,41 @@ def _mask(match):
 
 
 def redact(text):
-    """Hide the credentials of every URL in ``text`` (``https://user:secret@host`` -> ``https://****@host``)
-    and the value of every secret variable (``HF_TOKEN=hf_abc`` -> ``HF_TOKEN=****``)."""
+    """Hide every secret the shape of ``text`` gives away (``https://user:secret@host`` ->
+    ``https://****@host``, ``HF_TOKEN=hf_abc`` -> ``HF_TOKEN=****``)."""
     if text is None:
         return None
-    text = _URL_USERINFO.sub(lambda match: match.group("scheme") + "****@", text)
-    text = _BARE_USERINFO.sub("****@", text)
-    return _SECRET_ASSIGNMENT.sub(_mask, text)
+    for pattern in _USERINFO_IN_TEXT:
+        text = pattern.sub(lambda match: match.group("lead") + MASK + "@", text)
+    return _SECRET_ASSIGNMENT.sub(_mask_value, text)
+
+
+def _one_value(value):
+    return _ONE_URL.match(value) or _ONE_PROXY.match(value)
+
+
+def redact_value(value):
+    """One value (a setting, a URL, a proxy), parsed whole first: its user-info is hidden whatever it holds."""
+    if value is None:
+        return None
+    match = _one_value(value)
+    return redact(match.group("lead") + MASK + "@" + match.group("rest") if match else value)
+
+
+_STARTS_URL = re.compile(_SCHEME)
+
+
+def list_items(value):
+    """A list setting's items, split on white space as pip splits them, but a URL whose user-info
+    holds a space stays one item (else half of its password would show)."""
+    words, items, start = value.split(), [], 0
+    while start < len(words):
+        end = len(words)
+        while end > start + 1 and (any(_STARTS_URL.match(word) for word in words[start + 1 : end]) or not _one_value(" ".join(words[start:end]))):
+            end -= 1
+        items.append(" ".join(words[start:end]))
+        start = end
+    return items
 
 
 def secret_name(name):
@@ -77,9 +122,9 @@ def _secret_key(key):
 
 
 def redact_document(value):
-    """Every string redacted; the value of a key naming a secret variable (HF_TOKEN, env.TORCH_TOKEN) masked."""
+    """Every string redacted as one value; the value of a key naming a secret variable (HF_TOKEN, env.TORCH_TOKEN) masked."""
     if isinstance(value, str):
-        return redact(value)
+        return redact_value(value)
     if isinstance(value, dict):
         return dict((key, MASK if item is not None and _secret_key(key) else redact_document(item)) for key, item in value.items())
     if isinstance(value, (list, tuple)):
@@ -422,7 +467,7 @@ def pip_config(environ, unknown):
             settings[key] = {"value": environ[variable], "source": variable}
     for key, setting in settings.items():
         value = setting["value"]
-        setting["value"] = [redact(part) for part in value.split()] if key in PIP_LIST_KEYS else redact(value.strip())
+        setting["value"] = [redact_value(item) for item in list_items(value)] if key in PIP_LIST_KEYS else redact_value(value.strip())
     return {"files": files_read, "settings": settings, "errors": errors}
 
 
@@ -476,7 +521,7 @@ def proxy_settings(environ):
     for variable in PROXY_VARIABLES:
         for spelling in (variable, variable.lower()):
             if environ.get(spelling):
-                found[spelling] = redact(environ[spelling])
+                found[spelling] = redact_value(environ[spelling])
     return found
 
 

@@ -26,6 +26,7 @@ import tomlkit
 from . import files, runner
 from .errors import TorchupError
 from .plan.index import request_for, split_userinfo
+from .redact import shortened
 
 MANIFEST = "bundle.json"
 DIGEST = "bundle.json.sha256"
@@ -206,7 +207,7 @@ def uv_cause(completed: runner.Completed) -> str:
         said = causes[0] + (f" ({causes[-1]})" if len(causes) > 1 else "")
     else:
         said = errors[-1] if errors else lines[-1] if lines else completed.describe_failure()
-    return said[:400]
+    return shortened(said, 400)
 
 
 def files_of(lock: dict) -> List[BundledFile]:

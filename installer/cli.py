@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .errors import USAGE_EXIT, TorchupError
 from .project_tools import NAMES as PROJECT_TOOLS
-from .redact import RedactingStream
+from .redact import RedactingStream, remember_where_secrets_enter
 
 INTERNAL_ERROR_EXIT = 3
 # Stated in every command's --help, as the README states it (target.DEFAULT_HELP, kept here for start-up time).
@@ -519,7 +519,9 @@ def fleet_report(run, paths, allowed_drift, as_json, markdown, junit, html):
 
 
 def main():
-    # Credentials in URLs never reach the screen, whatever the format: the one output boundary.
+    # Credentials never reach the screen, whatever the format: those of the environment and the
+    # command line are known from here on, and everything written passes the one output boundary.
+    remember_where_secrets_enter(os.environ, sys.argv[1:])
     sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         code = cli.main(prog_name="torchup", standalone_mode=False)

@@ -12,6 +12,7 @@ from typing import Mapping, NamedTuple, Optional
 
 from . import kit, runner
 from .errors import TargetError
+from .redact import shortened
 
 OLDEST_PROBE_PYTHON = (3, 6)
 # F28: Windows puts an App Execution Alias named python.exe on PATH that only opens the Store.
@@ -179,7 +180,7 @@ def _answer(python: str, completed: runner.Completed, written: str, key: str) ->
         printed = _own_words(completed)
         store_alias = "WindowsApps" in python or "Microsoft Store" in printed
         raise TargetError(
-            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {printed[:120]})",
+            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shortened(printed, 120)})",
             hint=STORE_ALIAS_HINT if store_alias else NOT_PYTHON_HINT,
         ) from None
     if not isinstance(document, dict) or not ("too_old" in document or key in document):

@@ -73,6 +73,10 @@ def test_no_command_runs_code_from_the_current_directory(booby_trapped, tmp_path
         ("https://user:p@ss/w0rd@mirror.example:8443/simple", "https://****@mirror.example:8443/simple"),
         ("https_proxy=user:secret@proxy.example:3128", "https_proxy=****@proxy.example:3128"),
         ("PIP_PROXY=bob:pw@10.0.0.1:8080", "PIP_PROXY=****@10.0.0.1:8080"),
+        ("HTTPS_PROXY = user:secret@[::1]:3128", "HTTPS_PROXY = ****@[::1]:3128"),
+        ("index-url = https://user:pa\"ss'w@host/simple", "index-url = https://****@host/simple"),
+        ('{"index_url": "https://user:two \\"quoted\\" words@host/whl"}', '{"index_url": "https://****@host/whl"}'),
+        ("{'proxy': 'user:two words@[fe80::1]:3128'}", "{'proxy': '****@[fe80::1]:3128'}"),
         ('{"index_url": "https://tok@h/whl/cpu"}', '{"index_url": "https://****@h/whl/cpu"}'),
         ("alice@example.com and git@github.com:org/repo", "alice@example.com and git@github.com:org/repo"),
         # A variable whose name says it holds a secret, however it is written.

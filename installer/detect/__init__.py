@@ -12,6 +12,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from .. import target
 from ..background import Background
 from ..host import Host
+from ..redact import remember_files
 from . import amd, intel, machine, nvidia
 from .target_facts import Interpreter, Pip, Tls, parse_interpreter, parse_pip, parse_tls
 
@@ -95,9 +96,9 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
     variables = {name: host.env[name] for name in BEHAVIOUR_VARIABLES if name in host.env}
     torch_variables = {name: value for name, value in sorted(host.env.items()) if name.startswith(("PYTORCH_", "TORCH_"))}
     if torch_variables:
-        from ..redact import redact
+        from ..redact import MASK, redact_value, secret_name
 
-        variables.update({name: redact(value) for name, value in torch_variables.items()})
+        variables.update({name: MASK if secret_name(name) else redact_value(value) for name, value in torch_variables.items()})
     library_dirs = []
     for entry in host.env.get("LD_LIBRARY_PATH", "").split(os.pathsep):
         if entry and any(re.match(_CUDA_RUNTIME_LIBRARY, name) for name in host.list_dir(entry)):
@@ -126,12 +127,15 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
     accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
     unknown = {section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")}
+    pip = parse_pip(document.get("pip"))
+    if pip:  # the files the target's pip reads: their secrets stay hidden in whatever pip or uv prints
+        remember_files([entry["path"] for entry in pip.config.files + pip.config.errors])
     return Facts(
         schema=SCHEMA_VERSION,
         python=interpreter_path,
         machine=machine_facts,
         interpreter=interpreter,
-        pip=parse_pip(document.get("pip")),
+        pip=pip,
         tls=parse_tls(document.get("tls")),
         accelerators=accelerators,
         environment=environment_facts(host, toolkit_job.result()),

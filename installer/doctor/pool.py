@@ -23,6 +23,7 @@ from typing import List, NamedTuple
 from .. import kit
 from ..context import Timeouts
 from ..errors import TorchupError
+from ..redact import redact
 from ..runner import kill_group, neutral_dir, signal_name
 
 WORKER = kit.path("worker.py")
@@ -65,10 +66,11 @@ def _crash(check_id, returncode, stderr_tail, seconds, why=None):
 
 
 def _read(handle, start, end, limit=OUTPUT_TAIL):
-    """The last ``limit`` characters the worker wrote between two offsets of its output file."""
-    start = max(start or 0, end - limit)
+    """The last ``limit`` characters the worker wrote between two offsets of its output file,
+    redacted before they are cut (twice as much is read): a secret cut in two is not recognised."""
+    start = max(start or 0, end - 2 * limit)
     handle.seek(start)
-    return handle.read(max(0, end - start)).decode("utf-8", "replace")
+    return redact(handle.read(max(0, end - start)).decode("utf-8", "replace"))[-limit:]
 
 
 def _size(handle):

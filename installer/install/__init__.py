@@ -25,6 +25,7 @@ from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
 from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_cert, pip_sources
+from ..redact import shortened
 from .backends import Pip, Sources, Uv
 from .transaction import STATE_DIR, Transaction
 
@@ -572,7 +573,7 @@ def _cause(completed: runner.Completed) -> str:
     lines = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
     causes = [line for line in lines if _CAUSE_LINE.match(line)]
     said = (causes or lines or [""])[-1]
-    return f"exit status {completed.returncode}" + (f": {said[:300]}" if said else "")
+    return f"exit status {completed.returncode}" + (f": {shortened(said, 300)}" if said else "")
 
 
 def render_text(result: Result) -> str:

@@ -4,6 +4,7 @@ planner's ``Overrides``, each checked: a value that is none of its kind is bad i
 from typing import Mapping
 
 from ..compat import load
+from ..redact import shortened
 from . import Overrides
 from .policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
@@ -34,7 +35,7 @@ def overrides_from(given: Mapping[str, object]) -> Overrides:
         for one in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(one, str) and any(ord(character) < 32 or ord(character) == 127 for character in one):
                 flag = FLAGS.get(name) or "--" + name.replace("_spec", "").replace("_name", "").replace("_", "-")
-                raise PlanError(f"{flag} {one.splitlines()[0][:20]!r}…: holds a line break or another control character, which no such value has")
+                raise PlanError(f"{flag} {shortened(one.splitlines()[0], 20)!r}…: holds a line break or another control character, which no such value has")
     for name, flag in FLAGS.items():
         if options[name] and len(options[name]) > MAX_VALUE:
             raise PlanError(f"{flag} {options[name][:20]}…: {len(options[name])} characters, more than any such value has")

@@ -499,8 +499,15 @@ def parse_compute_capability(text: str) -> str:
 def parse_index_base(text: str) -> str:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname):
+    from .index import split_userinfo
+
+    try:
+        # The credentials, up to the last "@", may hold anything; what follows them must be a URL.
+        parts = urlsplit(split_userinfo(text)[0])
+        valid = parts.scheme in ("http", "https", "file") and (parts.scheme == "file" or bool(parts.hostname))
+    except ValueError:  # an unbalanced "[" or "]" in the host
+        valid = False
+    if not valid:
         raise PlanError(f"--index-base {text}: not an http(s) or file URL", hint="e.g. --index-base https://mirror.example/whl")
     return text
 
