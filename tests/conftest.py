@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import venv
 from pathlib import Path
@@ -14,6 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COLLECTED = FIXTURES / "collected"
 H100 = FIXTURES / "nvidia-h100-driver-580"
+# The machine's temporary directory, shared with every other process there; the tests use their own (below).
+MACHINE_TEMP = tempfile.gettempdir()
 # Hypothesis reports a failing example in full; a database of them in the checkout is one more thing left behind.
 settings.register_profile("torchup", database=None)
 settings.load_profile("torchup")
@@ -91,20 +94,39 @@ def tool_dir(tmp_path):
     return directory
 
 
+def _use_temp(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``directory`` as the temporary directory of this process and of every process it starts
+    (torchup, and the pip and uv it runs, which unpack wheels there)."""
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+
+
 @pytest.fixture(scope="session", autouse=True)
-def uv_cache(tmp_path_factory):
-    """uv keeps every wheel it installs unpacked in its cache, keyed by the wheel's URL, and the
-    loopback index has another port each run: in the user's cache that is one more torch per run.
-    The tests' uv (and torchup's, which inherits the variable) gets a cache of its own, removed at the end."""
-    cache = tmp_path_factory.mktemp("uv-cache")
-    previous = os.environ.get("UV_CACHE_DIR")
-    os.environ["UV_CACHE_DIR"] = str(cache)
-    yield cache
-    if previous is None:
-        del os.environ["UV_CACHE_DIR"]
-    else:
-        os.environ["UV_CACHE_DIR"] = previous
+def temp_of_the_run(tmp_path_factory):
+    """The run's temporary directory and caches, inside pytest's own and removed at the end: nothing
+    another process does in the machine's temporary directory changes a result, and nothing of the
+    run stays there or in the user's caches. The loopback index has another port each run, and pip
+    (XDG_CACHE_HOME) and uv (UV_CACHE_DIR) key what they cache by URL: in the user's caches that
+    would be one more torch per run. torchup's runs inherit all three variables."""
+    monkeypatch = pytest.MonkeyPatch()
+    temp, cache = tmp_path_factory.mktemp("tmp-of-the-run"), tmp_path_factory.mktemp("cache-of-the-run")
+    _use_temp(temp, monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("UV_CACHE_DIR", str(cache / "uv"))
+    yield temp
+    monkeypatch.undo()
+    shutil.rmtree(temp, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def temp_of_the_test(tmp_path_factory, monkeypatch):
+    """Each test's own temporary directory, beside its tmp_path and removed after it: what an
+    installer killed mid-run leaves (pip's pip-unpack-* folders) is that test's to see, and goes."""
+    temp = tmp_path_factory.mktemp("tmp")
+    _use_temp(temp, monkeypatch)
+    yield temp
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def isolated_env(path_dirs=(), **extra) -> dict:

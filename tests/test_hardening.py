@@ -9,13 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, make_venv, serve_download_and_pypi
+from tests.conftest import MACHINE_TEMP, REPO, isolated_env, make_venv, serve_download_and_pypi
 from tests.test_install_e2e import VENV_SITE, user_env
 from torchup.diagnostics import probe
 from torchup.installer.redact import redact, redact_document, secret_name
@@ -286,22 +287,32 @@ def wait_for_torch_files(venv, process):
     assert torch_dir.exists(), "pip never started writing torch"
 
 
+def test_the_tests_keep_to_a_temporary_directory_of_their_own(temp_of_the_test):
+    """What another process on the machine does in the shared temporary directory changes no result."""
+    seen = subprocess.run([sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"], capture_output=True, text=True, env=isolated_env())
+    assert seen.stdout.strip() == tempfile.gettempdir() == str(temp_of_the_test) != MACHINE_TEMP
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_mid_install_puts_everything_back(stop, indexes, venv_in_use):
+def test_a_signal_mid_install_puts_everything_back(stop, indexes, venv_in_use, temp_of_the_test):
     venv = venv_in_use
     parts = [venv / VENV_SITE, venv / "bin", venv / "share"]
     before = tree_digest(*parts)
-    unpacked_before = {p.name for p in Path("/tmp").glob("pip-unpack-*")}
     process = start_install(venv, indexes)
     wait_for_torch_files(venv, process)
-    process.send_signal(stop)
-    out, err = process.communicate(timeout=120)
+    # Another pip on the machine, unpacking a wheel in the shared temporary directory meanwhile.
+    neighbour = Path(tempfile.mkdtemp(prefix="pip-unpack-", dir=MACHINE_TEMP))
+    try:
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=120)
+    finally:
+        neighbour.rmdir()
     assert process.returncode == 1, err
     assert f"torchup: error: stopped by {stop.name}: the target was left as it was" in err
     assert tree_digest(*parts) == before
     assert installer_processes(venv) == []
     assert not list(venv.glob("lib/python*/.site-packages.torchup*")) and not list(venv.glob(".bin.torchup*"))
-    assert {p.name for p in Path("/tmp").glob("pip-unpack-*")} <= unpacked_before  # pip was let clean up
+    assert list(temp_of_the_test.iterdir()) == []  # pip was let clean up: nothing of this install is left in the test's temporary directory
 
 
 def start_install_into(venv, indexes, *extra, target="--python"):
