@@ -12,7 +12,22 @@ Cause = namedtuple("Cause", "id cause commands link")
 
 _DRIVER_DOWNLOAD = "https://www.nvidia.com/Download/index.aspx"
 
-# (id, pattern, cause, fix commands, link); the first match wins, most specific first.
+
+def target_python():
+    """This interpreter, as a command to type: fixes name the target's own pip (``python -m pip``) and
+    torchup's ``--python``, never a bare ``pip``, which is often another interpreter's."""
+    return '"%s"' % sys.executable if " " in sys.executable else sys.executable
+
+
+def pip_setup():
+    """What a fix that runs the target's pip needs first where the target has none (a venv made by uv)."""
+    from importlib.util import find_spec
+
+    return [] if find_spec("pip") else ["%s -m ensurepip --upgrade" % target_python()]
+
+
+# (id, pattern, cause, fix commands, link); the first match wins, most specific first; {python} is
+# the target's interpreter.
 _KNOWN = (
     (
         "torch-not-installed",
@@ -25,7 +40,7 @@ _KNOWN = (
         "driver-too-old",
         r"NVIDIA driver on your system is too old \(found version (?P<found>\d+)\)",
         "the NVIDIA driver supports CUDA {cuda} at most, older than the CUDA this torch build needs",
-        ["update the NVIDIA driver", "or install a build for your driver's CUDA: torchup install"],
+        ["update the NVIDIA driver", "or install a build for your driver's CUDA: torchup install --python {python}"],
         _DRIVER_DOWNLOAD,
     ),
     (
@@ -74,21 +89,21 @@ _KNOWN = (
         "not-compiled-with-cuda",
         r"Torch not compiled with CUDA enabled",
         "this torch is a CPU build",
-        ["torchup install  (it picks the CUDA build for this machine)"],
+        ["torchup install --python {python}  (it picks the CUDA build for this machine)"],
         "https://pytorch.org/get-started/locally/",
     ),
     (
         "arch-not-in-build",
         r"with CUDA capability sm_(?P<sm>\d+) is not compatible with the current PyTorch installation",
         "this torch build has no kernels for this GPU (sm_{sm})",
-        ["torchup plan  (it checks the GPU against each build)", "torchup install"],
+        ["torchup plan --python {python}  (it checks the GPU against each build)", "torchup install --python {python}"],
         "https://pytorch.org/get-started/locally/",
     ),
     (
         "no-kernel-image",
         r"no kernel image is available for execution on the device",
         "this torch build has no kernels for this GPU",
-        ["torchup plan", "torchup install"],
+        ["torchup plan --python {python}", "torchup install --python {python}"],
         "https://pytorch.org/get-started/locally/",
     ),
     (
@@ -109,21 +124,21 @@ _KNOWN = (
         "library-missing",
         r"(?P<lib>lib[\w.+-]+\.so[\w.]*): cannot open shared object file",
         "a shared library torch needs is missing: {lib}",
-        ["reinstall torch with pip or uv so its nvidia-* dependencies come along: torchup install"],
+        ["reinstall torch with pip or uv so its nvidia-* dependencies come along: torchup install --python {python}"],
         "https://github.com/pytorch/pytorch/issues/104259",
     ),
     (
         "numpy-broken",
         r"Importing the numpy C-extensions failed",
         "numpy's compiled part is missing or broken, and torch imports numpy as it starts",
-        ["python -m pip install --force-reinstall numpy"],
+        ["{python} -m pip install --force-reinstall numpy"],
         "https://numpy.org/devdocs/user/troubleshooting-importerror.html",
     ),
     (
         "numpy-abi",
         r"compiled using NumPy 1\.x cannot be run in NumPy 2|_ARRAY_API not found|Numpy is not available",
         "a module built against NumPy 1.x runs with NumPy 2",
-        ['pip install "numpy<2"', "or upgrade torch (and the module) to a NumPy 2 build"],
+        ['{python} -m pip install "numpy<2"', "or upgrade torch (and the module) to a NumPy 2 build"],
         "https://github.com/pytorch/pytorch/issues/107302",
     ),
     (
@@ -137,7 +152,7 @@ _KNOWN = (
         "torchvision-mismatch",
         r"PyTorch and torchvision were compiled with different CUDA major versions|operator torchvision::nms does not exist",
         "torchvision does not match this torch (another release or another CUDA build)",
-        ["torchup install --with torchvision  (the matching release of the same build)"],
+        ["torchup install --python {python} --with torchvision  (the matching release of the same build)"],
         "https://github.com/pytorch/vision/issues/8985",
     ),
     (
@@ -162,9 +177,12 @@ def classify(text):
     for cause_id, pattern, cause, commands, link in _KNOWN:
         match = re.search(pattern, text or "")
         if match:
-            values = dict(match.groupdict(), python=sys.executable)
+            values = dict(match.groupdict(), python=target_python())
             if "found" in values:
                 found = int(values["found"])
                 values["cuda"] = "%d.%d" % (found // 1000, found % 1000 // 10)
-            return Cause(cause_id, cause.format(**values), [command.format(**values) for command in commands], link)
+            commands = [command.format(**values) for command in commands]
+            if any(" -m pip " in command for command in commands):
+                commands = pip_setup() + commands
+            return Cause(cause_id, cause.format(**values), commands, link)
     return None

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections import namedtuple
 
-from .causes import classify
+from .causes import classify, pip_setup, target_python
 
 # timeout: seconds this check may take when it needs more than --check-timeout (a compile), else None
 Check = namedtuple("Check", "id group title function needs_torch opt_in timeout")
@@ -47,6 +47,17 @@ def skipped(reason):
 def _shortened(text, lines=4):
     kept = [line for line in text.splitlines() if line.strip()]
     return "\n".join(kept[:lines]) + ("\n…" if len(kept) > lines else "")
+
+
+def pip_commands(arguments):
+    """The target's own pip (a bare `pip` is whichever is first on PATH, often another
+    interpreter's), set up first where the target has none."""
+    return pip_setup() + ["%s -m pip %s" % (target_python(), arguments)]
+
+
+def torchup_command(command, why, options=""):
+    """torchup aimed at this target (without --python it takes the active venv, ./.venv or python3), and why."""
+    return "torchup %s --python %s%s  (%s)" % (command, target_python(), options, why)
 
 
 def from_cause(status, evidence, text):
@@ -83,6 +94,9 @@ def import_torch(context):
             import torch
         except BaseException as error:  # ImportError, OSError from a missing library, SystemExit
             context.import_error = "%s: %s" % (type(error).__name__, error)
+            damaged = damaged_torch()
+            if damaged:
+                return damaged
             return from_cause("fail", "import torch failed: %s" % context.import_error, context.import_error)
     context.import_warnings = [str(warning.message) for warning in caught]
     context.torch = torch
@@ -90,6 +104,37 @@ def import_torch(context):
     result = passed("torch %s imported in %.2f s from %s" % (torch.__version__, seconds, os.path.dirname(torch.__file__)))
     result["torch_version"] = torch.__version__
     return result
+
+
+def damaged_torch():
+    """A torch install missing its compiled core (torch/_C*.so, *.pyd), which its RECORD lists: the
+    root cause, where torch's own message blames "the torch/_C folder of the repository"."""
+    from importlib.util import find_spec
+
+    spec = find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    site = os.path.dirname(list(spec.submodule_search_locations)[0])
+    for name in sorted(os.listdir(site)):
+        if not (name.startswith("torch-") and name.endswith(".dist-info")):
+            continue
+        try:
+            with open(os.path.join(site, name, "RECORD")) as handle:
+                listed = [line.split(",")[0] for line in handle]
+        except OSError:
+            return None
+        missing = [path for path in listed if re.match(r"torch/_C\.[^/]+\.(so|pyd)$", path) and not os.path.exists(os.path.join(site, path))]
+        if not missing:
+            return None
+        version = name[len("torch-") : -len(".dist-info")]
+        return outcome(
+            "fail",
+            "import torch failed: its compiled core %s is missing from %s (%s lists it): this torch install is damaged" % (missing[0], site, name),
+            [torchup_command("plan", "names the index that serves this build", " --torch %s" % version)]
+            + pip_commands("install --force-reinstall --no-deps --index-url INDEX torch==%s  (INDEX: the one plan names)" % version),
+            INSTALL_LINK,
+        )
+    return None
 
 
 def build_name(torch):
@@ -115,7 +160,7 @@ def torch_build(context):
         result = outcome(
             "warn",
             "torch %s is the CPU build, but an NVIDIA driver is present" % torch.__version__,
-            ["torchup install  (it picks the CUDA build that fits this GPU and driver)"],
+            [torchup_command("install", "it picks the CUDA build that fits this GPU and driver")],
             INSTALL_LINK,
         )
     else:
@@ -152,7 +197,7 @@ def companions(context):
             return outcome(
                 "fail",
                 "%s %s is not the same build as torch %s" % (name, version, torch.__version__),
-                ["torchup install --with %s  (the matching release of the same build)" % name],
+                [torchup_command("install", "the matching release of the same build", " --with %s" % name)],
                 INSTALL_LINK,
             )
     if not found:
@@ -160,12 +205,31 @@ def companions(context):
     return dict(passed(", ".join(found) + " match torch"), facts=dict(item.split(" ", 1) for item in found))
 
 
+def import_failed(name, error, link):
+    """``import name`` failed: the root cause first. A module it needs that is not installed (scipy
+    without numpy) is named, and installed with the target's own pip; a broken install is installed again."""
+    from importlib.util import find_spec
+
+    text = "%s: %s" % (type(error).__name__, error)
+    missing = (getattr(error, "name", None) or "").split(".")[0] if isinstance(error, ImportError) else ""
+    if missing and find_spec(missing) is not None:
+        missing = ""  # there, but a part of it fails to load: a broken install, not a missing one
+    if missing == name:
+        return outcome("fail", "%s is not installed (%s)" % (name, text), pip_commands("install %s" % name), link)
+    if missing:
+        return outcome("fail", "import %s failed: it needs %s, which is not installed (%s)" % (name, missing, text), pip_commands("install %s" % missing), link)
+    cause = classify(text)
+    if cause:
+        return outcome("fail", "import %s failed: %s (%s)" % (name, _shortened(text), cause.cause), cause.commands, cause.link)
+    return outcome("fail", "import %s failed: %s" % (name, _shortened(text)), pip_commands("install --force-reinstall %s" % name), link)
+
+
 @check("install.numpy", "numpy imports", needs_torch=False)
 def numpy_imports(context):
     try:
         import numpy
     except BaseException as error:
-        return outcome("fail", "import numpy failed: %s: %s" % (type(error).__name__, error), ["pip install numpy"], "https://numpy.org/install/")
+        return import_failed("numpy", error, "https://numpy.org/install/")
     return dict(passed("numpy %s" % numpy.__version__), facts={"numpy": numpy.__version__})
 
 
@@ -174,20 +238,21 @@ def scipy_imports(context):
     try:
         import scipy
     except BaseException as error:
-        return outcome("fail", "import scipy failed: %s: %s" % (type(error).__name__, error), ["pip install scipy"], "https://scipy.org/install/")
+        return import_failed("scipy", error, "https://scipy.org/install/")
     return dict(passed("scipy %s" % scipy.__version__), facts={"scipy": scipy.__version__})
 
 
 @check("install.numpy_abi", "torch and numpy share memory")
 def numpy_abi(context):
     torch = context.torch
-    numpy_warnings = [text for text in context.import_warnings if "NumPy" in text]
-    if numpy_warnings:
-        return from_cause("fail", numpy_warnings[0].splitlines()[0], numpy_warnings[0])
     try:
         import numpy
     except BaseException:
-        return skipped("numpy does not import")
+        # The cause, numpy itself, is install.numpy's to report; torch's warning about it is not another one.
+        return skipped("numpy does not import (see install.numpy)")
+    numpy_warnings = [text for text in context.import_warnings if "NumPy" in text]
+    if numpy_warnings:
+        return from_cause("fail", numpy_warnings[0].splitlines()[0], numpy_warnings[0])
     array = numpy.arange(6.0).reshape(2, 3)
     try:
         tensor = torch.from_numpy(array)
@@ -196,7 +261,7 @@ def numpy_abi(context):
         return from_cause("fail", "torch.from_numpy failed: %s" % text, text)
     tensor[0, 0] = 42.0
     if array[0, 0] != 42.0 or tensor.numpy().tolist() != array.tolist():
-        return outcome("fail", "torch.from_numpy copied instead of sharing memory", ['pip install --force-reinstall "numpy<3"'], INSTALL_LINK)
+        return outcome("fail", "torch.from_numpy copied instead of sharing memory", pip_commands('install --force-reinstall "numpy<3"'), INSTALL_LINK)
     return passed("torch.from_numpy and .numpy() round-trip, sharing memory (numpy %s)" % numpy.__version__)
 
 
@@ -210,7 +275,7 @@ def single_torch(context):
         return outcome(
             "warn",
             "torch is installed in %d places: %s; the first one wins" % (len(places), ", ".join(places)),
-            ["python -m pip uninstall torch  (repeat until one is left, then reinstall: torchup install)"],
+            pip_commands("uninstall torch  (repeat until one is left, then reinstall: torchup install --python %s)" % target_python()),
             INSTALL_LINK,
         )
     return passed("torch in %s" % places[0]) if places else skipped("torch is not on sys.path")
@@ -256,7 +321,7 @@ def still_pinned(context):
         return outcome(
             "warn",
             "; ".join(changed) + " (" + pins + ")",
-            ["torchup install --python %s  (puts the planned build back, verified)" % sys.executable],
+            [torchup_command("install", "puts the planned build back, verified")],
             INSTALL_LINK,
         )
     return passed("the builds torchup installed are in place (%s)" % pins)
@@ -542,7 +607,7 @@ def accelerator_available(context):
         return outcome(
             "fail",
             "the %s finds no GPU: no NVIDIA driver is loaded" % build_name(torch),
-            ["install the NVIDIA driver, or the CPU build: torchup install --no-gpu"],
+            ["install the NVIDIA driver", torchup_command("install", "or the CPU build", " --no-gpu")],
             "https://www.nvidia.com/Download/index.aspx",
         )
     return from_cause("fail", "torch.cuda.is_available() is False" + (": " + said.splitlines()[0] if said else ""), said)
@@ -567,7 +632,7 @@ def driver_cuda(torch, device):
         return outcome(
             "fail",
             "the driver supports CUDA %d.%d, the build needs CUDA %d.x" % (driver + (build[0],)),
-            ["update the NVIDIA driver", "or torchup install (it picks a build the driver supports)"],
+            ["update the NVIDIA driver", torchup_command("install", "or a build the driver supports")],
             "https://www.nvidia.com/Download/index.aspx",
         )
     if driver < build:
@@ -600,7 +665,7 @@ def arch(torch, device):
             return outcome(
                 "fail",
                 "%s (sm_%d%d) is not among %s" % (name, major, minor, " ".join(compiled)),
-                ["torchup plan  (it checks each GPU against each build)", "torchup install"],
+                [torchup_command("plan", "it checks each GPU against each build"), torchup_command("install", "the build that runs here")],
                 INSTALL_LINK,
             )
     return passed("; ".join(found) + " in " + " ".join(compiled))
@@ -687,7 +752,7 @@ def nccl(torch, device):
     try:
         version = torch.cuda.nccl.version()
     except BaseException as error:
-        return outcome("warn", "NCCL is not usable: %s" % error, ["torchup install"], INSTALL_LINK)
+        return outcome("warn", "NCCL is not usable: %s" % error, [torchup_command("install", "a build with NCCL for this machine")], INSTALL_LINK)
     return passed("NCCL %s" % ".".join(map(str, version if isinstance(version, tuple) else (version,))))
 
 

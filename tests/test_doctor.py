@@ -79,20 +79,64 @@ def test_venv_without_torch_fails_with_a_fix(tmp_path, torch_python):
 def test_broken_numpy_is_named(tmp_path, wheelhouse):
     """A real breakage: numpy's compiled core is gone from an otherwise complete install."""
     venv = tmp_path / "venv"
-    venv_from_wheels(venv, wheelhouse, "torch==2.13.0+cpu", "numpy")
+    python = venv_from_wheels(venv, wheelhouse, "torch==2.13.0+cpu", "numpy")
     core = next((venv / "lib").glob("python3*/site-packages/numpy/_core/_multiarray_umath*.so"))
     core.unlink()
-    result = torchup("doctor", "--python", str(venv / "bin/python"), "--json", "install")
+    result = torchup("doctor", "--python", str(python), "--json", "install")
     document = json.loads(result.stdout)
     results = by_id(document)
     assert result.returncode == 1
-    # torch imports numpy as it starts, so its import fails too, and says why.
+    # torch imports numpy as it starts, so its import fails too, and says why; the fix is the
+    # target's own pip (set up first: uv made this venv without one), never a bare `pip`.
+    reinstall = [f"{python} -m ensurepip --upgrade", f"{python} -m pip install --force-reinstall numpy"]
     assert results["install.import"]["status"] == "fail"
     assert "numpy's compiled part is missing or broken" in results["install.import"]["evidence"]
-    assert results["install.import"]["fix"]["commands"] == ["python -m pip install --force-reinstall numpy"]
+    assert results["install.import"]["fix"]["commands"] == reinstall
     assert results["install.numpy"]["status"] == "fail"
     assert "Importing the numpy C-extensions failed" in results["install.numpy"]["evidence"]
+    assert results["install.numpy"]["fix"]["commands"] == reinstall
     assert results["install.numpy_abi"]["status"] == "skip"
+
+
+def test_with_numpy_missing_each_fix_installs_numpy_with_the_targets_own_pip(tmp_path, wheelhouse):
+    """scipy without numpy (put there without its dependencies): its fix is numpy, the root cause."""
+    python = venv_from_wheels(tmp_path / "venv", wheelhouse, "torch==2.13.0+cpu")
+    subprocess.run(
+        [sys.executable, "-m", "uv", "pip", "install", "-q", "--python", str(python), "--no-index", "--find-links", str(wheelhouse), "--no-deps", "scipy"],
+        check=True,
+    )
+    with_pip = make_venv(tmp_path / "with-pip")
+    install_numpy = [f"{python} -m ensurepip --upgrade", f"{python} -m pip install numpy"]
+    results = by_id(json.loads(torchup("doctor", "--python", str(python), "--json", "install").stdout))
+    assert (results["install.import"]["status"], results["install.numpy"]["status"], results["install.scipy"]["status"]) == ("pass", "fail", "fail")
+    assert results["install.numpy"]["evidence"] == "numpy is not installed (ModuleNotFoundError: No module named 'numpy')"
+    assert results["install.scipy"]["evidence"] == "import scipy failed: it needs numpy, which is not installed (ModuleNotFoundError: No module named 'numpy')"
+    assert results["install.numpy"]["fix"]["commands"] == results["install.scipy"]["fix"]["commands"] == install_numpy
+    # What torch warns of at its import, numpy missing, is install.numpy's to say, not a failure of its own.
+    assert (results["install.numpy_abi"]["status"], results["install.numpy_abi"]["evidence"]) == ("skip", "numpy does not import (see install.numpy)")
+    # A target that has pip is given pip alone.
+    results = by_id(json.loads(torchup("doctor", "--python", str(with_pip), "--json", "install.numpy").stdout))
+    assert results["install.numpy"]["fix"]["commands"] == [f"{with_pip} -m pip install numpy"]
+
+
+def test_a_torch_missing_its_compiled_core_is_named_a_damaged_install(tmp_path, wheelhouse):
+    """torch's own message blames "the torch/_C folder of the repository"; the cause is the file gone."""
+    python = venv_from_wheels(tmp_path / "venv", wheelhouse, "torch==2.13.0+cpu")
+    site = next((tmp_path / "venv" / "lib").glob("python3*/site-packages"))
+    core = next(site.glob("torch/_C.*.so"))
+    core.unlink()
+    result = torchup("doctor", "--python", str(python), "--json", "install.import", "install.build")
+    results = by_id(json.loads(result.stdout))
+    assert result.returncode == 1 and results["install.import"]["status"] == "fail"
+    assert results["install.import"]["evidence"] == (
+        f"import torch failed: its compiled core torch/{core.name} is missing from {site} (torch-2.13.0+cpu.dist-info lists it): this torch install is damaged"
+    )
+    assert results["install.import"]["fix"]["commands"] == [
+        f"torchup plan --python {python} --torch 2.13.0+cpu  (names the index that serves this build)",
+        f"{python} -m ensurepip --upgrade",
+        f"{python} -m pip install --force-reinstall --no-deps --index-url INDEX torch==2.13.0+cpu  (INDEX: the one plan names)",
+    ]
+    assert results["install.build"]["status"] == "skip"
 
 
 EXTRA = textwrap.dedent(
