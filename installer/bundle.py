@@ -371,7 +371,11 @@ def make(context, output: str, document: Optional[dict], python: Optional[str], 
         files.refuse_link(directory / item.name, "-o")
     say(f"[2/3] resolved {len(wanted)} files for the target; downloading")
     bundled = download(wanted, directory, sources, say, max(context.timeouts.command, context.timeouts.download))
-    facts = {key: (list(value) if isinstance(value, tuple) else value) for key, value in overrides._asdict().items() if key not in ("offline", "index_base")}
+    facts = {
+        key: (list(value) if isinstance(value, tuple) else value)
+        for key, value in overrides._asdict().items()
+        if key not in ("offline", "index_base", "variant_asked")
+    }
     manifest = write_manifest(directory, target, facts, plan.as_data(), bundled, lock)
     say(f"[3/3] {manifest}: {len(bundled)} files, {sum(f.size for f in bundled) / 1e6:.1f} MB")
     return Made(directory, target, plan.torch, bundled)
@@ -458,7 +462,12 @@ def stage(directory: Path, manifest: dict) -> Staged:
         shutil.rmtree(private, ignore_errors=True)
         raise
     planned = manifest["plan"]
-    return Staged(str(private), str(requirements), unlisted, {"torch": planned["release"]["version"], "variant": planned["variant"]})
+    return Staged(
+        str(private),
+        str(requirements),
+        unlisted,
+        {"torch": planned["release"]["version"], "variant": planned["variant"], "variant_asked": "the build the bundle holds"},
+    )
 
 
 def misfits(manifest: dict, facts, inputs) -> List[str]:

@@ -114,6 +114,9 @@ def test_a_real_bundle_installs_with_every_other_source_hidden(made, real_bundle
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["status"] == "installed" and data["plan"]["torch"] == "2.13.0+cpu"
+    # The build is the bundle's, and the plan says so: no --variant was given.
+    assert f"[2/4] plan: torch 2.13.0+cpu from the bundle {real_bundle} (the build the bundle holds)" in result.stderr
+    assert data["plan"]["reason"] == "the build the bundle holds" and "--variant" not in result.stderr
     autograd = "import torch; x = torch.ones(2, 2, requires_grad=True); ((x + 2) * (x + 2) * 3).mean().backward(); print(x.grad.tolist())"
     ran = subprocess.run([str(venv / "bin" / "python"), "-c", autograd], capture_output=True, text=True, timeout=300)
     assert ran.stdout.strip() == "[[4.5, 4.5], [4.5, 4.5]]", ran.stderr

@@ -213,6 +213,12 @@ SAID_ONCE = [
         ["  ✓ cu128    driver 570.124.06 meets 525.60.13 (CUDA 12.x); every GPU is supported  ← asked for with --variant"],
         ["← chosen"],
     ),
+    (
+        "a build named by --torch's local tag is marked as asked for with --torch",
+        ["--no-gpu", "--torch", "2.7.1+cu118"],
+        ["  build cu118: asked for with --torch 2.7.1+cu118", "  ! cu118      no NVIDIA GPU detected  ← asked for with --torch 2.7.1+cu118"],
+        ["--variant", "← chosen"],
+    ),
 ]
 
 

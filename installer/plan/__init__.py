@@ -30,6 +30,8 @@ class Overrides(NamedTuple):
     no_gpu: bool = False
     offline: bool = False
     index_base: Optional[str] = None
+    # Why the build is the one named (variant is not "auto"), as the plan says it.
+    variant_asked: str = policy.ASKED_WITH_VARIANT
 
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
@@ -185,6 +187,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         intel_display_device=bool(intel) and not overrides.no_gpu,
         torch=overrides.torch,
         variant=overrides.variant,
+        variant_asked=overrides.variant_asked,
         with_packages=tuple(overrides.with_packages),
     )
     platforms = interpreter.tags.platforms if interpreter and same_machine and not overrides.python_version else None

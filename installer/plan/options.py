@@ -6,7 +6,7 @@ from typing import Mapping
 from ..compat import load
 from ..redact import shortened
 from . import Overrides
-from .policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
+from .policy import ASKED_WITH_VARIANT, PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
 # No version, driver, architecture or spec is this long: a longer value is a mistake (or an attack), said so at once.
 MAX_VALUE = 100
@@ -42,9 +42,11 @@ def overrides_from(given: Mapping[str, object]) -> Overrides:
     for flag, values in (("--gpu-cc", options["gpu_cc"]), ("--rocm-arch", options["rocm_arch"])):
         if any(len(value) > MAX_VALUE for value in values):
             raise PlanError(f"{flag}: a value of more than {MAX_VALUE} characters")
-    torch_spec, variant = options["torch_spec"], options["variant"]
+    torch_spec, variant, asked = options["torch_spec"], options["variant"], ASKED_WITH_VARIANT
     if torch_spec and "+" in torch_spec:
         # "2.7.1+cu118" names the build too.
+        if variant == "auto":
+            asked = f"asked for with --torch {torch_spec}"
         torch_spec, local = torch_spec.split("+", 1)
         variant = local if variant == "auto" else variant
     if variant != "auto" and variant not in known_variants(load()):
@@ -63,4 +65,5 @@ def overrides_from(given: Mapping[str, object]) -> Overrides:
         no_gpu=options["no_gpu"],
         offline=options["offline"],
         index_base=parse_index_base(options["index_base"]) if options["index_base"] else None,
+        variant_asked=asked,
     )

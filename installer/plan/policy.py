@@ -38,6 +38,10 @@ class Gpu(NamedTuple):
         return f"GPU {self.index}" + (f" ({', '.join(known)})" if known else "")
 
 
+# Why a build named on the command line is the one planned, unless something else named it.
+ASKED_WITH_VARIANT = "asked for with --variant"
+
+
 class PlanInputs(NamedTuple):
     os: str  # linux, windows, macos
     arch: str  # x86_64, aarch64, arm64
@@ -53,6 +57,7 @@ class PlanInputs(NamedTuple):
     intel_display_device: bool = False
     torch: Optional[str] = None
     variant: str = "auto"
+    variant_asked: str = ASKED_WITH_VARIANT  # why that build: how it was asked for
     with_packages: Tuple[str, ...] = ()
 
     @property
@@ -388,7 +393,7 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         notes.append(release.note)
     newer_lost = asked_misfit = None
     if inputs.variant != "auto":
-        variant_basis = "asked for with --variant"
+        variant_basis = inputs.variant_asked
         if not chosen.accepted:
             asked_misfit = f"{inputs.variant} was asked for although {chosen.reason}"
             notes.append(asked_misfit)

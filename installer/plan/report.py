@@ -70,7 +70,7 @@ def _marks(plan: Plan, candidate: Candidate):
     if candidate.variant != plan.variant:
         return MARKS[candidate.accepted], ""
     if plan.inputs.variant != "auto":
-        return (MARKS[True] if candidate.accepted else ASKED_MISFIT), "  ← asked for with --variant"
+        return (MARKS[True] if candidate.accepted else ASKED_MISFIT), f"  ← {plan.inputs.variant_asked}"
     return MARKS[candidate.accepted], "  ← chosen"
 
 
