@@ -29,7 +29,9 @@ def neutral_dir() -> str:
     """An empty directory of torchup's own, where every command starts: an interpreter started
     there finds no ``json.py``, ``pip/`` or ``sitecustomize.py`` of the user's current directory."""
     global _neutral
-    if _neutral is None:
+    # Made again where it has gone (a temporary directory cleaned under a long run): a command
+    # started in a directory that is not there fails as if it were not there itself.
+    if _neutral is None or not os.path.isdir(_neutral):
         _neutral = tempfile.mkdtemp(prefix="torchup-cwd-")
         atexit.register(shutil.rmtree, _neutral, True)
     return _neutral
