@@ -439,8 +439,10 @@ def pip_config(environ, unknown):
     settings = {}
     files_read = []
     errors = []
+    looked_in = []
     if environ.get("PIP_CONFIG_FILE") != os.devnull:
         for variant, path in pip_config_files(environ):
+            looked_in.append(path)
             if not os.path.isfile(path):
                 continue
             import configparser
@@ -468,7 +470,8 @@ def pip_config(environ, unknown):
     for key, setting in settings.items():
         value = setting["value"]
         setting["value"] = [redact_value(item) for item in list_items(value)] if key in PIP_LIST_KEYS else redact_value(value.strip())
-    return {"files": files_read, "settings": settings, "errors": errors}
+    # looked_in: every file pip would read, in order, there or not (what -v shows)
+    return {"files": files_read, "settings": settings, "errors": errors, "looked_in": looked_in}
 
 
 # --- TLS -------------------------------------------------------------------------------------

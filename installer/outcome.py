@@ -58,6 +58,11 @@ class Failed(Outcome):
         return f"### torchup {self.command}: failed\n\n{escape_markdown(self.message)}{hint}\n\n"
 
 
+def sources_section(lines: List[str]) -> str:
+    """Where each fact came from (what -v adds), as detect's report shows it."""
+    return "\nSources consulted\n" + "".join(f"  {line}\n" for line in lines)
+
+
 def escape_markdown(text: str) -> str:
     """Text quoted into Markdown shown as text: no table cells broken, no markup or HTML rendered."""
     for character in "\\`*_{}[]()<>#+!|~":

@@ -1,5 +1,6 @@
 """Machine and accelerator probes over fake /sys, /proc and /etc roots, with fake tools on PATH made from fixtures."""
 
+import tempfile
 import time
 
 from tests.conftest import calls, isolated_env, replay_tool, write_tool
@@ -224,6 +225,16 @@ def test_machine_facts_from_the_h100_root(fake_root, tool_dir):
     assert facts.cpu.isa_flags == ["avx", "avx2", "fma", "avx512f"]
     assert str(fake_root.path) in facts.resources.disk_free_bytes
     assert facts.resources.memory_total_bytes > 0
+    # Where each came from, for -v: this root has no /proc/meminfo, so memory is psutil's.
+    assert facts.sources == {
+        "OS, architecture and C library": "the target interpreter's probe (uname, confstr CS_GNU_LIBC_VERSION or its ELF loader)",
+        "kernel": "/proc/sys/kernel/osrelease",
+        "distribution": "/etc/os-release",
+        "CPU": "/proc/cpuinfo (model, flags, physical and core ids), os.cpu_count()",
+        "memory": "psutil",
+        "free disk": f"the file systems of {fake_root.path}, {tempfile.gettempdir()}",
+        "container": "/.dockerenv",
+    }
 
 
 def test_wsl_and_container_signals():
@@ -236,9 +247,13 @@ def test_wsl_and_container_signals():
 
 
 def test_kubernetes_and_podman(fake_root):
-    assert machine.detect_container(Host(fake_root.path, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"})) == "kubernetes"
+    assert machine.detect_container(Host(fake_root.path, {})) == (
+        None,
+        "none of KUBERNETES_SERVICE_HOST, /run/.containerenv, /.dockerenv, /proc/1/cgroup, container=",
+    )
+    assert machine.detect_container(Host(fake_root.path, {"KUBERNETES_SERVICE_HOST": "10.0.0.1"})) == ("kubernetes", "KUBERNETES_SERVICE_HOST")
     fake_root.put("/run/.containerenv", "")
-    assert machine.detect_container(Host(fake_root.path, {})) == "podman"
+    assert machine.detect_container(Host(fake_root.path, {})) == ("podman", "/run/.containerenv")
 
 
 def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):

@@ -17,15 +17,10 @@ class Detected(Outcome):
         return dict(self.facts.as_data(), findings=[finding._asdict() for finding in self.findings])
 
     def render_text(self, verbose: bool = False) -> str:
-        from ..detect import report
+        from ..detect import report, sources_consulted
         from ..findings import render_lines
 
-        trail = []
-        if verbose:
-            for vendor in (self.facts.accelerators.nvidia, self.facts.accelerators.amd):
-                trail.extend(vendor.trail if vendor else [])
-            printed = self.facts.target_output
-            trail.append(f"the probe ran in {self.facts.python}; " + (f"the target printed: {printed}" if printed else "the target printed nothing else"))
+        trail = sources_consulted(self.facts) if verbose else []
         return report.render_text(report.sections(self.facts), trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
 
 

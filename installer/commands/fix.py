@@ -34,7 +34,13 @@ class Fixed(Outcome):
     def render_text(self, verbose: bool = False) -> str:
         from ..fix import render_text
 
-        return render_text(self.facts.python, self.findings, self.actions, self.changes, self.after)
+        text = render_text(self.facts.python, self.findings, self.actions, self.changes, self.after)
+        if verbose:
+            from ..detect import sources_consulted
+            from ..outcome import sources_section
+
+            text += sources_section(sources_consulted(self.facts))
+        return text
 
 
 def run(context, options: Options) -> Fixed:

@@ -11,8 +11,8 @@ class Options(NamedTuple):
 
 
 class Planned(Outcome):
-    def __init__(self, plan):
-        self.plan = plan
+    def __init__(self, plan, facts=None):
+        self.plan, self.facts = plan, facts  # facts: None where every input was given
 
     def as_data(self) -> dict:
         return self.plan.as_data()
@@ -20,7 +20,13 @@ class Planned(Outcome):
     def render_text(self, verbose: bool = False) -> str:
         from ..plan.report import render_text
 
-        return render_text(self.plan)
+        text = render_text(self.plan)
+        if verbose:
+            from ..outcome import sources_section
+            from ..plan.report import sources_consulted
+
+            text += sources_section(sources_consulted(self.plan, self.facts))
+        return text
 
 
 def run(context, options: Options) -> Planned:
@@ -31,4 +37,4 @@ def run(context, options: Options) -> Planned:
         from ..detect import detect
 
         facts = detect(options.python, context.host)
-    return Planned(make_plan(facts, options.overrides, timeout=context.timeouts.command))
+    return Planned(make_plan(facts, options.overrides, timeout=context.timeouts.command), facts)

@@ -70,6 +70,9 @@ class Facts(NamedTuple):
     unknown: Dict[str, Dict[str, str]]
     # What the target printed while it was probed (a sitecustomize's banner): its business, shown under -v.
     target_output: str = ""
+    # What each vendor's search looked at, in order ("NVIDIA": ["/sys/module/nvidia/version: not present", …]),
+    # kept where it found nothing too: shown under -v.
+    searched: Dict[str, List[str]] = {}
 
     def as_data(self) -> dict:
         document = as_data(self)
@@ -117,15 +120,16 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
     interpreter_path = target.resolve_interpreter(python, host.env)
     wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
     probed = Background(target.probe_interpreter, interpreter_path, host.env, host.timeout)
-    nvidia_job = Background(nvidia.probe, host, wsl)
-    amd_job = Background(amd.probe, host)
-    intel_job = Background(intel.probe, host)
+    nvidia_job = Background(nvidia.search, host, wsl)
+    amd_job = Background(amd.search, host)
+    intel_job = Background(intel.search, host)
     toolkit_job = Background(nvidia.toolkit_probe, host)
     answer = probed.result()
     document = answer.document
     interpreter = parse_interpreter(document.get("interpreter"))
     machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
-    accelerators = Accelerators(nvidia_job.result(), amd_job.result(), intel_job.result(), apple_facts(machine_facts))
+    searches = {"NVIDIA": nvidia_job.result(), "AMD": amd_job.result(), "Intel": intel_job.result()}
+    accelerators = Accelerators(searches["NVIDIA"][0], searches["AMD"][0], searches["Intel"][0], apple_facts(machine_facts))
     unknown = {section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")}
     pip = parse_pip(document.get("pip"))
     if pip:  # the files the target's pip reads: their secrets stay hidden in whatever pip or uv prints
@@ -141,4 +145,22 @@ def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
         environment=environment_facts(host, toolkit_job.result()),
         unknown=unknown,
         target_output=answer.printed,
+        searched={vendor: trail for vendor, (_, trail) in searches.items()},
     )
+
+
+def sources_consulted(facts: Facts) -> List[str]:
+    """Where each fact came from, in words: what -v adds to a report, for a maintainer reading it."""
+    lines = [f"{what}: {source}" for what, source in facts.machine.sources.items()]
+    printed = facts.target_output
+    lines.append(
+        f"Python, pip and TLS: the probe, run by {facts.python} -I in an empty directory; "
+        + (f"the target printed: {printed}" if printed else "the target printed nothing else")
+    )
+    if facts.pip:
+        config = facts.pip.config
+        read, broken = {entry["path"] for entry in config.files}, {entry["path"] for entry in config.errors}
+        states = [f"{path} ({'read' if path in read else 'does not parse' if path in broken else 'not there'})" for path in config.looked_in]
+        lines.append("pip configuration files, in the order pip reads them: " + (", ".join(states) if states else f"none (PIP_CONFIG_FILE={os.devnull})"))
+    lines += [f"{vendor}: " + "; ".join(trail) for vendor, trail in facts.searched.items()]
+    return lines

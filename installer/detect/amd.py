@@ -6,7 +6,7 @@ else ``amd-smi version``.
 """
 
 import re
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 from ..host import Host
 
@@ -57,6 +57,11 @@ def parse_rocm_smi_driver(text: str) -> Optional[str]:
 
 
 def probe(host: Host) -> Optional[RocmFacts]:
+    return search(host)[0]
+
+
+def search(host: Host) -> Tuple[Optional[RocmFacts], List[str]]:
+    """As :func:`probe`, with the trail of what was looked at, kept where nothing was found too (-v says it)."""
     trail: List[str] = []
     architectures: List[str] = []
     source = ""
@@ -65,6 +70,8 @@ def probe(host: Host) -> Optional[RocmFacts]:
         architectures = [part for part in re.split(r"[,\s]+", override) if part]
         source = OVERRIDE_VARIABLE
         trail.append(f"{OVERRIDE_VARIABLE}={override}: taken as given")
+    else:
+        trail.append(f"{OVERRIDE_VARIABLE}: not set")
     for tool, parse in (("rocm_agent_enumerator", parse_rocm_agent_enumerator), ("rocminfo", parse_rocminfo)):
         if architectures:
             break
@@ -80,7 +87,7 @@ def probe(host: Host) -> Optional[RocmFacts]:
         else:
             trail.append(f"{tool}: {completed.describe_failure()}")
     if not architectures:
-        return None
+        return None, trail
 
     names: List[str] = []
     smi = host.which("rocm-smi", extra_dirs=[ROCM_BIN])
@@ -104,4 +111,4 @@ def probe(host: Host) -> Optional[RocmFacts]:
         # The same "Version of System Component" section that `rocm-smi -a` opens with.
         completed = host.run([smi, "--showdriverversion"])
         amdgpu = parse_rocm_smi_driver(completed.stdout) if completed.ok else None
-    return RocmFacts(architectures, source, names, rocm_version, amdgpu, trail)
+    return RocmFacts(architectures, source, names, rocm_version, amdgpu, trail), trail

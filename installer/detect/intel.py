@@ -5,7 +5,7 @@ some of them (intel/intel-xpu-backend-for-triton#5616), so policy must not treat
 """
 
 import re
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Tuple
 
 from ..host import Host
 
@@ -30,6 +30,11 @@ def parse_sycl_ls(text: str) -> List[str]:
 
 
 def probe(host: Host) -> Optional[IntelFacts]:
+    return search(host)[0]
+
+
+def search(host: Host) -> Tuple[Optional[IntelFacts], List[str]]:
+    """As :func:`probe`, with the trail of what was looked at (-v says it)."""
     devices = []
     for entry in host.list_dir(PCI_DEVICES):
         vendor = host.read_text(f"{PCI_DEVICES}/{entry}/vendor")
@@ -41,10 +46,14 @@ def probe(host: Host) -> Optional[IntelFacts]:
         except ValueError:
             continue
     if not devices:
-        return None
+        return None, [f"{PCI_DEVICES}: no Intel display device"]
     names: List[str] = []
     sycl_ls = host.which("sycl-ls")
     if sycl_ls:
         completed = host.run([sycl_ls])
         names = parse_sycl_ls(completed.stdout) if completed.ok else []
-    return IntelFacts(devices, names)
+    trail = [
+        f"{PCI_DEVICES}: Intel display device(s) {', '.join(devices)}",
+        f"sycl-ls: {', '.join(names) or 'no GPU named'}" if sycl_ls else "sycl-ls: not found",
+    ]
+    return IntelFacts(devices, names), trail

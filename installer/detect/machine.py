@@ -44,6 +44,8 @@ class MachineFacts(NamedTuple):
     resources: Resources
     mac_version: Optional[str]
     long_paths_enabled: Optional[bool] = None  # Windows: LongPathsEnabled in the registry
+    # Where each fact came from ("kernel": "/proc/sys/kernel/osrelease"), for -v.
+    sources: Dict[str, str] = {}
 
 
 def parse_os_release(text: str) -> Optional[Distribution]:
@@ -88,18 +90,21 @@ def parse_cgroup_container(text: str) -> Optional[str]:
     return None
 
 
-def detect_container(host: Host) -> Optional[str]:
+def detect_container(host: Host) -> Tuple[Optional[str], str]:
+    """The kind of container this runs in, if any, and what said so."""
     if host.env.get("KUBERNETES_SERVICE_HOST"):
-        return "kubernetes"
+        return "kubernetes", "KUBERNETES_SERVICE_HOST"
     if host.exists("/run/.containerenv"):
-        return "podman"
+        return "podman", "/run/.containerenv"
     if host.exists("/.dockerenv"):
-        return "docker"
+        return "docker", "/.dockerenv"
     from_cgroup = parse_cgroup_container(host.read_text("/proc/1/cgroup") or "")
     if from_cgroup:
-        return from_cgroup
+        return from_cgroup, "/proc/1/cgroup"
     # systemd and podman set container= for the init process; the variable reaches children too.
-    return "container" if host.env.get("container") else None
+    if host.env.get("container"):
+        return "container", "container=" + host.env["container"]
+    return None, "none of KUBERNETES_SERVICE_HOST, /run/.containerenv, /.dockerenv, /proc/1/cgroup, container="
 
 
 def parse_meminfo(text: str) -> Tuple[Optional[int], Optional[int]]:
@@ -115,7 +120,8 @@ def physical_cores(cpuinfo: str) -> Optional[int]:
     return len(cores) or None
 
 
-def resources(host: Host, system: str, paths: List[str]) -> Resources:
+def resources(host: Host, system: str, paths: List[str]) -> Tuple[Resources, str]:
+    """Memory and free disk, and where the memory figures came from."""
     free = {}
     for path in paths:
         try:
@@ -126,34 +132,44 @@ def resources(host: Host, system: str, paths: List[str]) -> Resources:
     if meminfo:
         # Linux says it all in /proc, which is quicker to read than psutil is to import.
         total, available = parse_meminfo(meminfo)
-        return Resources(total, available, free)
+        return Resources(total, available, free), "/proc/meminfo"
     try:
         import psutil
     except ImportError:  # `make setup` runs detection with the system Python, before anything is installed
-        return Resources(None, None, free)
+        return Resources(None, None, free), "unknown: no /proc/meminfo, and no psutil"
     memory = psutil.virtual_memory()
-    return Resources(memory.total, memory.available, free)
+    return Resources(memory.total, memory.available, free), "psutil"
 
 
 def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> MachineFacts:
     """Machine facts; ``target_platform`` is the probe's platform section (what the target interpreter saw)."""
     system = target_platform.get("system") or "unknown"
+    sources = {"OS, architecture and C library": "the target interpreter's probe (uname, confstr CS_GNU_LIBC_VERSION or its ELF loader)"}
     kernel_text = host.read_text("/proc/sys/kernel/osrelease")
     kernel = kernel_text.strip() if kernel_text else target_platform.get("release")
-    os_release = host.read_text("/etc/os-release") or host.read_text("/usr/lib/os-release")
+    sources["kernel"] = "/proc/sys/kernel/osrelease" if kernel_text else "the target interpreter's probe (uname)"
+    release_file = next((path for path in ("/etc/os-release", "/usr/lib/os-release") if host.read_text(path)), None)
+    os_release = host.read_text(release_file) if release_file else None
+    sources["distribution"] = release_file or "neither /etc/os-release nor /usr/lib/os-release"
     cpuinfo = host.read_text("/proc/cpuinfo") or ""
     cpu = parse_cpuinfo(cpuinfo)._replace(logical_cores=os.cpu_count(), physical_cores=physical_cores(cpuinfo))
+    sources["CPU"] = "/proc/cpuinfo (model, flags, physical and core ids), os.cpu_count()" if cpuinfo else "os.cpu_count()"
     if system != "Linux":
         try:
             import psutil
 
             cpu = cpu._replace(physical_cores=psutil.cpu_count(logical=False))
+            sources["CPU"] += ", psutil"
         except ImportError:
             pass
     if cpu.model is None and system == "Darwin":
         sysctl = host.run(["sysctl", "-n", "machdep.cpu.brand_string"])
         cpu = cpu._replace(model=sysctl.stdout.strip() or None if sysctl.ok else None)
+        sources["CPU"] += ", sysctl -n machdep.cpu.brand_string"
     disk_paths = [path for path in (target_prefix, tempfile.gettempdir()) if path]
+    memory_and_disk, sources["memory"] = resources(host, system, disk_paths)
+    sources["free disk"] = "the file systems of " + ", ".join(disk_paths)
+    container, sources["container"] = detect_container(host) if system == "Linux" else (None, "not Linux")
     return MachineFacts(
         os=system,
         arch=target_platform.get("machine") or "unknown",
@@ -162,9 +178,10 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
         libc=target_platform.get("libc"),
         libc_version=target_platform.get("libc_version"),
         wsl=parse_wsl(kernel or "") if system == "Linux" else None,
-        container=detect_container(host) if system == "Linux" else None,
+        container=container,
         cpu=cpu,
-        resources=resources(host, system, disk_paths),
+        resources=memory_and_disk,
         mac_version=target_platform.get("mac_version"),
         long_paths_enabled=target_platform.get("long_paths_enabled"),
+        sources=sources,
     )

@@ -262,6 +262,11 @@ def _is_driver_version(version: str) -> bool:
 
 def probe(host: Host, wsl: bool = False) -> Optional[NvidiaFacts]:
     """NVIDIA facts, or None when nothing on this machine looks like an NVIDIA GPU."""
+    return search(host, wsl)[0]
+
+
+def search(host: Host, wsl: bool = False) -> Tuple[Optional[NvidiaFacts], List[str]]:
+    """As :func:`probe`, with the trail of what was looked at, kept where nothing was found too (-v says it)."""
     trail: List[str] = []
     errors: List[SmiError] = []
     driver = source = module_flavour = None
@@ -276,6 +281,8 @@ def probe(host: Host, wsl: bool = False) -> Optional[NvidiaFacts]:
             trail.append(f"{OVERRIDE_VARIABLE}={override}: taken as given")
         else:
             trail.append(f"{OVERRIDE_VARIABLE}={override!r}: not a driver version, ignored")
+    else:
+        trail.append(f"{OVERRIDE_VARIABLE}: not set")
 
     sys_text = host.read_text(SYS_MODULE_VERSION)
     if sys_text is None:
@@ -359,8 +366,8 @@ def probe(host: Host, wsl: bool = False) -> Optional[NvidiaFacts]:
         trail.append(f"cuDriverGetVersion: {cuda or 'libcuda did not load'}")
 
     if driver is None and not gpus and jetson is None and not errors:
-        return None
-    return NvidiaFacts(driver, source, module_flavour, cuda, cuda_source, gpus, mig_devices, smi, jetson, trail, errors)
+        return None, trail
+    return NvidiaFacts(driver, source, module_flavour, cuda, cuda_source, gpus, mig_devices, smi, jetson, trail, errors), trail
 
 
 # Run in a child process: loading libcuda into torchup itself would let a broken driver crash the run.

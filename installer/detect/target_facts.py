@@ -62,6 +62,7 @@ class PipConfig(NamedTuple):
     files: List[dict] = []
     settings: Dict[str, PipSetting] = {}
     errors: List[dict] = []  # files pip cannot parse (it refuses every command then): path and error
+    looked_in: List[str] = []  # every file pip would read, in order, there or not
 
 
 class Pip(NamedTuple):
@@ -116,7 +117,7 @@ def parse_pip(raw: Optional[dict]) -> Optional[Pip]:
         Pip,
         {key: value for key, value in raw.items() if key not in ("ensurepip", "config")},
         ensurepip=_record(Ensurepip, raw.get("ensurepip")),
-        config=PipConfig(config.get("files") or [], settings, config.get("errors") or []),
+        config=PipConfig(config.get("files") or [], settings, config.get("errors") or [], config.get("looked_in") or []),
     )
 
 

@@ -341,8 +341,11 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
 
     installer = choose_installer(options.installer, facts, the_target.python, host, bytecode_pays(options.compile_bytecode, host.env))
     commands, notes = build_commands(plan, facts, installer, options, bundle)
+    env = _installer_env(the_target, facts, host, installer, bool(options.no_index))
     for note in notes:
         say(f"  ! {note}")
+    if context.verbose:
+        say(f"  installer: {installer_origin(installer)}; its environment, as torchup changes it: {environment_changes(host.env, env)}")
     if the_target.create_from is not None:
         commands.insert(0, Command("a new venv", venv_argv(the_target)))
     elif isinstance(installer, Pip) and not _has_pip(the_target.python, host):
@@ -354,7 +357,7 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
 
     transaction.protect(_writable(the_target, facts))
     lap("prepare")
-    report = _install(context, the_target, facts, plan, installer, commands, lap, installer_output, bool(options.no_index))
+    report = _install(context, the_target, plan, installer, commands, env, lap, installer_output)
     keep_pins(the_target, plan, facts, say)
     lap("verify")
     return Result("installed", the_target, plan, installer.name, commands, report, lap.seconds)
@@ -397,6 +400,22 @@ def _installer_env(the_target: Target, facts: Facts, host: Host, installer, only
     return env
 
 
+def installer_origin(installer) -> str:
+    """Which pip or uv runs, and where it was found (``choose_installer``'s order)."""
+    if isinstance(installer, Pip):
+        return f"the target's pip ({installer.python} -m pip)"
+    where = "on PATH" if len(installer.uv) == 1 else "in torchup's own environment" if installer.uv[0] == sys.executable else "in the target"
+    return f"uv {where} ({' '.join(installer.uv)})"
+
+
+def environment_changes(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    """The variables torchup sets or unsets for the installer, in words."""
+    changed = [f"{name}={value}" for name, value in sorted(after.items()) if before.get(name) != value]
+    removed = [name for name in sorted(before) if name not in after]
+    said = (["sets " + ", ".join(changed)] if changed else []) + (["unsets " + ", ".join(removed)] if removed else [])
+    return "; ".join(said) or "none"
+
+
 def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str], None]) -> None:
     """The exact builds installed, as a constraints file the venv's own pip.conf names: a later
     `pip install somepkg` there cannot swap torch for another build (uv reads no pip.conf)."""
@@ -422,7 +441,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
 
 
-def _install(context, the_target, facts, plan, installer, commands, lap, installer_output, only_given_sources) -> List[dict]:
+def _install(context, the_target, plan, installer, commands, env, lap, installer_output) -> List[dict]:
     """The commands, then verification; any failure or signal raises, and the transaction puts the target back."""
     host, say = context.host, context.say
     say(f"[3/{STEPS}] install with {installer.name}")
@@ -432,7 +451,7 @@ def _install(context, the_target, facts, plan, installer, commands, lap, install
             command.argv,
             echo=installer_output,
             timeout=context.timeouts.installer,
-            env=_installer_env(the_target, facts, host, installer, only_given_sources),
+            env=env,
         )
         if not completed.ok:
             cause = _cause(completed)

@@ -5,6 +5,8 @@ line; why a newer release lost stands in the notes, not again on the release lin
 described once, in the inputs.
 """
 
+from typing import List
+
 from ..compat import load
 from . import Plan
 from .policy import Candidate
@@ -63,6 +65,28 @@ def render_text(plan: Plan) -> str:
         out.append("Notes")
         out.extend(f"  ! {note}" for note in notes)
     return "\n".join(out) + "\n"
+
+
+def sources_consulted(plan: Plan, facts) -> List[str]:
+    """What the plan was made from, beyond its inputs' own sources: the detection behind them, the
+    data, the wheel tags a listing is checked against, and where torchup looks when the index does not answer."""
+    from ..compat import DATA_FILE
+    from ..detect import sources_consulted as detected_from
+    from . import configured_sources, pip_cert
+
+    lines = detected_from(facts) if facts else ["nothing detected: every input was given on the command line"]
+    lines.append(f"builds, releases and their limits: {DATA_FILE}")
+    tags = facts.interpreter.tags if facts and facts.interpreter and plan.sources.get("python", "").startswith("detected") else None
+    if tags and tags.platforms:
+        lines.append(
+            f"wheel tags a listing is checked against: {tags.interpreter}-{tags.abis[0]}-{tags.platforms[0]} and {len(tags.platforms) - 1} older platform tags"
+        )
+    cert = pip_cert(facts)
+    lines.append("CA bundle for index requests: " + (f"{cert} (pip's cert)" if cert else "the system's (OpenSSL's defaults)"))
+    if facts:
+        sources = ", ".join(location for _, location in configured_sources(facts))
+        lines.append(f"your pip's sources, asked where the index does not answer: {sources or 'none but PyPI, which holds no +cpu or +cuXXX builds'}")
+    return lines
 
 
 def _marks(plan: Plan, candidate: Candidate):
