@@ -355,7 +355,11 @@ def install(
 @click.argument("names", nargs=-1, metavar="[CHECK|GROUP]...")
 @json_option
 @click.option("--junit", metavar="FILE", callback=_writable, help="Also write JUnit XML, one testcase per check, for CI systems.")
-@click.option("--markdown", is_flag=True, help="Print a paste-ready report for a bug tracker (home paths, user names, GPU UUIDs redacted).")
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print a paste-ready report for a bug tracker, starting with the machine's facts (home paths, user names, GPU UUIDs, credentials redacted).",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail the run too.")
 @click.option("--list-checks", is_flag=True, help="List the checks and their groups, then exit.")
 @click.option("--check-timeout", type=Seconds(), default=60.0, show_default=True, metavar="SECONDS", help="How long one check may take before it is stopped.")
@@ -375,7 +379,7 @@ def doctor(run, python, names, as_json, junit, markdown, strict, list_checks, ch
     from .doctor.report import TextStream
 
     wanted = expect.parse(list(expectations))  # a bad one is said before any check runs
-    options = doctor.Options(python, names, strict, os.path.abspath(extra_checks) if extra_checks else None, wanted, list_checks)
+    options = doctor.Options(python, names, strict, os.path.abspath(extra_checks) if extra_checks else None, wanted, list_checks, machine=markdown)
     stream = None if (as_json or markdown or list_checks) else TextStream(click.echo, run.verbose)  # the text report streams
     emit(doctor.run(run.with_timeouts(check=check_timeout), options, stream), as_json, markdown, junit)
 

@@ -224,6 +224,32 @@ def test_markdown_is_redacted():
     assert "| ✗ | `accelerator.arch` |" in text and "- `accelerator.arch`: `torchup plan` ([docs](https://x))" in text
 
 
+def test_markdown_starts_with_the_machine_facts_maintainers_ask_for_first(torch_python, tmp_path):
+    """OS and kernel, C library, CPU and its vector extensions, GPUs and driver, pip and its sources:
+    what detect reports, redacted, above the checks; the JSON report is what it was."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nextra-index-url = https://ci:two words@mirror.example/simple\n")
+    env = isolated_env(PIP_CONFIG_FILE=str(conf), PIP_INDEX_URL="https://token@mirror.example/whl", HOME=str(tmp_path))
+    facts = json.loads(torchup("detect", "--json", "--python", str(torch_python), env=env).stdout)
+    text = torchup("doctor", "--markdown", "--python", str(torch_python), "install.numpy", env=env).stdout
+    head, checks = text.split("\n### Checks\n", 1)
+    machine, cpu = facts["machine"], facts["machine"]["cpu"]
+    assert head.startswith("## torchup doctor report\n\n### Machine\n\n- OS: `Linux %s` · `%s` · kernel `%s` · `glibc %s`" % (
+        machine["arch"], machine["distribution"]["pretty_name"], machine["kernel"], machine["libc_version"]
+    ))  # fmt: skip
+    assert f"- CPU: `{cpu['model']}` · {cpu['physical_cores']} cores, {cpu['logical_cores']} threads · `{' '.join(cpu['isa_flags']).upper()}`" in head
+    nvidia = facts["accelerators"]["nvidia"]
+    assert (f"- NVIDIA driver: `{nvidia['driver_version']}`" if nvidia else "- GPU: none found") in head
+    assert (
+        f"- pip: `{facts['pip']['version']}` · index-url `https://****@mirror.example/whl` (PIP_INDEX_URL)"
+        f" · extra-index-url `https://****@mirror.example/simple` (~/pip.conf [global])"
+    ) in head  # fmt: skip
+    assert "token" not in text and "two words" not in text and str(tmp_path) not in text
+    assert f"- Python: `{torch_python}` ({facts['interpreter']['version']}, cpython, 64-bit, a venv on a " in checks
+    assert "| ✓ | `install.numpy` |" in checks
+    assert "machine" not in json.loads(torchup("doctor", "--json", "--python", str(torch_python), "install.numpy", env=env).stdout)
+
+
 def test_list_checks_and_bad_names():
     listed = torchup("doctor", "--list-checks")
     assert listed.returncode == 0

@@ -12,11 +12,12 @@ class Options(NamedTuple):
     extra_checks: Optional[str] = None
     expectations: Sequence = ()  # doctor.expect.Expectation, parsed from --expect
     list_checks: bool = False
+    machine: bool = False  # detect the machine too, for the section a bug report (--markdown) starts with
 
 
 class Diagnosed(Outcome):
-    def __init__(self, report: dict, stream=None):
-        self.report, self.stream = report, stream
+    def __init__(self, report: dict, stream=None, machine=None):
+        self.report, self.stream, self.machine = report, stream, machine  # machine: detect's Facts, for --markdown
         self.exit_code = report["exit_code"]
         self.streamed = stream is not None
 
@@ -31,7 +32,7 @@ class Diagnosed(Outcome):
     def render_markdown(self) -> str:
         from ..doctor import report
 
-        return report.render_markdown(self.report)
+        return report.render_markdown(self.report, machine=self.machine)
 
     def step_summary(self) -> str:
         from ..doctor import report
@@ -75,5 +76,10 @@ def run(context, options: Options, stream=None) -> Outcome:
     if stream is not None:
         stream.begin(checked.python, checked.torch)
         on_result = stream.add
+    if options.machine:  # detected while the checks run: the same facts `torchup detect` reports
+        from ..background import Background
+        from ..detect import detect
+
+        detected = Background(detect, checked.python, context.host)
     report = doctor.run(context, checked.python, selected, options.strict, options.extra_checks, options.expectations, on_result)
-    return Diagnosed(report, stream)
+    return Diagnosed(report, stream, detected.result() if options.machine else None)

@@ -166,13 +166,79 @@ def redact(text):
     return re.sub(r"\b(GPU|MIG)-[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b", r"\1-<redacted>", text)
 
 
-def render_markdown(report, for_bug_tracker=True):
-    """The report in Markdown: for a bug tracker (``--markdown``, with a note on what was redacted),
-    or for a CI job's summary page."""
+def _code(value):
+    return "`%s`" % str(value).replace("`", "'")
+
+
+# The pip settings that say where packages come from, in the order a maintainer reads them.
+SOURCE_SETTINGS = ("index-url", "extra-index-url", "find-links", "no-index", "trusted-host", "proxy", "cert")
+
+
+def machine_markdown(facts):
+    """The machine facts maintainers ask for first (what PyTorch's collect_env gives), from detect's
+    facts: OS and kernel, C library, CPU and its vector extensions, GPUs and driver, Python, pip and
+    its sources."""
+    m = facts.machine
+    system = [_code("%s %s" % (m.os, m.arch))]
+    if m.distribution:
+        system.append(_code(m.distribution.pretty_name or m.distribution.id))
+    system += ["kernel " + _code(m.kernel)] if m.kernel else []
+    system += [_code("%s %s" % (m.libc, m.libc_version))] if m.libc else []
+    system += ["WSL " + _code(m.wsl)] if m.wsl else []
+    system += ["container " + _code(m.container)] if m.container else []
+    cpu = m.cpu
+    cores = "%s cores, %s threads" % (cpu.physical_cores or "?", cpu.logical_cores or "?")
+    isa = _code(" ".join(flag.upper() for flag in cpu.isa_flags)) if cpu.isa_flags else "no AVX"
+    out = ["### Machine", "", "- OS: " + " · ".join(system), "- CPU: %s · %s · %s" % (_code(cpu.model or "unknown model"), cores, isa)]
+    out += _accelerator_lines(facts.accelerators)
+    p = facts.pip
+    if p:
+        settings = [
+            "%s %s (%s)" % (key, _code(" ".join(value) if isinstance(value, list) else value), setting.source)
+            for key in SOURCE_SETTINGS
+            for setting in [p.config.settings.get(key)]
+            if setting
+            for value in [setting.value]
+        ]
+        pip = _code(p.version) if p.present else "not installed"
+        out.append("- pip: %s · %s" % (pip, " · ".join(settings) if settings else "no index settings: PyPI"))
+    return out + ["", "### Checks", ""]
+
+
+def _interpreter(facts):
+    """The target interpreter in words: its version, implementation, bits and kind."""
+    i = facts.interpreter if facts else None
+    if not i:
+        return ""
+    kind = "a venv on a %s Python" % i.base_kind if i.kind == "venv" else "a %s Python" % i.kind
+    return " (%s, %s, %d-bit, %s)" % (i.version, i.implementation, i.bits, kind)
+
+
+def _accelerator_lines(accelerators):
+    lines = []
+    n = accelerators.nvidia
+    if n:
+        driver = "%s (CUDA %s)" % (_code(n.driver_version), _code(n.cuda_driver_version or "unknown")) if n.driver_version else "driver unknown"
+        gpus = ["GPU %s %s, compute capability %s" % (gpu.index, _code(gpu.name), _code(gpu.compute_capability)) for gpu in n.gpus]
+        lines.append("- NVIDIA driver: " + " · ".join([driver] + gpus + [error.message for error in n.errors]))
+    if accelerators.amd:
+        a = accelerators.amd
+        lines.append("- AMD GPUs: %s · ROCm %s" % (_code(", ".join(a.architectures)), _code(a.rocm_version or "unknown")))
+    if accelerators.intel:
+        lines.append("- Intel display devices: " + _code(", ".join(accelerators.intel.gpu_names or accelerators.intel.pci_devices)))
+    if accelerators.apple:
+        lines.append("- Apple: %s, macOS %s" % (_code(accelerators.apple.chip or "Apple Silicon"), _code(accelerators.apple.macos)))
+    return lines or ["- GPU: none found"]
+
+
+def render_markdown(report, for_bug_tracker=True, machine=None):
+    """The report in Markdown: for a bug tracker (``--markdown``, with a note on what was redacted,
+    starting with the machine's facts: ``machine``, detect's), or for a CI job's summary page."""
     out = [
         "## torchup doctor report",
         "",
-        "- Python: `%s`" % report["python"],
+        *(machine_markdown(machine) if machine else []),
+        "- Python: `%s`%s" % (report["python"], _interpreter(machine)),
         "- torch: `%s`" % (report["torch"] or "does not import"),
         "- Result: %s" % summary(report),
         "",
