@@ -43,10 +43,11 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 _HOST = r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~%-]*)?\]|[\w.~%-]+)(?::\d+)?"
 _HOST_ENDS = r"(?=[/?#\s\"'\\<>)\],;|]|\Z)"
 _USER = r"[\w.~%+-]+"
+_JSON_IN_JSON = r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'
 _IN_QUOTES = (
     (r'(?<=")(?<!\\")', r'(?:\\.|[^"\\\n])*'),
     (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),
-    (r'(?<=\\")(?<!\\\\\\")', r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'),
+    (r'(?<=\\")(?<!\\\\\\")', _JSON_IN_JSON),
 )
 _USERINFO_IN_TEXT = (
     [re.compile(r"%s(?P<lead>%s)%s@(?=%s%s)" % (opens, _SCHEME, body, _HOST, _HOST_ENDS)) for opens, body in _IN_QUOTES]
@@ -61,7 +62,7 @@ _ONE_PROXY = re.compile(r"(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>%s/?)\Z" %
 _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
 _SECRET_ASSIGNMENT = re.compile(
     r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
-    r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
+    r"(?P<value>\\\"" + _JSON_IN_JSON + r"\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
 )
 _VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
 

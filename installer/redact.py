@@ -44,10 +44,12 @@ _HOST_ENDS = r"(?=[/?#\s\"'\\<>)\],;|]|\Z)"
 _USER = r"[\w.~%+-]+"
 # In quotes, user-info runs to the closing quote, past escaped ones; bare in text, to the next
 # white space. Either way, to the last "@" that a host follows. (where it opens, what it may hold)
+# The characters of a JSON string inside a JSON string: its own escapes, escaped once more.
+_JSON_IN_JSON = r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'
 _IN_QUOTES = (
     (r'(?<=")(?<!\\")', r'(?:\\.|[^"\\\n])*'),  # "double quotes", a JSON string
     (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),  # 'single quotes', a Python repr
-    (r'(?<=\\")(?<!\\\\\\")', r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'),  # a JSON string in a JSON string
+    (r'(?<=\\")(?<!\\\\\\")', _JSON_IN_JSON),  # a JSON string in a JSON string
 )
 _USERINFO_IN_TEXT = (
     [re.compile(rf"{opens}(?P<lead>{_SCHEME}){body}@(?={_HOST}{_HOST_ENDS})") for opens, body in _IN_QUOTES]
@@ -62,7 +64,9 @@ _ONE_URL = re.compile(rf"(?P<lead>{_SCHEME})(?P<userinfo>.+)@(?P<rest>{_HOST}(?:
 _ONE_PROXY = re.compile(rf"(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>{_HOST}/?)\Z", re.DOTALL)
 # Where a secret may come in, a URL's user-info runs to its last "@" whatever follows (where
 # urllib would stop at a "/", a "#" or a "["): better to hide too much than a piece of a password.
+# In a value of several URLs (PIP_EXTRA_INDEX_URL), each one's runs to the last "@" before the next.
 _ANY_USERINFO = re.compile(rf"{_SCHEME}(?P<userinfo>.+)@", re.DOTALL)
+_EACH_USERINFO = re.compile(rf"{_SCHEME}(?P<userinfo>(?:(?!{_SCHEME}).)+)@", re.DOTALL)
 
 _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
 # NAME=value, NAME: value, "NAME": "value", 'NAME': 'value', and \"NAME\": \"value\" (JSON in a
@@ -70,7 +74,7 @@ _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
 # reference ($HF_TOKEN) and the placeholder in "KEY=VALUE".
 _SECRET_ASSIGNMENT = re.compile(
     r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
-    r"(?P<value>\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
+    r"(?P<value>\\\"" + _JSON_IN_JSON + r"\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
 )
 # A key that names a variable: a fleet fact (env.NAME), or an upper-case name.
 _VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
@@ -99,23 +103,6 @@ def _one_value(value):
     return (match.group("lead"), match.group("userinfo"), match.group("rest")) if match else None
 
 
-_STARTS_URL = re.compile(_SCHEME)
-
-
-def list_items(value):
-    """The items of a list setting (pip's extra-index-url, find-links), split on white space as pip
-    splits them, except that a URL whose user-info holds a space stays one item: the longest run of
-    words that is one URL with user-info, no word after the first starting another URL."""
-    words, items, start = value.split(), [], 0
-    while start < len(words):
-        end = len(words)
-        while end > start + 1 and (any(_STARTS_URL.match(word) for word in words[start + 1 : end]) or not _one_value(" ".join(words[start:end]))):
-            end -= 1
-        items.append(" ".join(words[start:end]))
-        start = end
-    return items
-
-
 def secret_name(name):
     """Whether a variable of this name holds a secret: its name holds TOKEN, SECRET, PASSWORD,
     PASSWD, KEY or CREDENTIAL, in any case (``HF_TOKEN``, ``env.TORCH_TOKEN``, ``api_key``)."""
@@ -131,10 +118,8 @@ def secrets_in(value: str) -> Set[str]:
     user-info of the URL or proxy it is, whole, and of each URL or proxy written in it; with a
     password, the password alone too."""
     found: Set[str] = set()
-    for candidate in [value] + list_items(value):
-        for parsed in (_ANY_USERINFO.match(candidate), _ONE_PROXY.match(candidate)):
-            if parsed:
-                found.add(parsed.group("userinfo"))
+    parsed = [_ANY_USERINFO.match(value), *_EACH_USERINFO.finditer(value)] + [_ONE_PROXY.match(word) for word in [value] + value.split()]
+    found.update(match.group("userinfo") for match in parsed if match)
     for pattern in _USERINFO_IN_TEXT:
         for match in pattern.finditer(value):
             found.add(value[match.end("lead") : match.end() - 1])
@@ -224,15 +209,15 @@ def remember_files(paths: Iterable[str]) -> None:
 
 def _written_forms(secret: str) -> Set[str]:
     """Every way torchup's outputs may write ``secret``: as it is, percent-encoded and decoded, in
-    a JSON string, a Python repr, HTML and XML, Markdown, a workflow annotation; and in a JSON
-    string, each of those again."""
+    a JSON string, a Python repr, HTML and XML, Markdown, a workflow annotation; and each of those
+    in a JSON string, and in a JSON string inside a JSON string."""
     import html
     import json
     from urllib.parse import quote, unquote
 
     from .outcome import escape_markdown
 
-    forms = {
+    written = {
         secret,
         unquote(secret),
         quote(secret, safe=""),
@@ -245,7 +230,9 @@ def _written_forms(secret: str) -> Set[str]:
         secret.replace("|", "\\|"),
         secret.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"),
     }
-    return forms | {json.dumps(form, ensure_ascii=ascii)[1:-1] for form in forms for ascii in (True, False)}
+    for _ in range(2):  # in a JSON string, and in a JSON string inside one
+        written |= {json.dumps(form, ensure_ascii=ascii)[1:-1] for form in written for ascii in (True, False)}
+    return written
 
 
 # --- the output boundary -------------------------------------------------------------------

@@ -50,6 +50,16 @@ CASES = {
         {},
         "--index-base 'https://h/whl'…: holds a line break",
     ),
+    "plan: index-base whose host is no host": (
+        ["plan", "--offline", "--no-gpu", "--index-base", "https://ci:pa[ss@mirror[/whl"],
+        {},
+        "--index-base https://****@mirror[/whl: not an http(s) or file URL",
+    ),
+    "plan: index-base with a password and a control character": (
+        ["plan", "--offline", "--no-gpu", "--index-base", "https://ci:two words@mirror/whl\x01"],
+        {},
+        "--index-base 'https://****@mirror/'…: holds a line break or another control character",
+    ),
     "plan: unknown variant from a variable": (["plan", "--offline", "--no-gpu"], {"TORCHUP_VARIANT": "cu999"}, "TORCHUP_VARIANT=cu999: not a build"),
     "plan: compute capability": (["plan", "--offline", "--gpu-cc", "8"], {}, "--gpu-cc 8: not a compute capability"),
     "plan: unknown option": (["plan", "--bogus"], {}, "No such option '--bogus'"),

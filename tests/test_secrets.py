@@ -72,11 +72,12 @@ def test_in_text_a_password_without_white_space_is_hidden_whatever_it_holds(user
 
 
 def written_out(secret):
-    """The ways torchup's formats write a string: text, JSON (both ways), repr, HTML, XML, Markdown, percent-encoded, an annotation."""
+    """The ways torchup's formats write a string: text, JSON (both ways, and in JSON), repr, HTML, XML, Markdown, percent-encoded, an annotation."""
     return [
         f"index-url = {secret}  (from PIP_INDEX_URL)",
         json.dumps({"value": secret}),
         json.dumps({"value": secret}, ensure_ascii=False),
+        json.dumps({"log": json.dumps({"HF_TOKEN": secret})}),
         repr(secret),
         html.escape(secret),
         escape_markdown(secret),
