@@ -5,8 +5,8 @@ variable named like a secret), the command line (``--index-base URL``, ``--mirro
 configuration files. Each value found there is parsed (:func:`secrets_in`): as one URL, whose
 user-info is everything between ``://`` and the last ``@`` before its host, whatever the characters
 (quotes, spaces, ``@``, ``/``); as a proxy written without a scheme (``user:pass@[::1]:3128``); or
-whole, for a variable named like a secret. What is secret is kept (:func:`remember`), and
-:func:`redact` hides it however it is written out: as it is, percent-encoded or decoded, escaped
+whole, for a variable named like a secret. What is secret is kept (``KNOWN``, :class:`Secrets`),
+and :func:`redact` hides it however it is written out: as it is, percent-encoded or decoded, escaped
 for JSON, a Python repr, HTML, XML, Markdown or a workflow annotation.
 
 Text from anywhere else (an installer's output, a lock file, another node's report) is parsed for
@@ -42,10 +42,10 @@ _HOST = r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.~%-]*)?\]|[\w.~%-]+)(?::\d+)?"
 _HOST_ENDS = r"(?=[/?#\s\"'\\<>)\],;|]|\Z)"
 # A proxy's user name, where no scheme says that a URL begins.
 _USER = r"[\w.~%+-]+"
-# In quotes, user-info runs to the closing quote, past escaped ones; bare in text, to the next
-# white space. Either way, to the last "@" that a host follows. (where it opens, what it may hold)
 # The characters of a JSON string inside a JSON string: its own escapes, escaped once more.
 _JSON_IN_JSON = r'(?:\\\\(?:\\"|\\\\|\\u[0-9A-Fa-f]{4}|[^\\"])|\\u[0-9A-Fa-f]{4}|\\[bfnrt/]|[^"\\\n])*'
+# In quotes, user-info runs to the closing quote, past escaped ones; bare in text, to the next
+# white space. Either way, to the last "@" that a host follows. (where it opens, what it may hold)
 _IN_QUOTES = (
     (r'(?<=")(?<!\\")', r'(?:\\.|[^"\\\n])*'),  # "double quotes", a JSON string
     (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),  # 'single quotes', a Python repr

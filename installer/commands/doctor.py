@@ -76,10 +76,11 @@ def run(context, options: Options, stream=None) -> Outcome:
     if stream is not None:
         stream.begin(checked.python, checked.torch)
         on_result = stream.add
+    detected = None
     if options.machine:  # detected while the checks run: the same facts `torchup detect` reports
         from ..background import Background
         from ..detect import detect
 
         detected = Background(detect, checked.python, context.host)
     report = doctor.run(context, checked.python, selected, options.strict, options.extra_checks, options.expectations, on_result)
-    return Diagnosed(report, stream, detected.result() if options.machine else None)
+    return Diagnosed(report, stream, detected.result() if detected else None)
