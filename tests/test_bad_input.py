@@ -81,6 +81,7 @@ CASES = {
     "doctor: check-timeout inf": (["doctor", "--check-timeout", "inf"], {}, "Invalid value for '--check-timeout'"),
     "fix: system without apply": (["fix", "--system"], {}, "--system goes with --apply"),
     "fix: mirror not http": (["fix", "--mirror", "ftp://mirror/simple"], {}, "--mirror ftp://mirror/simple: not an http(s) URL"),
+    "fix: mirror urllib refuses": (["fix", "--mirror", "https://ci:pa[ss@mirror/simple"], {}, "--mirror https://****@mirror/simple: not an http(s) URL"),
     "bundle: -o a file": (lambda here: ["bundle", "-o", str(here / "a-file"), "--offline", "--no-gpu"], {}, "-o "),
     "bundle: from-detect not JSON": (lambda here: ["bundle", "-o", str(here / "b"), "--from-detect", str(here / "a-file")], {}, "--from-detect"),
     "bundle: from-detect wrong types": (

@@ -152,6 +152,7 @@ def every_output(torch_python, work: Path, index_base: str, env: dict, secrets) 
         ["fix", *python],
         ["fix", *python, "--json"],
         ["fix", *python, "--mirror", "ftp" + index_base[index_base.index(":") :]],  # bad input: not an http(s) URL
+        ["-v", *doctor],
         [*doctor, "--json", "--junit", str(out / "doctor.xml")],
         [*doctor, "--markdown"],
         ["fleet", "report", str(work / "node-a.json"), "--json", "--junit", str(out / "fleet.xml"), "--html", str(out / "fleet.html")],

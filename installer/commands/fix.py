@@ -48,7 +48,10 @@ def run(context, options: Options) -> Fixed:
     from ..detect import detect
     from ..findings import find
 
-    mirror = fix.check_mirror(options.mirror)
+    try:
+        mirror = fix.check_mirror(options.mirror)
+    except ValueError:  # urllib refuses it outright: an unbalanced "[" or "]" (in a password, say)
+        raise TorchupError(f"--mirror {options.mirror}: not an http(s) URL", hint="e.g. --mirror https://mirror.example/simple") from None
     if options.system and not options.apply:
         raise TorchupError("--system goes with --apply: it runs the package-manager commands as root", hint="torchup fix --apply --system")
     facts = detect(options.python, context.host)
