@@ -250,6 +250,15 @@ def test_markdown_starts_with_the_machine_facts_maintainers_ask_for_first(torch_
     assert "machine" not in json.loads(torchup("doctor", "--json", "--python", str(torch_python), "install.numpy", env=env).stdout)
 
 
+def test_markdown_names_the_gpus_and_driver_detect_found(torch_python, tmp_path):
+    from tests.test_cli_detect import fake_h100_tools
+
+    env = isolated_env([fake_h100_tools(tmp_path)], PIP_CONFIG_FILE=os.devnull)
+    text = torchup("doctor", "--markdown", "--python", str(torch_python), "install.numpy", env=env).stdout
+    assert "- NVIDIA driver: `580.159.04` (CUDA `13.0`) · GPU 0 `NVIDIA H100 80GB HBM3`, compute capability `9.0`\n" in text
+    assert "- pip: `" in text and "· no index settings: PyPI\n" in text
+
+
 def test_list_checks_and_bad_names():
     listed = torchup("doctor", "--list-checks")
     assert listed.returncode == 0
