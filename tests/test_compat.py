@@ -162,7 +162,8 @@ BROKEN = [
 
 @pytest.mark.parametrize("what, breaking, message", BROKEN, ids=[case[0] for case in BROKEN])
 def test_a_broken_copy_fails_to_load_naming_its_row(tmp_path, what, breaking, message):
-    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    with open(DATA_FILE, encoding="utf-8") as handle:
+        raw = json.load(handle)
     breaking(raw)
     copy = tmp_path / "compatibility.json"
     copy.write_text(json.dumps(raw), encoding="utf-8")

@@ -466,7 +466,8 @@ def test_every_row_names_a_known_source():
 
     from torchup.installer.compat import DATA_FILE
 
-    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    with open(DATA_FILE, encoding="utf-8") as handle:
+        raw = json.load(handle)
     sources = set(raw["sources"])
 
     def named(text):

@@ -12,12 +12,12 @@ the rest of the planner works with :class:`Build`, :class:`PlatformRow` and :cla
 
 import enum
 import json
+import os
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
+DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compatibility.json")
 SCHEMA = 1  # the shape of compatibility.json this code reads
 # The platforms wheels are published for, a closed set: a row naming another fails to load.
 PLATFORMS = {
@@ -239,15 +239,16 @@ def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, A
 
 
 @lru_cache(maxsize=None)
-def load(path: Path = DATA_FILE) -> Compatibility:
+def load(path: str = DATA_FILE) -> Compatibility:
     """The data, checked first (``validate``): a broken row raises :class:`CompatibilityDataError`."""
     from .validate import check  # here: it reads this module's closed sets
 
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
     except json.JSONDecodeError as error:
-        raise CompatibilityDataError(f"{path.name}: line {error.lineno}: not JSON ({error.msg})") from None
-    check(raw, path.name)
+        raise CompatibilityDataError(f"{os.path.basename(path)}: line {error.lineno}: not JSON ({error.msg})") from None
+    check(raw, os.path.basename(path))
     arch_sets = {
         name: ArchSet(
             name,

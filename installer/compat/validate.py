@@ -8,7 +8,6 @@ named, instead of loading fine and failing later, inside a plan, as a bare KeyEr
 
 import re
 from typing import Dict, Optional, Tuple
-from urllib.parse import urlsplit
 
 from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, version_tuple
 
@@ -209,9 +208,14 @@ def _source_entry(key: str, text) -> None:
     _public_url(url.group(0), where)
 
 
+# https://HOST[:PORT][/…]: read with a pattern, since urllib.parse costs start-up time every command would pay.
+_HTTPS_HOST = re.compile(r"https://([^/:?#\s]+)(:\d+)?([/?#]\S*)?")
+
+
 def _public_url(url: str, where: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if urlsplit(url).scheme != "https" or "." not in host or host == "localhost" or re.fullmatch(r"[\d.]+", host):
+    address = _HTTPS_HOST.fullmatch(url)
+    host = address.group(1).lower() if address else ""
+    if not address or "." not in host or host == "localhost" or re.fullmatch(r"[\d.]+", host):
         raise _Broken(where, f"{url} is not a public https:// address")
 
 
