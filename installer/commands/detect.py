@@ -14,7 +14,7 @@ class Detected(Outcome):
         self.facts, self.findings = facts, findings
 
     def as_data(self) -> dict:
-        return dict(self.facts.as_data(), findings=[finding._asdict() for finding in self.findings])
+        return dict(self.facts.as_data(), findings=[finding.as_data() for finding in self.findings])
 
     def render_text(self, verbose: bool = False) -> str:
         from ..detect import report
