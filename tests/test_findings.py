@@ -10,11 +10,12 @@ import time
 import pytest
 
 from tests.conftest import REPO, isolated_env, write_tool
-from torchup.installer.detect import as_data, detect, nvidia
+from torchup.installer.detect import as_data, detect, nvidia, report
 from torchup.installer.detect.machine import Distribution
 from torchup.installer.detect.target_facts import parse_interpreter, parse_pip, parse_tls
 from torchup.installer.findings import CATALOGUE, SafeFix, StoreAlias, find
 from torchup.installer.host import Host
+from torchup.installer.status import Status
 
 BASE = detect(sys.executable, Host(env=isolated_env(PIP_CONFIG_FILE="/dev/null")))
 
@@ -171,6 +172,19 @@ def test_finding_shows_on_the_facts_of_its_problem_and_not_on_others(finding_id)
     found = finding(facts_with(**shows), finding_id)
     assert found is not None and found.severity == severity
     assert found.title and found.seen and found.cause and found.fix
+
+
+@pytest.mark.parametrize("finding_id", list(CASES))
+def test_detect_marks_the_facts_a_finding_is_about_as_the_finding_does(finding_id):
+    """detect's ✓ ! ✗ and fix's are one judgement: a line stating a fact a finding is about carries its mark."""
+    facts = facts_with(**CASES[finding_id][0])
+    found = find(facts)
+    lines = {line.about: line for section in report.sections(facts, found) for line in section.lines if line.about}
+    for one in found:
+        for about in one.about:
+            assert about in lines, f"{one.id} is about {about}, which no line of detect's report states"
+            assert list(Status).index(lines[about].status) >= list(Status).index(one.severity)
+            assert f"{one.id}: {one.title}" in lines[about].detail
 
 
 def test_the_readme_lists_every_finding_as_the_catalogue_does():

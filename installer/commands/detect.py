@@ -24,7 +24,8 @@ class Detected(Outcome):
         if verbose:
             for vendor in (self.facts.accelerators.nvidia, self.facts.accelerators.amd):
                 trail.extend(vendor.trail if vendor else [])
-        return report.render_text(report.sections(self.facts), trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
+        sections = report.sections(self.facts, self.findings)
+        return report.render_text(sections, trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
 
 
 def run(context, options: Options) -> Detected:
