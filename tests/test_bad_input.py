@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, isolated_env
+from tests.conftest import REPO, isolated_env, write_tool
 
 
 def torchup(*args, env, cwd):
@@ -42,6 +42,11 @@ DETECT_WITH_WRONG_TYPES = {"machine": {"os": "Linux", "arch": 64}, "interpreter"
 CASES = {
     "detect: not a python": (["detect", "--python", "/bin/ls"], {}, "--python /bin/ls: not a Python interpreter torchup can use"),
     "detect: no such interpreter": (["detect", "--python", "/no/such/python"], {}, "--python /no/such/python: no such file"),
+    "detect: the Microsoft Store's alias (F28)": (
+        lambda here: ["detect", "--python", str(write_tool(here / "WindowsApps", "python.exe", "print('Python was not found')\nraise SystemExit(1)\n"))],
+        {},
+        "WindowsApps/python.exe: not a Python interpreter torchup can use",
+    ),
     "timeout nan": (["--timeout", "nan", "detect"], {}, "Invalid value for '--timeout'"),
     "summary in a missing directory": (["detect"], {"GITHUB_STEP_SUMMARY": "/no/such/dir/summary.md"}, "GITHUB_STEP_SUMMARY=/no/such/dir/summary.md"),
     "plan: index-base not a url": (["plan", "--offline", "--no-gpu", "--index-base", "not a url"], {}, "--index-base not a url: not an http(s) or file URL"),

@@ -14,7 +14,7 @@ class Detected(Outcome):
         self.facts, self.findings = facts, findings
 
     def as_data(self) -> dict:
-        return dict(self.facts.as_data(), findings=[finding._asdict() for finding in self.findings])
+        return dict(self.facts.as_data(), findings=[finding.as_data() for finding in self.findings])
 
     def render_text(self, verbose: bool = False) -> str:
         from ..detect import report
@@ -26,7 +26,8 @@ class Detected(Outcome):
                 trail.extend(vendor.trail if vendor else [])
             printed = self.facts.target_output
             trail.append(f"the probe ran in {self.facts.python}; " + (f"the target printed: {printed}" if printed else "the target printed nothing else"))
-        return report.render_text(report.sections(self.facts), trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
+        sections = report.sections(self.facts, self.findings)
+        return report.render_text(sections, trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
 
 
 def run(context, options: Options) -> Detected:

@@ -44,6 +44,7 @@ class MachineFacts(NamedTuple):
     resources: Resources
     mac_version: Optional[str]
     long_paths_enabled: Optional[bool] = None  # Windows: LongPathsEnabled in the registry
+    clock: Optional[float] = None  # the time the machine's clock gave, in seconds since the epoch
 
 
 def parse_os_release(text: str) -> Optional[Distribution]:
@@ -167,4 +168,5 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
         resources=resources(host, system, disk_paths),
         mac_version=target_platform.get("mac_version"),
         long_paths_enabled=target_platform.get("long_paths_enabled"),
+        clock=target_platform.get("clock"),
     )

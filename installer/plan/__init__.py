@@ -128,10 +128,9 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
     if same_machine and facts.machine.libc == "glibc":
         glibc = facts.machine.libc_version
     if same_machine and facts.machine.libc == "musl":
-        raise PlanError(
-            f"this system's C library is musl {facts.machine.libc_version}: PyTorch publishes no musllinux wheels",
-            hint="use a glibc-based distribution or container image (Debian, Ubuntu, Fedora, RHEL 8+)",
-        )
+        from ..findings import Musl  # F21, in its words
+
+        raise PlanError(f"this system's C library is musl {facts.machine.libc_version}: {Musl.cause}", hint=Musl.remedy)
     macos = facts.machine.mac_version if same_machine and os_name == "macos" else None
 
     nvidia = facts.accelerators.nvidia if facts and same_machine else None
