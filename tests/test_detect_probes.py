@@ -252,7 +252,7 @@ def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):
     older = apple_facts(facts._replace(mac_version="12.1"))
     assert load().mps_available(older.macos) is False
     shown = apple_line(older)
-    assert (shown.mark, shown.text) == ("warn", "Apple M1 Pro, macOS 12.1: MPS needs macOS 12.3 or newer")
+    assert (shown.status, shown.text) == ("warn", "Apple M1 Pro, macOS 12.1: MPS needs macOS 12.3 or newer")
     document = Facts(1, "python3", facts, None, None, None, Accelerators(None, None, None, older), EnvironmentFacts({}, [], None), {}).as_data()
     assert document["accelerators"]["apple"] == {"chip": "Apple M1 Pro", "macos": "12.1", "mps_supported": False}
 
