@@ -56,6 +56,7 @@ CASES = {
     "install: empty venv": (["install", "--venv", "", "--dry-run", "--offline", "--no-gpu"], {}, "--venv '': an empty path"),
     "install: no-index alone": (["install", "--no-index", "--dry-run"], {}, "--no-index needs --find-links DIR"),
     "install: find-links missing": (["install", "--find-links", "/no/such/dir", "--dry-run"], {}, "--find-links /no/such/dir: not a directory"),
+    "install: a torch no release matches, before detection": (["install", "--torch", ">=99", "--dry-run", "--no-gpu"], {}, "--torch >=99: no known release matches"),
     "install: not a bundle": (lambda here: ["install", "--bundle", str(here), "--venv", str(here / "v")], {}, "--bundle"),
     "install: bundle manifest missing keys": (
         lambda here: ["install", "--bundle", str(manifest_without(here / "b", "files")), "--venv", str(here / "v")],
