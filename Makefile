@@ -51,6 +51,7 @@ test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck -s sh installer/bootstrap.sh
+	$(BIN)/shellcheck installer/action_setup.sh
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete

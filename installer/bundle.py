@@ -348,9 +348,7 @@ def make(context, output: str, document: Optional[dict], python: Optional[str], 
     here = detect(python, host)  # this machine's pip configuration (its sources serve numpy and scipy), and the target where it is this one
     plan = make_plan(here if overrides.needs_detection() else None, overrides, timeout=host.timeout, user_facts=here)
     target = Target(plan.inputs.os, plan.inputs.arch, plan.inputs.python, glibc or plan.inputs.glibc)
-    say(
-        f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} from {plan.found_in or plan.index_url} ({plan.decision.variant_reason})"
-    )
+    say(f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} from {plan.source} ({plan.decision.variant_reason})")
     if plan.found_in:
         say(f"  ! {plan.notes[-1]}")
     configured = pip_sources(here)

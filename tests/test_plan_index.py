@@ -101,6 +101,33 @@ def test_users_find_links_holds_the_build_when_the_index_is_down(tmp_path):
     assert plan.decision.release_reason == f"the newest release that a source of your pip configuration holds ({wheels}); 2.15.0 is not there"
 
 
+def test_the_users_source_must_hold_the_companions_too(tmp_path):
+    """With --with, a source holding torch but not torchvision of the same build is no source: the
+    plan says what is missing and where it looked, and stops (exit 1) before anything is installed."""
+    from torchup.installer.plan.confirm import CompanionsMissing
+
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    (wheels / wheel("2.13.0", "cpu")).write_text("")
+    (wheels / f"torchvision-0.28.0+cu130-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")  # another build's
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / f"torchvision-0.28.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")  # the right one, in another source
+    facts = facts_here(PIP_FIND_LINKS=f"{wheels} {other}")
+    overrides = Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", torch="2.13", no_gpu=True, with_packages=("torchvision",))
+    with pytest.raises(CompanionsMissing) as stopped:
+        make_plan(facts, overrides)
+    assert stopped.value.exit_code == 1
+    assert f"of your pip sources ({wheels}, {other}), none holds every planned package" in stopped.value.message
+    assert stopped.value.message.endswith(f"torch 2.13.0+cpu is in {wheels}, but torchvision 0.28.0+cpu is not")
+    with pytest.raises(CompanionsMissing, match="torchvision 0.28.0\\+cpu is not"):  # a wheelhouse of an air-gapped install alike
+        make_plan(facts_here(), overrides, local_sources=[("find-links", str(wheels))], skip_index=True)
+    # Beside torch, the same build's torchvision makes the source whole.
+    (wheels / f"torchvision-0.28.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")
+    plan = make_plan(facts, overrides)
+    assert (plan.packages, plan.found_in) == (["torch==2.13.0+cpu", "torchvision==0.28.0+cpu"], str(wheels))
+
+
 def test_users_file_index_is_read(local_index, tmp_path):
     simple = tmp_path / "simple"
     (simple / "torch").mkdir(parents=True)

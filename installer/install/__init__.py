@@ -316,7 +316,7 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
     air_gapped = bool(options.no_index or options.find_links)
     local = [("find-links", location) for location in options.find_links]
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
-    origin = f"the bundle {options.bundle}" if bundle else (plan.found_in or plan.index_url)
+    origin = f"the bundle {options.bundle}" if bundle else plan.source
     say(f"[2/{STEPS}] plan: torch {plan.torch} from {origin} ({plan.decision.variant_reason})")
     if options.no_index and not bundle:
         say(f"  --no-index: {', '.join(options.find_links)} is the only source; your pip and uv configuration is set aside for this run")
@@ -599,7 +599,7 @@ def render_markdown(result: Result) -> str:
         ("status", result.status),
         ("torch", f"`{facts.get('torch') or plan.torch}`"),
         ("build", f"{plan.variant}: {plan.decision.variant_reason}"),
-        ("index", f"`{plan.found_in or plan.index_url}`"),
+        ("index", f"`{plan.source}`"),
         ("numpy, scipy", f"{facts.get('numpy')}, {facts.get('scipy')}"),
         ("installer", result.installer),
         ("target", f"`{result.target.python}`"),

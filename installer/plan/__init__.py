@@ -58,6 +58,11 @@ class Plan(NamedTuple):
         return self.build.name
 
     @property
+    def source(self) -> str:
+        """Where torch comes from: the source of the user's own (or a wheelhouse) that holds the build, else the planned index."""
+        return self.found_in or self.index_url
+
+    @property
     def size_gb(self) -> Optional[float]:
         """About what the build takes on disk, torch and its own dependencies (a sourced figure per kind of build)."""
         return load().sizes_gb.get(self.build.kind)

@@ -5,7 +5,7 @@ from typing import Mapping
 
 from ..compat import load
 from . import Overrides
-from .policy import PlanError, known_variants, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
+from .policy import PlanError, known_variants, matching_releases, parse_compute_capability, parse_driver, parse_index_base, parse_l4t, parse_python_version
 
 # No version, driver, architecture or spec is this long: a longer value is a mistake (or an attack), said so at once.
 MAX_VALUE = 100
@@ -46,6 +46,8 @@ def overrides_from(given: Mapping[str, object]) -> Overrides:
         # "2.7.1+cu118" names the build too.
         torch_spec, local = torch_spec.split("+", 1)
         variant = local if variant == "auto" else variant
+    if torch_spec:
+        matching_releases(load(), torch_spec)  # a spec no release matches is said before anything is detected
     if variant != "auto" and variant not in known_variants(load()):
         raise PlanError(f"--variant {variant}: not a build torchup knows", hint="known: auto, " + ", ".join(known_variants(load())))
     return Overrides(
