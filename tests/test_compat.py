@@ -153,6 +153,31 @@ BROKEN = [
         "gpu_families.source: 'nvidia' is not a key of sources",
     ),
     (
+        "a release pinning a companion the data has no row for",
+        lambda raw: release(raw, "2.15.0")["companions"].update(torchvision="0.30.0"),
+        "releases[2.15.0].companions[torchvision]: torchvision 0.30.0 has no companion_releases row",
+    ),
+    (
+        "a release paired with a companion built for another release that declares no range holding it",
+        lambda raw: release(raw, "2.13.0")["companions"].update(torchvision="0.29.0"),
+        "releases[2.13.0].companions[torchvision]: torchvision 0.29.0 was built for torch 2.14.0 and declares torch==2.14.0, not 2.13.0",
+    ),
+    (
+        "a companion row whose torch range does not parse",
+        lambda raw: raw["companion_releases"]["torchvision"]["0.29.1"].update(torch="~=2.14"),
+        "companion_releases[torchvision][0.29.1].torch: '~=2.14' is not a range of torch releases (==2.14.0, >=2.14, <2.6.0, joined by commas)",
+    ),
+    (
+        "a companion row without the torch release it was built for",
+        lambda raw: raw["companion_releases"]["torchaudio"]["2.11.1"].pop("built_for"),
+        "companion_releases[torchaudio][2.11.1]: 'built_for' is missing",
+    ),
+    (
+        "a companion torchup does not plan",
+        lambda raw: raw["companion_releases"].update(torchtext={}),
+        "companion_releases[torchtext]: not a companion torchup plans (torchvision, torchaudio)",
+    ),
+    (
         "a schema this torchup does not read",
         lambda raw: raw.update(schema=2),
         "schema: 2: this torchup reads schema 1",

@@ -317,18 +317,18 @@ CASES = [
         "releases[2.9].platforms.linux-x86_64.builds rocm6.4",
     ),
     (
-        "--with torchvision,torchaudio without --torch: the newest release that has both",
+        "--with torchvision,torchaudio without --torch: 2.15, with companions that declare it (ABI stable)",
         dict(with_packages=("torchvision", "torchaudio")),
-        "2.11.0",
+        "2.15.0",
         "cpu",
-        "releases[2.12].companions torchaudio = null (pypi-files)",
+        "companion_releases torchvision 0.29.2 torch>=2.14 (vision-0.29.2), torchaudio 2.11.1 torch>=2.11 (audio-2.11.1)",
     ),
     (
-        "--with torchvision without --torch: 2.15 has no torchvision yet",
-        dict(with_packages=("torchvision",)),
-        "2.14.1",
+        "--with torchvision on Python 3.9: the 2.8 series, with its own torchvision",
+        dict(python="3.9", with_packages=("torchvision",)),
+        "2.8.0",
         "cpu",
-        "releases[2.15].companions torchvision = null (pypi-files)",
+        "releases[2.8].companions torchvision 0.23.0; companion_releases 0.23.0 torch==2.8.0 (companion-metadata)",
     ),
     (
         "Python 3.13 with --torch 2.5 on Linux x86_64: cp313 wheels exist there",
@@ -422,9 +422,26 @@ def test_amd_reasons_name_the_architecture_not_nvidia():
     assert windows.variant_reason == "no release has a GPU build that fits: torch 2.15.0 has no ROCm build for Windows x86_64"
 
 
+def test_a_companion_is_planned_with_the_torch_release_it_was_built_for_or_declares():
+    """Every release's pins (releases[].companions) against companion_releases: built for that
+    release, or declaring a range that holds it; load() refuses any other pairing."""
+    for release in DATA.releases:
+        for name, version in release.companions.items():
+            row = DATA.companion(name, version)
+            assert row.works_with(release.version), (release.version, name, version)
+    older = decision(torch="2.13", with_packages=("torchvision", "torchaudio"))
+    assert older.release.companions == {"torchvision": "0.28.0", "torchaudio": "2.11.1"}
+    assert older.notes[0] == (
+        "torchaudio 2.11.1 (built for torch 2.11.0; it declares torch>=2.11): upstream declares it works with torch 2.13.0 "
+        "(https://github.com/pytorch/audio/releases/tag/v2.11.1)"
+    )
+    assert not any("torchvision 0.28.0" in note for note in older.notes)  # built for 2.13 itself: nothing to explain
+
+
 def test_companions_missing_for_the_asked_release_name_the_releases_that_have_them():
+    data = DATA._replace(releases=[r._replace(companions=dict(r.companions, torchaudio=None)) if r.parsed >= (2, 12) else r for r in DATA.releases])
     with pytest.raises(PlanError) as raised:
-        decision(torch="2.13", with_packages=("torchaudio",))
+        decide(data, inputs(torch="2.13", with_packages=("torchaudio",)))
     assert raised.value.message == "--with torchaudio: no torchaudio release matches torch 2.13.0"
     assert raised.value.hint.startswith("torch releases with a torchaudio: 2.11.0, 2.10.0, 2.9.1")
 

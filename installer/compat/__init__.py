@@ -29,12 +29,47 @@ PLATFORMS = {
 }
 
 
+# One comparison of a VersionRange: an operator and a release.
+RANGE_CLAUSE = r"(==|>=|<=|>|<)(\d+(?:\.\d+)*)"
+
+
 class CompatibilityDataError(ValueError):
     """compatibility.json breaks a rule ``load`` checks; the message names the file and the row."""
 
 
 def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
+
+
+def release_tuple(text: str) -> Tuple[int, ...]:
+    """The release numbers a version starts with: ``2.13.0+cpu`` and ``2.5.0a0+872d972e41.nv24.08`` give (2, 13, 0) and (2, 5, 0)."""
+    match = re.match(r"\d+(?:\.\d+)*", text)
+    return version_tuple(match.group(0)) if match else ()
+
+
+class VersionRange(NamedTuple):
+    """A range of torch releases as the data writes it: comparisons joined by commas (``>=2.14``,
+    ``<2.6.0``, ``>=2.5.0,<=2.7.1``), judged on the release numbers alone (local tags ignored)."""
+
+    text: str
+    clauses: Tuple[Tuple[str, Tuple[int, ...]], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Optional["VersionRange"]:
+        parts = [part.strip() for part in text.split(",")]
+        matches = [re.fullmatch(RANGE_CLAUSE, part) for part in parts]
+        if not parts or not all(matches):
+            return None
+        return cls(text, tuple((match.group(1), version_tuple(match.group(2))) for match in matches))
+
+    def contains(self, version: str) -> bool:
+        found = release_tuple(version)
+        for operator, bound in self.clauses:
+            width = max(len(found), len(bound))
+            left, right = found + (0,) * (width - len(found)), bound + (0,) * (width - len(bound))
+            if not {"==": left == right, ">=": left >= right, "<=": left <= right, ">": left > right, "<": left < right}[operator]:
+                return False
+        return True
 
 
 def major_minor(text: str) -> Tuple[int, int]:
@@ -133,6 +168,24 @@ class Release(NamedTuple):
         return version_tuple(self.version)
 
 
+class CompanionRelease(NamedTuple):
+    """A torchvision or torchaudio release: the torch release it was built for, and the torch
+    releases it declares it works with (an exact pin, or a range where upstream declares ABI stability)."""
+
+    name: str
+    version: str
+    built_for: str
+    torch: VersionRange
+    source: str
+
+    def works_with(self, torch_version: str) -> bool:
+        return self.torch.contains(torch_version)
+
+    def declared(self) -> str:
+        """``torchvision 0.29.2 (built for torch 2.14.0; it declares torch>=2.14)``."""
+        return f"{self.name} {self.version} (built for torch {self.built_for}; it declares torch{self.torch.text})"
+
+
 class DriverFloor(NamedTuple):
     cuda_major: int
     linux: str
@@ -173,6 +226,7 @@ class Compatibility(NamedTuple):
     toolkit_drivers: List[ToolkitDriver]
     rocm: Dict[str, RocmArchs]
     jetson: List[JetsonRelease]  # newest first
+    companion_releases: Dict[str, Dict[str, CompanionRelease]]  # name -> version -> the release
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
@@ -191,6 +245,10 @@ class Compatibility(NamedTuple):
         """The full-feature driver row of the newest toolkit not newer than ``cuda``."""
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
+
+    def companion(self, name: str, version: str) -> Optional[CompanionRelease]:
+        """The data's row for a torchvision or torchaudio release (local tag ignored), or None."""
+        return self.companion_releases.get(name, {}).get(version.split("+")[0])
 
     def mps_available(self, macos: Optional[str]) -> bool:
         """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
@@ -290,6 +348,10 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
+        companion_releases={
+            name: {version: CompanionRelease(name, version, row["built_for"], VersionRange.parse(row["torch"]), row["source"]) for version, row in rows.items()}
+            for name, rows in raw["companion_releases"].items()
+        },
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
         sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
         sizes_source=raw["sizes"]["source"],

@@ -10,7 +10,7 @@ import re
 from typing import Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
-from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, version_tuple
+from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, VersionRange, version_tuple
 
 RELEASE = (r"\d+\.\d+\.\d+", "a release version X.Y.Z")
 TWO_PART = (r"\d+\.\d+", "a version X.Y")
@@ -20,6 +20,7 @@ GFX = (r"gfx[0-9a-f]+", "an AMD gfx architecture")
 SOURCE_KEY = r"[a-z0-9][a-z0-9.-]*"  # what Compatibility.cite finds in a row's source text
 PTX_OS = ("linux", "windows")
 JETSON_WHEELS = ("sbsa", "jetson-wheels")
+COMPANIONS = ("torchvision", "torchaudio")
 UNVERIFIED = "not verified"
 KIND_NAMES: Dict[type, str] = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
@@ -82,13 +83,25 @@ def _check(raw: dict) -> None:
         for gfx in _field(row, "gfx", where, list):
             _matches(gfx, f"rocm_architectures[{variant}].gfx", GFX)
         _cited(row, f"rocm_architectures[{variant}]", sources, verified=_field(row, "verified", where, bool))
+    companions = _field(raw, "companion_releases", "the document", dict)
+    for name, rows in companions.items():
+        if name not in COMPANIONS:
+            raise _Broken(f"companion_releases[{name}]", f"not a companion torchup plans ({', '.join(COMPANIONS)})")
+        for version, row in _object(rows, f"companion_releases[{name}]").items():
+            where = f"companion_releases[{name}][{version}]"
+            _matches(version, where, DOTTED)
+            _version(row, "built_for", where, RELEASE)
+            declared = _field(row, "torch", where)
+            if VersionRange.parse(declared) is None:
+                raise _Broken(f"{where}.torch", f"{declared!r} is not a range of torch releases (==2.14.0, >=2.14, <2.6.0, joined by commas)")
+            _cited(row, where, sources)
     versions = set()
     for index, release in enumerate(_field(raw, "releases", "the document", list)):
         version = _version(release, "version", f"releases[{index}]", RELEASE)
         if version in versions:
             raise _Broken(f"releases[{version}]", "a second row for this release")
         versions.add(version)
-        _release(release, f"releases[{version}]", sources, arch_sets, floors, rocm)
+        _release(release, f"releases[{version}]", sources, arch_sets, floors, rocm, companions)
     for index, row in enumerate(_field(raw, "jetson", "the document", list)):
         where = f"jetson[{index}]"
         _version(row, "l4t_from", where, DOTTED)
@@ -119,7 +132,7 @@ def _check(raw: dict) -> None:
     _cited(index, "index", sources)
 
 
-def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: dict, rocm: dict) -> None:
+def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: dict, rocm: dict, companions: dict) -> None:
     version = release["version"]
     series = _field(release, "series", where)
     if series != version.rsplit(".", 1)[0]:
@@ -148,8 +161,15 @@ def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: 
             raise _Broken(f"{where}.pypi_default[{platform}]", f"{name!r} is not a build of this release for {platform}")
     _keys(defaults, f"{where}.pypi_default", sources)
     for name, companion in _field(release, "companions", where, dict).items():
-        if companion is not None:
-            _matches(companion, f"{where}.companions[{name}]", DOTTED)
+        if companion is None:
+            continue
+        at = f"{where}.companions[{name}]"
+        row = companions.get(name, {}).get(companion)
+        if row is None:
+            raise _Broken(at, f"{name} {companion} has no companion_releases row")
+        # A plan never pairs a companion with a torch release it does not declare it works with.
+        if not VersionRange.parse(row["torch"]).contains(version):
+            raise _Broken(at, f"{name} {companion} was built for torch {row['built_for']} and declares torch{row['torch']}, not {version}")
     _keys(release, where, sources, field="companions_source")
     _field(release, "note", where, optional=True)
 

@@ -386,6 +386,7 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         notes.append(f"the builds published for torch {release.series} are not verified ({data.cite(' '.join(row.sources))})")
     if release.note:
         notes.append(release.note)
+    notes += _companion_notes(data, release, inputs.with_packages)
     newer_lost = asked_misfit = None
     if inputs.variant != "auto":
         variant_basis = "asked for with --variant"
@@ -429,6 +430,16 @@ def _gpu_blocker(candidates: List[Candidate], inputs: PlanInputs, release: Relea
         label = {BuildKind.CUDA: "CUDA", BuildKind.ROCM: "ROCm", BuildKind.XPU: "XPU"}[kind]
         parts.append(rejected[0].reason if rejected else f"torch {release.version} has no {label} build for {inputs.platform_name}")
     return "; ".join(parts)
+
+
+def _companion_notes(data: Compatibility, release: Release, names: Tuple[str, ...]) -> List[str]:
+    """A companion built for another torch release is planned only where upstream declares it works with this one: said, with the source."""
+    notes = []
+    for name in names:
+        row = data.companion(name, release.companions[name])
+        if row and row.built_for.rsplit(".", 1)[0] != release.series:
+            notes.append(f"{row.declared()}: upstream declares it works with torch {release.version} ({data.cite(row.source)})")
+    return notes
 
 
 def _pypi_default_note(release: Release, inputs: PlanInputs, build: Build) -> List[str]:
