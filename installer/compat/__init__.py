@@ -250,6 +250,16 @@ class Compatibility(NamedTuple):
         """The data's row for a torchvision or torchaudio release (local tag ignored), or None."""
         return self.companion_releases.get(name, {}).get(version.split("+")[0])
 
+    def for_checks(self) -> dict:
+        """What the doctor's checks, in the target, need of this data, as plain JSON: the torch
+        release each companion was built for and the range it declares, with its source."""
+        return {
+            "companions": {
+                name: {version: {"built_for": row.built_for, "torch": row.torch.text, "source": self.cite(row.source)} for version, row in rows.items()}
+                for name, rows in self.companion_releases.items()
+            }
+        }
+
     def mps_available(self, macos: Optional[str]) -> bool:
         """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
         return macos is not None and version_tuple(macos)[:2] >= version_tuple(self.mps_macos_min)

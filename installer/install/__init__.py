@@ -209,9 +209,12 @@ FAILED = ("fail", "crash", "timeout")
 
 
 def verify(python: str, env: Mapping[str, str], timeouts) -> List[dict]:
+    from ..compat import load
     from ..doctor import pool
 
-    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import)
+    return pool.run_checks(
+        python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import, knowledge=load().for_checks()
+    )
 
 
 def verified_facts(results: List[dict]) -> dict:
