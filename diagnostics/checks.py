@@ -378,6 +378,47 @@ def still_pinned(context):
     return passed("the builds torchup installed are in place (%s)" % pins)
 
 
+ADVISORY_DATABASE = "https://github.com/pypa/advisory-database/tree/main/vulns/torch"
+
+
+@check("install.advisories", "no published security advisory affects this torch", needs_torch=False)
+def advisories(context):
+    known = context.knowledge.get("advisories")
+    if known is None:
+        return skipped("no advisory data here: torchup doctor hands the checks its table")
+    installed = distribution("torch")
+    if installed is None:
+        return skipped("torch is not installed (or this Python cannot read its metadata)")
+    version = installed[0]
+    found = [advisory for advisory in known if in_range(version, advisory["affected"])]
+    if not found:
+        return dict(passed("none of the %d published advisories torchup knows affects torch %s" % (len(known), version)), facts={"advisories": []})
+    fixes = [advisory["fixed"] for advisory in found if advisory["fixed"]]
+    newest_fix = max(fixes, key=release_of) if fixes else None
+    lines = [
+        "%s, %s: %s" % (advisory["id"], "fixed in " + advisory["fixed"] if advisory["fixed"] else "no fixed release", advisory["impact"])
+        for advisory in sorted(found, key=lambda advisory: release_of(advisory["fixed"]) or (99,))
+    ]
+    summary = "torch %s: %d published advisories affect it (%s)" % (
+        version,
+        len(found),
+        ", ".join(
+            part
+            for part in (
+                "every fix is in %s and later" % newest_fix if newest_fix else "",
+                "%d with no fixed release" % (len(found) - len(fixes)) if len(found) > len(fixes) else "",
+            )
+            if part
+        ),
+    )
+    commands = ["torchup plan --torch '>=%s'  (the oldest release with every fix, and whether it runs here)" % newest_fix] if newest_fix else []
+    if len(found) > len(fixes):
+        commands.append("pip-audit --ignore-vuln ID  (only for an advisory with no fixed release that does not touch your use)")
+    result = outcome("warn", "\n".join([summary] + lines), commands, ADVISORY_DATABASE)
+    result["facts"] = {"advisories": [advisory["id"] for advisory in found]}
+    return result
+
+
 # --- compile: what PyTorch's release smoke test checks (.ci/pytorch/smoke_test in pytorch/pytorch) --
 
 

@@ -16,6 +16,10 @@ def linux(raw, version="2.15.0"):
     return release(raw, version)["platforms"]["linux-x86_64"]
 
 
+def advisory(raw, ident):
+    return next(row for row in raw["advisories"] if row["id"] == ident)
+
+
 def rocm_row(raw, variant):
     return next(row for row in raw["rocm_architectures"] if row["variant"] == variant)
 
@@ -176,6 +180,36 @@ BROKEN = [
         "a companion torchup does not plan",
         lambda raw: raw["companion_releases"].update(torchtext={}),
         "companion_releases[torchtext]: not a companion torchup plans (torchvision, torchaudio)",
+    ),
+    (
+        "an advisory whose fixed release lies in the range it affects",
+        lambda raw: advisory(raw, "PYSEC-2025-41").update(fixed="2.5.0"),
+        "advisories[PYSEC-2025-41].fixed: 2.5.0 is in the range it is said to fix (<=2.5.1)",
+    ),
+    (
+        "an advisory id no scanner reports",
+        lambda raw: advisory(raw, "PYSEC-2025-41").update(id="TORCH-2025-1"),
+        "advisories[7].id: 'TORCH-2025-1' is not an advisory id (PYSEC-…, GHSA-…, CVE-…)",
+    ),
+    (
+        "an advisory range that does not parse",
+        lambda raw: advisory(raw, "PYSEC-2025-189").update(affected="<=2.6.0-NA"),
+        "advisories[PYSEC-2025-189].affected: '<=2.6.0-NA' is not a range of torch releases (<2.6.0, <=2.6.0, ==2.6.0, joined by commas)",
+    ),
+    (
+        "an advisory citing no source",
+        lambda raw: advisory(raw, "PYSEC-2026-139").update(source="osv"),
+        "advisories[PYSEC-2026-139].source: 'osv' is not a key of sources",
+    ),
+    (
+        "the same advisory twice",
+        lambda raw: raw["advisories"].append(dict(advisory(raw, "PYSEC-2026-139"))),
+        "advisories[33].id: PYSEC-2026-139 has a row already",
+    ),
+    (
+        "minor-version compatibility without its limits",
+        lambda raw: raw["nvidia_drivers"]["minor_version_limits"].update(limits=[]),
+        "nvidia_drivers.minor_version_limits.limits: must list, in words, what minor-version compatibility limits",
     ),
     (
         "a schema this torchup does not read",

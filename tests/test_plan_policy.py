@@ -114,11 +114,11 @@ CASES = [
         "nvidia_drivers.floors cuda 12 windows = 528.33",
     ),
     (
-        "the same driver on Linux meets 525.60.13: cu128",
+        "the same driver on Linux meets 525.60.13, but fully supports only CUDA 11.8 (520.61.05): cu118",
         dict(torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")]),
         "2.7.1",
-        "cu128",
-        "nvidia_drivers.floors cuda 12 linux = 525.60.13",
+        "cu118",
+        "nvidia_drivers.floors cuda 12 linux = 525.60.13; nvidia_drivers.toolkits 11.8 = 520.61.05, 12.6 = 560.28.03 (toolkit-drivers)",
     ),
     (
         "Python 3.9: the 2.8 series",
@@ -163,10 +163,10 @@ CASES = [
         "policy: Jetson boards need NVIDIA's Jetson wheels",
     ),
     (
-        "GH200 (aarch64, 9.0) on 2.13: the newest CUDA build for aarch64",
+        "GH200 (aarch64, 9.0) on 2.13, driver 580.95.05: the newest CUDA build for aarch64 it supports fully",
         dict(arch="aarch64", torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA GH200 480GB", "9.0")]),
         "2.13.0",
-        "cu132",
+        "cu130",
         "releases[2.13].cuda_archs_aarch64 ampere-blackwell-arm (arch-matrix-2.12)",
     ),
     (
@@ -212,11 +212,39 @@ CASES = [
         "releases[2.15].platforms.linux-x86_64.builds cu130/cu132 only (cuda12-last-2.14); nvidia_drivers.floors cuda 13 = 580",
     ),
     (
-        "H100 on driver 580, no --torch: the newest release, CUDA 13.2 under minor-version compatibility",
+        "H100 on driver 580, no --torch: the newest release, CUDA 13.0, which 580.159.04 supports fully",
         dict(nvidia_driver="580.159.04", ccs=[("NVIDIA H100 80GB HBM3", "9.0")]),
         "2.15.0",
+        "cu130",
+        "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.toolkits 13.0 = 580.65.06, 13.2 = 595.45.04 (toolkit-drivers)",
+    ),
+    (
+        "B300 (10.3) on driver 580.95: CUDA 13.0, fully supported, not 13.2 under minor-version compatibility",
+        dict(nvidia_driver="580.95", ccs=[("NVIDIA B300", "10.3")]),
+        "2.15.0",
+        "cu130",
+        "cuda_arch_sets turing-blackwell-ptx sm_100 (arch-matrix-2.12); nvidia_drivers.toolkits 13.0 = 580.65.06, 13.2 = 595.45.04",
+    ),
+    (
+        "GB10 / DGX Spark (12.1, aarch64) on driver 580.95: CUDA 13.0, fully supported",
+        dict(arch="aarch64", nvidia_driver="580.95", ccs=[("NVIDIA GB10", "12.1")]),
+        "2.15.0",
+        "cu130",
+        "cuda_arch_sets ampere-blackwell-arm sm_120 (arch-matrix-2.12, thor-sbsa); nvidia_drivers.toolkits 13.0 = 580.65.06",
+    ),
+    (
+        "B300 on driver 595.58.03: CUDA 13.2, now fully supported",
+        dict(nvidia_driver="595.58.03", ccs=[("NVIDIA B300", "10.3")]),
+        "2.15.0",
         "cu132",
-        "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.floors cuda 13 = 580",
+        "nvidia_drivers.toolkits 13.2 = 595.45.04 (toolkit-drivers)",
+    ),
+    (
+        "RTX 3090 on driver 550.54.15 with --torch 2.14: no build is fully supported (12.6 needs 560.28.03), so cu126 under minor-version compatibility",
+        dict(torch="2.14", nvidia_driver="550.54.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")]),
+        "2.14.1",
+        "cu126",
+        "nvidia_drivers.floors cuda 12 = 525.60.13; nvidia_drivers.toolkits 12.6 = 560.28.03",
     ),
     (
         "P100 (6.0) with --torch 2.7: Linux cu128 has no Pascal kernels, cu126 does",
@@ -240,10 +268,10 @@ CASES = [
         "cuda_arch_sets turing-blackwell-ptx (cu128-dropped-maxwell-volta)",
     ),
     (
-        "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: a CUDA 12.9 build",
+        "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: CUDA 12.8, which it supports fully (12.9 needs 575.51.03)",
         dict(arch="aarch64", torch="2.9", nvidia_driver="570.133.20", ccs=[("NVIDIA GH200 480GB", "9.0")]),
         "2.9.1",
-        "cu129",
+        "cu128",
         "releases[2.9].platforms.linux-aarch64.builds (uv-17380, openral-167); CUDA 13 floor 580",
     ),
     (
@@ -373,6 +401,28 @@ def test_minor_version_compatibility_is_said():
     assert any("below CUDA 12.8's own 570.26" in note for note in chosen.notes)
 
 
+def test_minor_version_compatibility_is_taken_only_where_nothing_is_fully_supported_and_said():
+    """The rule: prefer the newest build the driver supports fully (driver >= that toolkit's own,
+    nvidia_drivers.toolkits); take one that needs minor-version compatibility only where no build of
+    the release is fully supported; say what is limited (nvidia_drivers.minor_version_limits) and
+    which driver lifts it."""
+    b300 = decision(nvidia_driver="580.95", ccs=[("NVIDIA B300", "10.3")])
+    assert b300.variant_basis == "the newest build the driver supports fully"
+    limited = next(c for c in b300.candidates if c.variant == "cu132")
+    assert limited.accepted and limited.full_support_driver == "595.45.04"
+    assert next(c for c in b300.candidates if c.variant == "cu130").full_support_driver is None
+    note = next(note for note in b300.notes if "minor-version" in note)
+    assert note.startswith("cu132 was not chosen: on driver 580.95 it would run under CUDA minor-version compatibility, where PTX built by the newer toolkit")
+    assert "cudaErrorCallRequiresNewerDriver (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html)" in note
+    assert note.endswith("driver 595.45.04 or newer runs it fully")
+    only_limited = decision(torch="2.14", nvidia_driver="550.54.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")])
+    note = next(note for note in only_limited.notes if "minor-version" in note)
+    assert note.startswith("cu126 runs on driver 550.54.15 under CUDA minor-version compatibility, as no build of this release is fully supported by it: ")
+    assert note.endswith("driver 560.28.03 or newer lifts that")
+    fully = decision(nvidia_driver="595.58.03", ccs=[("NVIDIA B300", "10.3")])
+    assert not any("minor-version" in note for note in fully.notes)
+
+
 def test_ptx_needs_the_toolkit_driver_and_is_linux_only():
     future = [("a GPU newer than any build", "13.0")]
     assert rejection(decision(torch="2.13", nvidia_driver="580.10", ccs=future), "cu130").endswith(
@@ -387,8 +437,8 @@ def test_ptx_needs_the_toolkit_driver_and_is_linux_only():
 
 def test_unknown_compute_capability_is_accepted_with_a_note():
     result = decision(torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA GeForce RTX 3080 Laptop GPU", None)])
-    assert result.variant == "cu132"
-    chosen = next(c for c in result.candidates if c.variant == "cu132")
+    assert result.variant == "cu130"
+    chosen = next(c for c in result.candidates if c.variant == "cu130")
     assert "compute capability unknown, not checked" in chosen.notes[0]
 
 

@@ -186,6 +186,36 @@ class CompanionRelease(NamedTuple):
         return f"{self.name} {self.version} (built for torch {self.built_for}; it declares torch{self.torch.text})"
 
 
+# Where each kind of advisory id is published, for a reader to follow.
+ADVISORY_PAGES = {"GHSA": "https://github.com/advisories/{}", "PYSEC": "https://osv.dev/vulnerability/{}", "CVE": "https://nvd.nist.gov/vuln/detail/{}"}
+
+
+class Advisory(NamedTuple):
+    """A published security advisory of torch: the id scanners report (PYSEC or GHSA), its aliases,
+    the releases it affects, the first release that fixes it (None: no fix yet), and its impact."""
+
+    id: str
+    aliases: List[str]
+    affected: VersionRange
+    fixed: Optional[str]
+    impact: str
+    verified: bool
+    source: str
+
+    def affects(self, torch_version: str) -> bool:
+        return self.affected.contains(torch_version)
+
+    @property
+    def url(self) -> str:
+        return ADVISORY_PAGES[self.id.split("-")[0]].format(self.id)
+
+    @property
+    def named(self) -> str:
+        """``PYSEC-2025-41 (CVE-2025-32434)``: the id a scanner reports, with its CVE."""
+        cve = next((alias for alias in self.aliases if alias.startswith("CVE-")), None)
+        return f"{self.id} ({cve})" if cve else self.id
+
+
 class DriverFloor(NamedTuple):
     cuda_major: int
     linux: str
@@ -224,9 +254,12 @@ class Compatibility(NamedTuple):
     gpu_families: Dict[Tuple[int, int], str]  # compute capability -> "Ada: RTX 40, L4, L40"
     driver_floors: Dict[int, DriverFloor]
     toolkit_drivers: List[ToolkitDriver]
+    minor_version_limits: List[str]  # what a build run under CUDA minor-version compatibility cannot do
+    minor_version_source: str
     rocm: Dict[str, RocmArchs]
     jetson: List[JetsonRelease]  # newest first
     companion_releases: Dict[str, Dict[str, CompanionRelease]]  # name -> version -> the release
+    advisories: List[Advisory]
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
@@ -250,14 +283,24 @@ class Compatibility(NamedTuple):
         """The data's row for a torchvision or torchaudio release (local tag ignored), or None."""
         return self.companion_releases.get(name, {}).get(version.split("+")[0])
 
+    def advisories_for(self, torch_version: str) -> List[Advisory]:
+        """The published advisories that affect this torch version, those with a fix first, oldest fix first."""
+        found = [advisory for advisory in self.advisories if advisory.affects(torch_version)]
+        return sorted(found, key=lambda advisory: (advisory.fixed is None, version_tuple(advisory.fixed) if advisory.fixed else ()))
+
     def for_checks(self) -> dict:
         """What the doctor's checks, in the target, need of this data, as plain JSON: the torch
-        release each companion was built for and the range it declares, with its source."""
+        release each companion was built for and the range it declares, with its source; torch's
+        published advisories."""
         return {
             "companions": {
                 name: {version: {"built_for": row.built_for, "torch": row.torch.text, "source": self.cite(row.source)} for version, row in rows.items()}
                 for name, rows in self.companion_releases.items()
-            }
+            },
+            "advisories": [
+                {"id": a.named, "affected": a.affected.text, "fixed": a.fixed, "impact": a.impact, "url": a.url, "verified": a.verified}
+                for a in self.advisories
+            ],
         }
 
     def mps_available(self, macos: Optional[str]) -> bool:
@@ -356,12 +399,26 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         gpu_families={major_minor(cc): family for cc, family in raw["gpu_families"]["by_compute_capability"].items()},
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
         toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
+        minor_version_limits=drivers["minor_version_limits"]["limits"],
+        minor_version_source=drivers["minor_version_limits"]["source"],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
         companion_releases={
             name: {version: CompanionRelease(name, version, row["built_for"], VersionRange.parse(row["torch"]), row["source"]) for version, row in rows.items()}
             for name, rows in raw["companion_releases"].items()
         },
+        advisories=[
+            Advisory(
+                row["id"],
+                row["aliases"],
+                VersionRange.parse(row["affected"]),
+                row["fixed"],
+                row["impact"],
+                not row["source"].startswith("not verified"),
+                row["source"],
+            )
+            for row in raw["advisories"]
+        ],
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
         sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
         sizes_source=raw["sizes"]["source"],

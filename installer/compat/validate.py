@@ -21,6 +21,7 @@ SOURCE_KEY = r"[a-z0-9][a-z0-9.-]*"  # what Compatibility.cite finds in a row's 
 PTX_OS = ("linux", "windows")
 JETSON_WHEELS = ("sbsa", "jetson-wheels")
 COMPANIONS = ("torchvision", "torchaudio")
+ADVISORY_ID = (r"(PYSEC-\d{4}-\d+|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d+)", "an advisory id (PYSEC-…, GHSA-…, CVE-…)")
 UNVERIFIED = "not verified"
 KIND_NAMES: Dict[type, str] = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
@@ -72,6 +73,10 @@ def _check(raw: dict) -> None:
         for system in ("linux", "windows"):
             _version(row, system, where, DOTTED, optional=True)
         _cited(row, where, sources)
+    limits = _field(drivers, "minor_version_limits", "nvidia_drivers", dict)
+    if not _field(limits, "limits", "nvidia_drivers.minor_version_limits", list) or not all(isinstance(line, str) and line for line in limits["limits"]):
+        raise _Broken("nvidia_drivers.minor_version_limits.limits", "must list, in words, what minor-version compatibility limits")
+    _cited(limits, "nvidia_drivers.minor_version_limits", sources)
     rocm = {}
     for index, row in enumerate(_field(raw, "rocm_architectures", "the document", list)):
         where = f"rocm_architectures[{index}]"
@@ -112,6 +117,25 @@ def _check(raw: dict) -> None:
         cuda = _version(row, "cuda", where, TWO_PART, optional=True)
         if wheels == "sbsa" and cuda is None:
             raise _Broken(where, "a board that runs the SBSA builds must name the CUDA its driver provides")
+        _cited(row, where, sources)
+    seen = set()
+    for index, row in enumerate(_field(raw, "advisories", "the document", list)):
+        where = f"advisories[{index}]"
+        advisory = _field(row, "id", where)
+        _matches(advisory, f"{where}.id", ADVISORY_ID)
+        if advisory in seen:
+            raise _Broken(f"{where}.id", f"{advisory} has a row already")
+        seen.add(advisory)
+        where = f"advisories[{advisory}]"
+        for alias in _field(row, "aliases", where, list):
+            _matches(alias, f"{where}.aliases", ADVISORY_ID)
+        affected = VersionRange.parse(_field(row, "affected", where))
+        if affected is None:
+            raise _Broken(f"{where}.affected", f"{row['affected']!r} is not a range of torch releases (<2.6.0, <=2.6.0, ==2.6.0, joined by commas)")
+        fixed = _version(row, "fixed", where, DOTTED, optional=True)
+        if fixed and affected.contains(fixed):
+            raise _Broken(f"{where}.fixed", f"{fixed} is in the range it is said to fix ({row['affected']})")
+        _field(row, "impact", where)
         _cited(row, where, sources)
     numpy = _field(raw, "numpy", "the document", dict)
     _version(numpy, "numpy2_from_torch", "numpy", TWO_PART)

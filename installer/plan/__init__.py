@@ -10,6 +10,7 @@ from ..compat import Build, Compatibility, load
 from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
 from . import policy
+from .advisories import Advisories, advisories_of
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
 
 SCHEMA_VERSION = 1
@@ -52,6 +53,7 @@ class Plan(NamedTuple):
     found_in: Optional[str]
     notes: List[str]
     wheel_bytes: Optional[int] = None  # the torch wheel's size, from the index where it gives sizes
+    advisories: Optional["Advisories"] = None  # the planned release's published advisories
 
     @property
     def variant(self) -> str:
@@ -93,6 +95,7 @@ class Plan(NamedTuple):
             "size_gb": self.size_gb,
             "wheel_bytes": self.wheel_bytes,
             "notes": self.notes,
+            "advisories": self.advisories.as_data() if self.advisories else None,
         }
 
 
@@ -274,4 +277,5 @@ def make_plan(
     index_url = data.index_url(build, base)
     torch = policy.local_version(release, build)
     packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
-    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes)
+    advisories = advisories_of(data, inputs, build, torch)
+    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes, advisories)

@@ -6,8 +6,9 @@ supported); (c) every GPU can run it: its compute capability is compiled in (SAS
 X.Z, Z >= Y), or PTX is included and the driver is new enough to JIT it.
 
 The choice: any build that runs on the detected GPUs beats any CPU build; then the newer
-release; then, within a release, a build the sources confirm before one they do not, and the
-newest CUDA, then ROCm, then XPU. So a machine whose
+release; then, within a release, a build the sources confirm before one they do not, a CUDA
+build the driver supports fully (the driver is at least that toolkit's own) before one that
+would run under minor-version compatibility, and the newest CUDA, then ROCm, then XPU. So a machine whose
 driver is too old for the newest release gets the newest release that still has a build for
 its GPU, and the CPU build only when no release has one (or when it is asked for).
 """
@@ -83,6 +84,13 @@ class Candidate(NamedTuple):
     notes: Tuple[str, ...] = ()
     # False where no source confirms the build exists as described: it ranks after the confirmed ones.
     verified: bool = True
+    # The driver that runs this CUDA build fully, where this one runs it under minor-version
+    # compatibility only (older than that toolkit's own driver): it ranks after fully supported builds.
+    full_support_driver: Optional[str] = None
+
+    def rank(self) -> tuple:
+        """Within one release, best first: confirmed, then fully supported by the driver, then the newest build."""
+        return (not self.verified, self.full_support_driver is not None, self.build.preference())
 
     @property
     def variant(self) -> str:
@@ -289,12 +297,13 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
             notes.append(f"{label} runs through PTX {arch_set.ptx[0]}.{arch_set.ptx[1]}, compiled by the driver at first use")
             continue
         return Candidate(build, False, f"{label} has no kernels in this build ({arch_set.describe()})")
-    if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
-        notes.append(f"driver {driver} is below {runtime}'s own {toolkit_driver}: it runs under minor-version compatibility, with some features limited")
+    limited = toolkit_driver if toolkit_driver and not _driver_at_least(driver, toolkit_driver) else None
+    if limited:
+        notes.append(f"driver {driver} is below {runtime}'s own {limited}: minor-version compatibility only, with some features limited")
     if not arch_set.verified:
         notes.append(f"the GPU architectures of this build are not verified ({data.cite(arch_set.source)})")
     reason += "; every GPU is supported" if inputs.gpus else "; no GPU listed to check"
-    return Candidate(build, True, reason, tuple(notes))
+    return Candidate(build, True, reason, tuple(notes), full_support_driver=limited)
 
 
 def _evaluate_rocm(build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
@@ -366,7 +375,7 @@ def ranked_builds(data: Compatibility, inputs: PlanInputs, eligible: Eligible) -
                     ranked.append((position, Ranked(release, candidate)))
             elif candidate.accepted:
                 ranked.append((position, Ranked(release, candidate)))
-    ranked.sort(key=lambda item: (not item[1].candidate.build.accelerated, item[0], not item[1].candidate.verified, item[1].candidate.build.preference()))
+    ranked.sort(key=lambda item: (not item[1].candidate.build.accelerated, item[0], item[1].candidate.rank()))
     return [item for _, item in ranked]
 
 
@@ -394,7 +403,8 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
             asked_misfit = f"{inputs.variant} was asked for although {chosen.reason}"
             notes.append(asked_misfit)
     elif build.accelerated:
-        variant_basis = "the newest build that fits"
+        limited_newer = any(c.accepted and c.full_support_driver and c.build.preference() < build.preference() for c in candidates)
+        variant_basis = "the newest build the driver supports fully" if limited_newer and not chosen.full_support_driver else "the newest build that fits"
         newer = [r for r in eligible.releases if r.parsed > release.parsed]
         if newer and not found:
             newest = newer[0]
@@ -404,8 +414,28 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
     else:
         variant_basis = _why_no_accelerator(release, inputs, data, candidates)
     release_basis = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
+    notes += _minor_version_notes(data, inputs, chosen, candidates)
     notes += _pypi_default_note(release, inputs, build)
     return Decision(release, release_basis, build, variant_basis, candidates, notes, newer_lost, asked_misfit)
+
+
+def _minor_version_notes(data: Compatibility, inputs: PlanInputs, chosen: Candidate, candidates: List[Candidate]) -> List[str]:
+    """What CUDA minor-version compatibility limits, said once: for the chosen build where it needs
+    it (nothing fully supported fits), else for a newer build the driver supports only that way."""
+    limits = "; ".join(data.minor_version_limits) + f" ({data.cite(data.minor_version_source)})"
+    driver = inputs.nvidia_driver
+    if chosen.accepted and chosen.full_support_driver:
+        return [
+            f"{chosen.variant} runs on driver {driver} under CUDA minor-version compatibility, as no build of this release is fully supported by it: "
+            f"{limits}; driver {chosen.full_support_driver} or newer lifts that"
+        ]
+    newer = [c for c in candidates if c.accepted and c.full_support_driver and c.build.preference() < chosen.build.preference()]
+    if chosen.accepted and newer:
+        return [
+            f"{newer[0].variant} was not chosen: on driver {driver} it would run under CUDA minor-version compatibility, where {limits}; "
+            f"driver {newer[0].full_support_driver} or newer runs it fully"
+        ]
+    return []
 
 
 def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, found: Optional[str], accelerated: bool) -> str:

@@ -6,7 +6,7 @@ described once, in the inputs.
 """
 
 from ..compat import load
-from . import Plan
+from . import Plan, advisories
 from .policy import Candidate
 
 MARKS = {True: "✓", False: "✗"}
@@ -62,6 +62,9 @@ def render_text(plan: Plan) -> str:
         out.append("")
         out.append("Notes")
         out.extend(f"  ! {note}" for note in notes)
+    found = advisories.render(plan.advisories, plan.build.accelerated) if plan.advisories else []
+    if found:
+        out += [""] + found
     return "\n".join(out) + "\n"
 
 
