@@ -705,6 +705,41 @@ def accelerator_available(context):
     return from_cause("fail", "torch.cuda.is_available() is False" + (": " + said.splitlines()[0] if said else ""), said)
 
 
+TEGRA_RELEASE = "/etc/nv_tegra_release"
+JETSON_LINK = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
+
+
+def parse_tegra_release(text):
+    """The L4T release and board from /etc/nv_tegra_release's first line (``# R36 (release), REVISION: 4.0, …, BOARD: generic``)."""
+    match = re.search(r"#\s*R(\d+)\s+\(release\),\s+REVISION:\s+([\d.]+)(?:.*?BOARD:\s*([^,]+))?", text or "")
+    return ("%s.%s" % (match.group(1), match.group(2)), match.group(3)) if match else None
+
+
+@check("accelerator.jetson", "on a Jetson board, torch sees its integrated GPU")
+def jetson(context):
+    torch = context.torch
+    try:
+        with open(TEGRA_RELEASE) as handle:
+            release = parse_tegra_release(handle.read())
+    except (IOError, OSError):
+        return skipped("not a Jetson board (no %s)" % TEGRA_RELEASE)
+    if release is None:
+        return outcome(
+            "warn", "%s does not say which L4T release this is" % TEGRA_RELEASE, ["dpkg-query --show nvidia-l4t-core  (the L4T release)"], JETSON_LINK
+        )
+    l4t, board = release
+    where = "L4T %s%s" % (l4t, " (board %s)" % board.strip() if board else "")
+    if torch.cuda.is_available():
+        major, minor = torch.cuda.get_device_capability(0)
+        return passed("%s: torch %s sees %s, compute capability %d.%d" % (where, torch.__version__, torch.cuda.get_device_name(0), major, minor))
+    return outcome(
+        "fail",
+        "%s: torch %s (the %s) does not see the integrated GPU" % (where, torch.__version__, build_name(torch)),
+        ["torchup plan  (NVIDIA's Jetson wheel for this JetPack, where one exists)", "torchup install"],
+        JETSON_LINK,
+    )
+
+
 @check("accelerator.driver_cuda", "the driver supports the build's CUDA")
 @_needs_device
 def driver_cuda(torch, device):

@@ -240,3 +240,16 @@ def test_the_readme_plan_text_is_what_the_command_prints():
     shown = readme.split(command, 1)[1].split("```", 1)[0]
     result = torchup(*command[len("$ torchup ") :].split())
     assert result.stdout == shown
+
+
+def test_jetson_alone_plans_nvidias_wheel_for_linux_aarch64():
+    """--jetson 36.4 with no --os or --arch: a Jetson board is Linux on aarch64, and JetPack 6.1 gets NVIDIA's wheel."""
+    result = torchup("plan", "--offline", "--json", "--jetson", "36.4", "--python-version", "3.10")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["inputs"]["os"], data["inputs"]["arch"], data["variant"]) == ("linux", "aarch64", "jp61")
+    assert data["inputs"]["sources"]["arch"] == "--jetson"
+    assert data["packages"] == [
+        "torch @ https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl"
+    ]
+    assert data["torch"] == "2.5.0a0+872d972e41.nv24.08" and data["confirmed"] == "offline"

@@ -137,6 +137,26 @@ BROKEN = [
         "jetson[0]: a board that runs the SBSA builds must name the CUDA its driver provides",
     ),
     (
+        "a Jetson wheel for another Python than its JetPack's",
+        lambda raw: raw["jetson"][2].update(python="3.12"),
+        "jetson[2].wheel.url: not a Linux aarch64 wheel for Python 3.12 (cp312)",
+    ),
+    (
+        "a Jetson row on NVIDIA's wheels that names none and says nothing of what exists",
+        lambda raw: raw["jetson"][7].pop("last"),
+        "jetson[7]: a board on NVIDIA's wheels names the wheel torchup plans, or says what NVIDIA published for it ('last')",
+    ),
+    (
+        "a Jetson row that ends before it starts",
+        lambda raw: raw["jetson"][2].update(l4t_to="36.0"),
+        "jetson[2].l4t_to: 36.0 is not after l4t_from 36.4",
+    ),
+    (
+        "a Jetson wheel listed as a build of a release",
+        lambda raw: release(raw, "2.15.0")["platforms"]["linux-aarch64"]["builds"].update(jp61=None),
+        "releases[2.15.0].platforms[linux-aarch64].builds[jp61]: NVIDIA's Jetson wheels are no build of a release: they belong in the jetson rows",
+    ),
+    (
         "a source with no public address",
         lambda raw: raw["sources"].update({"mps-notes": "Apple's Metal notes, read 2026-11-27"}),
         "sources[mps-notes]: holds no https:// address: every source must be public",

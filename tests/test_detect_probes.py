@@ -2,7 +2,9 @@
 
 import time
 
-from tests.conftest import calls, isolated_env, replay_tool, write_tool
+import pytest
+
+from tests.conftest import calls, fixture_text, isolated_env, replay_tool, write_tool
 from torchup.installer.compat import load
 from torchup.installer.detect import Accelerators, EnvironmentFacts, Facts, amd, apple_facts, intel, machine, nvidia
 from torchup.installer.detect.report import apple_line
@@ -140,6 +142,39 @@ def test_jetson_l4t_is_never_a_driver_version(fake_root, tool_dir):
     assert facts.driver_version is None
     assert facts.jetson == nvidia.TegraRelease("35.4.1", "t186ref")
     assert any("35.3.1 is a Jetson L4T release" in entry for entry in facts.trail)
+
+
+def test_a_jetson_without_its_release_file_is_read_from_its_l4t_package(fake_root, tool_dir):
+    """A Tegra device tree (nvidia,tegra234) and no /etc/nv_tegra_release: the version of nvidia-l4t-core."""
+    fake_root.put("/proc/device-tree/compatible", "nvidia,p3768-0000+p3767-0005\x00nvidia,p3767-0005\x00nvidia,tegra234\x00")
+    replay_tool(tool_dir, "dpkg-query", {"--showformat=${Version} --show nvidia-l4t-core": ("36.4.0-20240912212859", 0, "stdout")})
+    facts = nvidia.probe(Host(fake_root.path, isolated_env([tool_dir])))
+    assert facts.jetson == nvidia.TegraRelease("36.4.0", None)
+    assert calls(tool_dir, "dpkg-query") == [["--showformat=${Version}", "--show", "nvidia-l4t-core"]]
+
+
+def test_the_l4t_package_is_asked_only_on_a_tegra_soc(fake_root, tool_dir):
+    fake_root.put("/proc/device-tree/compatible", "raspberrypi,5-model-b\x00brcm,bcm2712\x00")
+    replay_tool(tool_dir, "dpkg-query", {"*": ("36.4.0-20240912212859", 0, "stdout")})
+    assert nvidia.probe(Host(fake_root.path, isolated_env([tool_dir]))) is None
+    assert calls(tool_dir, "dpkg-query") == []
+
+
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("collected/nv_tegra_release-r36.4.0-jetpack6.txt", ("36.4.0", "generic")),
+        ("collected/nv_tegra_release-r35.4.1-jetpack5.txt", ("35.4.1", "t186ref")),
+        ("collected/nv_tegra_release-r32.6.1-jetpack4.txt", ("32.6.1", "t186ref")),
+    ],
+)
+def test_the_doctor_reads_the_l4t_release_as_detection_does(fixture, expected):
+    """The kit cannot import the tool: its reading of /etc/nv_tegra_release is checked against detection's."""
+    from torchup.diagnostics import checks
+
+    text = fixture_text(fixture)
+    assert checks.parse_tegra_release(text) == expected
+    assert tuple(nvidia.parse_tegra_release(text)) == expected
 
 
 def test_wsl_finds_nvidia_smi_in_the_wsl_lib_dir(fake_root, tool_dir):

@@ -324,11 +324,46 @@ CASES = [
         "jetson l4t_from 38.0 (thor-sbsa); cuda_arch_sets ampere-blackwell-arm has 11.0",
     ),
     (
-        "Jetson Orin (L4T 36.4, cc 8.7): no download.pytorch.org build, in any release",
-        dict(arch="aarch64", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
+        "Jetson Orin on JetPack 6.1 (L4T 36.4, Python 3.10): NVIDIA's Jetson build for that JetPack",
+        dict(arch="aarch64", python="3.10", glibc="2.35", jetson="36.4.0", ccs=[("Orin (nvgpu)", "8.7")]),
+        "2.5.0",
+        "jp61",
+        "jetson l4t_from 36.4 wheel jp61 (tensorrt-3453, jetson-install)",
+    ),
+    (
+        "JetPack 6.2.1 (L4T 36.4.7) is the same JetPack 6 line: the same wheel",
+        dict(arch="aarch64", python="3.10", jetson="36.4.7"),
+        "2.5.0",
+        "jp61",
+        "jetson l4t_from 36.4, l4t_to 37.0 (jetson-l4t-map)",
+    ),
+    (
+        "Xavier on JetPack 5.1.2 (L4T 35.4.1, Python 3.8): NVIDIA's 2.1.0a0 wheel",
+        dict(arch="aarch64", python="3.8", jetson="35.4.1", ccs=[("Xavier", "7.2")]),
+        "2.1.0",
+        "jp512",
+        "jetson l4t_from 35.4 wheel jp512 (jetson-containers-pytorch)",
+    ),
+    (
+        "Jetson Orin on JetPack 6.1 with Python 3.11: NVIDIA builds for 3.10 alone, so the CPU build",
+        dict(arch="aarch64", python="3.11", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
         "2.15.0",
         "cpu",
-        "jetson l4t_from 32.0 (jetson-wheels)",
+        "jetson l4t_from 36.4 python 3.10 (jetson-l4t-map)",
+    ),
+    (
+        "JetPack 4 (L4T 32.7.1) with Python 3.8: NVIDIA published no torch 2 for it, so the CPU build",
+        dict(arch="aarch64", python="3.8", jetson="32.7.1"),
+        "2.4.1",
+        "cpu",
+        "jetson l4t_from 32.0 last (jetson-containers-pytorch, jetson-forum-72048)",
+    ),
+    (
+        "an L4T release torchup does not know (37.1): the CPU build, and what exists",
+        dict(arch="aarch64", python="3.10", jetson="37.1"),
+        "2.14.1",
+        "cpu",
+        "jetson: no row covers 37.x (l4t_to 37.0)",
     ),
     (
         "--variant cu128 without --torch: the newest release that has it",
@@ -399,6 +434,44 @@ def test_minor_version_compatibility_is_said():
     result = decision(torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")])
     chosen = next(c for c in result.candidates if c.variant == "cu128")
     assert any("below CUDA 12.8's own 570.26" in note for note in chosen.notes)
+
+
+def test_a_jetson_board_is_told_what_exists_for_it():
+    orin = decision(arch="aarch64", python="3.10", jetson="36.4")
+    assert orin.chosen.reason == "NVIDIA's wheel for JetPack 6.1 and 6.2 for Orin, CUDA 12.6, Python 3.10"
+    assert orin.release.wheel.url.endswith("/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl")
+    assert orin.notes[0].startswith("jp61: it needs libcusparseLt (libcusparseLt.so.0), which JetPack 6 does not install")
+    python = decision(arch="aarch64", python="3.11", jetson="36.4")
+    assert rejection(python, "cu130") == "a Jetson board on L4T 36.4 (JetPack 6.1 and 6.2 for Orin) needs NVIDIA's Jetson wheels, not this index's"
+    assert (
+        "NVIDIA's wheel for JetPack 6.1 and 6.2 for Orin is torch 2.5.0a0+872d972e41.nv24.08 for Python 3.10 alone; "
+        "for the GPU, plan and install with python3.10 (this Python is 3.11)"
+    ) in python.notes
+    asked = decision(arch="aarch64", python="3.10", jetson="36.4", torch="2.14")
+    assert asked.variant == "cpu" and any("--torch asked for a download.pytorch.org build instead" in note for note in asked.notes)
+    jetpack4 = decision(arch="aarch64", python="3.8", jetson="32.7.1")
+    assert (
+        "JetPack 4 for Nano, TX2 and Xavier (L4T 32.7.1): NVIDIA's last wheels for it are torch 1.10.0 and 1.11.0a0 for Python 3.6 (CUDA 10.2); "
+        "torch 2 needs CUDA 11 or newer, so there is none newer, so the CPU build"
+    ) in jetpack4.notes
+    unknown = decision(arch="aarch64", python="3.10", jetson="37.1")
+    assert rejection(unknown, "cu130") == "L4T 37.1 is not a Jetson release torchup knows"
+    assert unknown.notes[0].startswith(
+        "L4T 37.1 is not a Jetson release torchup knows; the known ones start at L4T 32.0 (JetPack 4 for Nano, TX2 and Xavier), "
+    )
+    unverified = decision(arch="aarch64", python="3.10", jetson="36.3.0")
+    assert unverified.variant == "jp60" and not unverified.chosen.verified
+    assert unverified.chosen.notes[0].startswith("not verified: https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html")
+
+
+def test_jetson_alone_plans_linux_aarch64():
+    from torchup.installer.plan import Overrides, make_plan
+
+    plan = make_plan(None, Overrides(jetson="36.4", python_version="3.10", offline=True))
+    assert (plan.inputs.os, plan.inputs.arch, plan.variant) == ("linux", "aarch64", "jp61")
+    assert plan.sources["arch"] == plan.sources["os"] == "--jetson"
+    assert plan.packages == ["torch @ " + plan.decision.release.wheel.url] and plan.pins == ["torch==2.5.0a0+872d972e41.nv24.08"]
+    assert plan.index_url == "https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/"
 
 
 def test_minor_version_compatibility_is_taken_only_where_nothing_is_fully_supported_and_said():

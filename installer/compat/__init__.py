@@ -85,6 +85,8 @@ class BuildKind(enum.Enum):
     XPU = "xpu"
     # PyPI's own macOS wheel: no local tag, MPS on Apple Silicon.
     DEFAULT = "default"
+    # NVIDIA's own wheel for one JetPack release (jp61: JetPack 6.1), installed by its URL.
+    JETSON = "jetson"
 
 
 class Build(NamedTuple):
@@ -105,21 +107,25 @@ class Build(NamedTuple):
         rocm = re.fullmatch(r"rocm(\d+(?:\.\d+)+)", name)
         if rocm:
             return cls(name, BuildKind.ROCM, version_tuple(rocm.group(1)))
+        jetpack = re.fullmatch(r"jp(\d)(\d{1,2})", name)  # NVIDIA's folder names: v61 is JetPack 6.1, v512 is 5.1.2
+        if jetpack:
+            return cls(name, BuildKind.JETSON, (int(jetpack.group(1)),) + tuple(int(digit) for digit in jetpack.group(2)))
         return None
 
     @property
     def accelerated(self) -> bool:
-        return self.kind in (BuildKind.CUDA, BuildKind.ROCM, BuildKind.XPU)
+        return self.kind in (BuildKind.CUDA, BuildKind.ROCM, BuildKind.XPU, BuildKind.JETSON)
 
     @property
     def runtime(self) -> str:
-        """``CUDA 12.8``, ``ROCm 6.2.4``, ``XPU``, ``CPU``: the build in words."""
+        """``CUDA 12.8``, ``ROCm 6.2.4``, ``XPU``, ``CPU``, ``NVIDIA's JetPack 6.1 build``: the build in words."""
         dotted = ".".join(map(str, self.version))
-        return {BuildKind.CUDA: f"CUDA {dotted}", BuildKind.ROCM: f"ROCm {dotted}"}.get(self.kind, self.kind.value.upper())
+        named = {BuildKind.CUDA: f"CUDA {dotted}", BuildKind.ROCM: f"ROCm {dotted}", BuildKind.JETSON: f"NVIDIA's JetPack {dotted} build"}
+        return named.get(self.kind, self.kind.value.upper())
 
     def preference(self) -> Tuple[int, Tuple[int, ...]]:
-        """Sort key, best first: newest CUDA, then newest ROCm, then XPU, then the CPU build."""
-        rank = {BuildKind.CUDA: 0, BuildKind.ROCM: 1, BuildKind.XPU: 2, BuildKind.CPU: 3, BuildKind.DEFAULT: 4}[self.kind]
+        """Sort key, best first: a Jetson board's own build, newest CUDA, then newest ROCm, then XPU, then the CPU build."""
+        rank = {BuildKind.JETSON: -1, BuildKind.CUDA: 0, BuildKind.ROCM: 1, BuildKind.XPU: 2, BuildKind.CPU: 3, BuildKind.DEFAULT: 4}[self.kind]
         return rank, tuple(-part for part in self.version)
 
 
@@ -161,6 +167,8 @@ class Release(NamedTuple):
     pypi_default: Dict[str, Build]  # platform -> the build a plain `pip install torch` gets there
     companions: Dict[str, Optional[str]]
     note: Optional[str]
+    # Set on the release a Jetson plan makes of NVIDIA's wheel: the wheel, whose version is its own.
+    wheel: Optional["JetsonWheel"] = None
 
     @property
     def parsed(self) -> Tuple[int, ...]:
@@ -237,14 +245,43 @@ class RocmArchs(NamedTuple):
     source: str
 
 
+class JetsonWheel(NamedTuple):
+    """NVIDIA's own torch wheel for one JetPack release, installed by its URL."""
+
+    build: Build  # jp61
+    torch: str  # the version the wheel's metadata gives: what torch.__version__ says
+    url: str
+    note: Optional[str]  # what it needs that JetPack does not install
+    note_source: Optional[str]
+
+    @property
+    def folder(self) -> str:
+        return self.url.rsplit("/", 1)[0] + "/"
+
+    @property
+    def release(self) -> str:
+        """The upstream release it previews or packages: 2.5.0 for 2.5.0a0+872d972e41.nv24.08."""
+        return ".".join(map(str, release_tuple(self.torch)))
+
+
 class JetsonRelease(NamedTuple):
-    """Which wheels a Jetson board of this L4T release (and newer, up to the next row) can use."""
+    """Which wheels a Jetson board of this L4T release can use: from ``l4t_from`` to ``l4t_to``
+    (exclusive), or to the next row's start where no end is given."""
 
     l4t_from: Tuple[int, ...]
     name: str
     sbsa: bool  # True: the CUDA builds for Linux aarch64 (SBSA) run there; False: NVIDIA's Jetson wheels only
     cuda: Optional[Tuple[int, int]]  # the CUDA the board's driver provides
     source: str
+    l4t_to: Optional[Tuple[int, ...]] = None
+    python: Optional[str] = None  # the Python of the JetPack's Ubuntu: NVIDIA's wheels are built for it alone
+    wheel: Optional[JetsonWheel] = None  # NVIDIA's wheel torchup plans for the board, where one is 2.0 or newer
+    last: Optional[str] = None  # where there is none: what NVIDIA published for it
+    verified: bool = True
+
+    @property
+    def l4t(self) -> str:
+        return ".".join(map(str, self.l4t_from))
 
 
 class Compatibility(NamedTuple):
@@ -268,7 +305,10 @@ class Compatibility(NamedTuple):
     pypi_index: str
 
     def index_url(self, build: Build, base: str) -> str:
-        """Where ``build`` is fetched from: PyPI for its own macOS wheel, else ``<base>/<variant>``."""
+        """Where ``build`` is fetched from: PyPI for its own macOS wheel, NVIDIA's folder for a
+        Jetson wheel, else ``<base>/<variant>``."""
+        if build.kind is BuildKind.JETSON:
+            return next(row.wheel.folder for row in self.jetson if row.wheel and row.wheel.build == build)
         return self.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
 
     def release(self, version: str) -> Optional[Release]:
@@ -312,8 +352,10 @@ class Compatibility(NamedTuple):
         return self.gpu_families.get(major_minor(compute_capability)) if compute_capability else None
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
+        """The row of an L4T release; None for a release no row covers (older than any, or in a gap)."""
         given = version_tuple(l4t)
-        return next((row for row in self.jetson if row.l4t_from <= given), None)
+        row = next((row for row in self.jetson if row.l4t_from <= given), None)
+        return None if row is None or (row.l4t_to and given >= row.l4t_to) else row
 
     def newest_for(self, platform: str) -> Optional[Release]:
         return next((release for release in self.releases if platform in release.platforms), None)
@@ -389,7 +431,22 @@ def load(path: Path = DATA_FILE) -> Compatibility:
     releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
     jetson = [
-        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", major_minor(row["cuda"]) if row["cuda"] else None, row["source"])
+        JetsonRelease(
+            version_tuple(row["l4t_from"]),
+            row["name"],
+            row["builds"] == "sbsa",
+            major_minor(row["cuda"]) if row.get("cuda") else None,
+            row["source"],
+            version_tuple(row["l4t_to"]) if row.get("l4t_to") else None,
+            row.get("python"),
+            JetsonWheel(
+                Build.parse(row["wheel"]["variant"]), row["wheel"]["torch"], row["wheel"]["url"], row["wheel"].get("note"), row["wheel"].get("note_source")
+            )
+            if row.get("wheel")
+            else None,
+            row.get("last"),
+            not row["source"].startswith("not verified"),
+        )
         for row in raw["jetson"]
     ]
     return Compatibility(

@@ -109,7 +109,10 @@ def _check(raw: dict) -> None:
         _release(release, f"releases[{version}]", sources, arch_sets, floors, rocm, companions)
     for index, row in enumerate(_field(raw, "jetson", "the document", list)):
         where = f"jetson[{index}]"
-        _version(row, "l4t_from", where, DOTTED)
+        start = _version(row, "l4t_from", where, DOTTED)
+        end = _version(row, "l4t_to", where, DOTTED, optional=True)
+        if end and version_tuple(end) <= version_tuple(start):
+            raise _Broken(f"{where}.l4t_to", f"{end} is not after l4t_from {start}")
         _field(row, "name", where)
         wheels = _field(row, "builds", where)
         if wheels not in JETSON_WHEELS:
@@ -117,6 +120,22 @@ def _check(raw: dict) -> None:
         cuda = _version(row, "cuda", where, TWO_PART, optional=True)
         if wheels == "sbsa" and cuda is None:
             raise _Broken(where, "a board that runs the SBSA builds must name the CUDA its driver provides")
+        if wheels == "jetson-wheels":
+            _version(row, "python", where, TWO_PART)
+            wheel = _field(row, "wheel", where, dict, optional=True)
+            if wheel is None and not _field(row, "last", where, optional=True):
+                raise _Broken(where, "a board on NVIDIA's wheels names the wheel torchup plans, or says what NVIDIA published for it ('last')")
+            if wheel is not None:
+                build = Build.parse(_field(wheel, "variant", f"{where}.wheel"))
+                if build is None or build.kind is not BuildKind.JETSON:
+                    raise _Broken(f"{where}.wheel.variant", f"{wheel['variant']!r} is not a JetPack build name (jp61, jp512)")
+                _field(wheel, "torch", f"{where}.wheel")
+                if _field(wheel, "note", f"{where}.wheel", optional=True):
+                    _keys(wheel, f"{where}.wheel", sources, field="note_source")
+                _public_url(_field(wheel, "url", f"{where}.wheel"), f"{where}.wheel.url")
+                tag = "cp" + row["python"].replace(".", "")
+                if not wheel["url"].endswith(f"-{tag}-{tag}-linux_aarch64.whl") and not wheel["url"].endswith(f"-{tag}-{tag}m-linux_aarch64.whl"):
+                    raise _Broken(f"{where}.wheel.url", f"not a Linux aarch64 wheel for Python {row['python']} ({tag})")
         _cited(row, where, sources)
     seen = set()
     for index, row in enumerate(_field(raw, "advisories", "the document", list)):
@@ -214,6 +233,8 @@ def _platform(row: dict, where: str, sources: dict, arch_sets: dict, floors: dic
                 raise _Broken(at, f"its architecture set {arch_set!r} is not in cuda_arch_sets")
         elif arch_set is not None:
             raise _Broken(at, f"only a CUDA build names an architecture set, not {arch_set!r}")
+        if build.kind is BuildKind.JETSON:
+            raise _Broken(at, "NVIDIA's Jetson wheels are no build of a release: they belong in the jetson rows")
         if build.kind is BuildKind.ROCM and name not in rocm:
             raise _Broken(at, f"{name} has no rocm_architectures row")
     for key, system in (("glibc", TWO_PART), ("macos", TWO_PART), ("python_max", TWO_PART)):

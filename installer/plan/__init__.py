@@ -34,7 +34,7 @@ class Overrides(NamedTuple):
 
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
-        machine_given = self.os and self.arch and self.python_version
+        machine_given = (self.os or self.jetson) and (self.arch or self.jetson) and self.python_version
         gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson
         return not (machine_given and gpus_given)
 
@@ -48,7 +48,7 @@ class Plan(NamedTuple):
     candidates: List[Candidate]
     inputs: PlanInputs
     sources: Dict[str, str]
-    confirmed: str  # "index", "configured-source" or "offline"
+    confirmed: str  # "index", "configured-source", "offline" or "jetson-wheel" (NVIDIA's, by its URL)
     # With the index unreachable: the pip source of the target's own configuration holding the planned build.
     found_in: Optional[str]
     notes: List[str]
@@ -58,6 +58,11 @@ class Plan(NamedTuple):
     @property
     def variant(self) -> str:
         return self.build.name
+
+    @property
+    def pins(self) -> List[str]:
+        """Each package as ``name==version``, as a constraints file holds it (a Jetson wheel is planned by its URL, pinned by its version)."""
+        return [f"torch=={self.torch}"] + self.packages[1:]
 
     @property
     def size_gb(self) -> Optional[float]:
@@ -114,10 +119,13 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
     interpreter = facts.interpreter if facts else None
     detected_os = OS_NAMES.get(facts.machine.os, facts.machine.os.lower()) if facts else None
 
-    os_name = overrides.os or detected_os
-    sources["os"] = "--os" if overrides.os else f"detected: {facts.machine.os}"
-    arch = normalise_arch(os_name, overrides.arch or facts.machine.arch)
-    sources["arch"] = "--arch" if overrides.arch else "detected"
+    # A Jetson board is Linux on aarch64: --jetson alone says so.
+    implied = "linux" if overrides.jetson and not overrides.os else None
+    os_name = overrides.os or implied or detected_os
+    sources["os"] = "--os" if overrides.os else "--jetson" if implied else f"detected: {facts.machine.os}"
+    given_arch = overrides.arch or ("aarch64" if overrides.jetson else None)
+    arch = normalise_arch(os_name, given_arch or facts.machine.arch)
+    sources["arch"] = "--arch" if overrides.arch else "--jetson" if given_arch else "detected"
     if overrides.python_version:
         python, free_threaded = overrides.python_version, False
         sources["python"] = "--python-version"
@@ -232,6 +240,32 @@ def configured_sources(facts: Optional[Facts]) -> List[Tuple[str, str]]:
     return [(kind, location) for kind, location in found if "pypi.org" not in location]
 
 
+def _jetson_plan(data: Compatibility, decision: Decision, inputs: PlanInputs, sources: Dict[str, str], overrides: Overrides) -> Plan:
+    """NVIDIA's wheel for the board, installed by its URL: there is no index to confirm it against."""
+    wheel = decision.release.wheel
+    if overrides.offline:
+        confirmed, said = "offline", "decided offline from the bundled data (--offline)"
+    else:
+        confirmed, said = "jetson-wheel", f"NVIDIA's wheel is fetched by its URL, from the bundled data: {wheel.folder} is no index to confirm it against"
+    notes = list(decision.notes) + [said]
+    advisories = advisories_of(data, inputs, decision.build, wheel.torch)
+    return Plan(
+        decision,
+        decision.build,
+        wheel.folder,
+        wheel.torch,
+        [f"torch @ {wheel.url}"],
+        decision.candidates,
+        inputs,
+        sources,
+        confirmed,
+        None,
+        notes,
+        None,
+        advisories,
+    )
+
+
 def make_plan(
     facts: Optional[Facts],
     overrides: Overrides,
@@ -248,6 +282,9 @@ def make_plan(
     data = data or load()
     user_facts = user_facts or facts
     inputs, sources, target_tags = build_inputs(facts, overrides)
+    board = policy.jetson_decision(data, inputs)
+    if board:
+        return _jetson_plan(data, board, inputs, sources, overrides)
     eligible = policy.eligible_releases(data, inputs)
     ranked = policy.ranked_builds(data, inputs, eligible)
     decision = policy.decision_for(data, inputs, eligible, ranked[0].release, ranked[0].candidate.build)

@@ -41,6 +41,11 @@ def overrides_from(given: Mapping[str, object]) -> Overrides:
     for flag, values in (("--gpu-cc", options["gpu_cc"]), ("--rocm-arch", options["rocm_arch"])):
         if any(len(value) > MAX_VALUE for value in values):
             raise PlanError(f"{flag}: a value of more than {MAX_VALUE} characters")
+    if options["jetson"] and (options["os_name"] not in (None, "linux") or options["arch"] not in (None, "aarch64")):
+        given = " ".join(f"--{flag} {options[name]}" for flag, name in (("os", "os_name"), ("arch", "arch")) if options[name])
+        raise PlanError(
+            f"--jetson {options['jetson']} with {given}: a Jetson board is Linux on aarch64", hint="leave --os and --arch out: --jetson implies them"
+        )
     torch_spec, variant = options["torch_spec"], options["variant"]
     if torch_spec and "+" in torch_spec:
         # "2.7.1+cu118" names the build too.

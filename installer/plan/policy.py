@@ -16,7 +16,7 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, major_minor, version_tuple
+from ..compat import PLATFORMS, Build, BuildKind, Compatibility, JetsonRelease, PlatformRow, Release, major_minor, version_tuple
 from ..errors import TorchupError
 
 # Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
@@ -262,8 +262,10 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     driver = inputs.nvidia_driver
     if inputs.jetson:
         board = data.jetson_release(inputs.jetson)
-        if board is None or not board.sbsa:
-            return Candidate(build, False, f"a Jetson board (L4T {inputs.jetson}) needs NVIDIA's Jetson wheels, not this index's")
+        if board is None:
+            return Candidate(build, False, f"L4T {inputs.jetson} is not a Jetson release torchup knows")
+        if not board.sbsa:
+            return Candidate(build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) needs NVIDIA's Jetson wheels, not this index's")
         if board.cuda and cuda > board.cuda:
             return Candidate(
                 build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, older than {runtime}"
@@ -379,7 +381,54 @@ def ranked_builds(data: Compatibility, inputs: PlanInputs, eligible: Eligible) -
     return [item for _, item in ranked]
 
 
+def jetson_decision(data: Compatibility, inputs: PlanInputs) -> Optional[Decision]:
+    """NVIDIA's own wheel for the board's JetPack, where one is planned for it (jetson rows) and the
+    plan asks for nothing else (another --torch, --variant or companions); None otherwise."""
+    board = data.jetson_release(inputs.jetson) if inputs.jetson else None
+    if board is None or board.wheel is None or _jetson_misfit(board, inputs):
+        return None
+    wheel = board.wheel
+    python = version_tuple(board.python)
+    row = PlatformRow(
+        [wheel.build],
+        {},
+        python,
+        None,
+        None,
+        {} if board.verified else {wheel.build.name: "its file name is not confirmed by NVIDIA's listing"},
+        [board.source],
+    )
+    series = ".".join(wheel.release.split(".")[:2])
+    release = Release(series, wheel.release, python, [], {inputs.platform: row}, board.verified, {}, {}, None, wheel)
+    cuda = f", CUDA {board.cuda[0]}.{board.cuda[1]}" if board.cuda else ""
+    notes = () if board.verified else (f"not verified: {data.cite(board.source)}",)
+    candidate = Candidate(wheel.build, True, f"NVIDIA's wheel for {board.name}{cuda}, Python {board.python}", notes, verified=board.verified)
+    said = [f"{wheel.build.name}: {wheel.note} ({data.cite(wheel.note_source)})"] if wheel.note else []
+    basis = f"NVIDIA's own build for L4T {inputs.jetson} ({board.name}): download.pytorch.org's CUDA builds do not run there, PyPI's see no GPU"
+    return Decision(release, basis, wheel.build, "the Jetson board's own build", [candidate], said)
+
+
+def _jetson_misfit(board: JetsonRelease, inputs: PlanInputs) -> Optional[str]:
+    """Why NVIDIA's wheel for this board is not the plan, or None."""
+    if board.wheel is None:
+        return f"{board.name} (L4T {inputs.jetson}): {board.last}, so the CPU build"
+    wheel = f"NVIDIA's wheel for {board.name} is torch {board.wheel.torch}"
+    if inputs.python != board.python:
+        return f"{wheel} for Python {board.python} alone; for the GPU, plan and install with python{board.python} (this Python is {inputs.python})"
+    asked = [
+        flag
+        for flag, given in (("--torch", inputs.torch), ("--variant", inputs.variant not in ("auto", board.wheel.build.name)), ("--with", inputs.with_packages))
+        if given
+    ]
+    if asked:
+        return f"{wheel}; {' and '.join(asked)} asked for a download.pytorch.org build instead (NVIDIA publishes no torchvision or torchaudio wheel for it)"
+    return None
+
+
 def decide(data: Compatibility, inputs: PlanInputs) -> Decision:
+    board = jetson_decision(data, inputs)
+    if board:
+        return board
     eligible = eligible_releases(data, inputs)
     best = ranked_builds(data, inputs, eligible)[0]  # an eligible release always has a CPU or the asked-for build
     return decision_for(data, inputs, eligible, best.release, best.candidate.build)
@@ -415,8 +464,21 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         variant_basis = _why_no_accelerator(release, inputs, data, candidates)
     release_basis = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
     notes += _minor_version_notes(data, inputs, chosen, candidates)
+    notes += _jetson_notes(data, inputs)
     notes += _pypi_default_note(release, inputs, build)
     return Decision(release, release_basis, build, variant_basis, candidates, notes, newer_lost, asked_misfit)
+
+
+def _jetson_notes(data: Compatibility, inputs: PlanInputs) -> List[str]:
+    """Why a Jetson board's plan is not NVIDIA's wheel for it, or what exists for an L4T release torchup does not know."""
+    if not inputs.jetson:
+        return []
+    board = data.jetson_release(inputs.jetson)
+    if board is None:
+        known = ", ".join(f"{row.l4t} ({row.name})" for row in reversed(data.jetson))
+        return [f"L4T {inputs.jetson} is not a Jetson release torchup knows; the known ones start at L4T {known}"]
+    misfit = None if board.sbsa else _jetson_misfit(board, inputs)
+    return [misfit] if misfit else []
 
 
 def _minor_version_notes(data: Compatibility, inputs: PlanInputs, chosen: Candidate, candidates: List[Candidate]) -> List[str]:
@@ -513,7 +575,9 @@ def _what_would_change(release: Release, inputs: PlanInputs, data: Compatibility
 
 
 def local_version(release: Release, build: Build) -> str:
-    """The exact version with its local tag, as the index names it (macOS wheels carry none)."""
+    """The exact version with its local tag, as the index names it (macOS wheels carry none; NVIDIA's Jetson wheels their own)."""
+    if release.wheel:
+        return release.wheel.torch
     return release.version if build.kind is BuildKind.DEFAULT else f"{release.version}+{build.name}"
 
 

@@ -5,7 +5,7 @@ line; why a newer release lost stands in the notes, not again on the release lin
 described once, in the inputs.
 """
 
-from ..compat import load
+from ..compat import BuildKind, load
 from . import Plan, advisories
 from .policy import Candidate
 
@@ -17,6 +17,8 @@ def render_text(plan: Plan) -> str:
     d = plan.decision
     if plan.found_in:
         where, command = f"{plan.found_in} (in your pip configuration)", f"pip install {' '.join(plan.packages)}"
+    elif plan.build.kind is BuildKind.JETSON:
+        where, command = plan.index_url, f"pip install '{plan.packages[0]}'"
     else:
         where, command = plan.index_url, f"pip install --index-url {plan.index_url} {' '.join(plan.packages)}"
     out = [
@@ -79,8 +81,6 @@ def _marks(plan: Plan, candidate: Candidate):
 
 def _size_line(plan: Plan):
     """What the plan costs in disk and download, beside the other kind of build (a CI cache has limits)."""
-    from ..compat import BuildKind
-
     data = load()
     size = plan.size_gb
     wheel = f"the torch wheel is {plan.wheel_bytes / 1e6:.0f} MB (the index says); " if plan.wheel_bytes else ""
