@@ -53,6 +53,7 @@ CASES = {
     "plan: unknown variant from a variable": (["plan", "--offline", "--no-gpu"], {"TORCHUP_VARIANT": "cu999"}, "TORCHUP_VARIANT=cu999: not a build"),
     "plan: compute capability": (["plan", "--offline", "--gpu-cc", "8"], {}, "--gpu-cc 8: not a compute capability"),
     "plan: unknown option": (["plan", "--bogus"], {}, "No such option '--bogus'"),
+    "plan: an Intel GPU by its name": (["plan", "--offline", "--intel-gpu", "Arc-B580"], {}, "--intel-gpu Arc-B580: not a PCI device id"),
     "plan: a Jetson on another architecture": (
         ["plan", "--offline", "--jetson", "36.4", "--arch", "x86_64"],
         {},

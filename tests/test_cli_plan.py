@@ -253,3 +253,13 @@ def test_jetson_alone_plans_nvidias_wheel_for_linux_aarch64():
         "torch @ https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl"
     ]
     assert data["torch"] == "2.5.0a0+872d972e41.nv24.08" and data["confirmed"] == "offline"
+
+
+def test_an_intel_gpu_by_its_pci_id_plans_xpu_for_another_machine():
+    result = torchup("plan", "--offline", *ANOTHER_MACHINE, "--torch", "2.13", "--intel-gpu", "8086:E20B")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Plan: torch 2.13.0+xpu from https://download.pytorch.org/whl/xpu\n")
+    assert "  ✓ xpu      the Arc B-series (Battlemage) GPU (8086:e20b) is validated for it  ← chosen\n" in result.stdout
+    assert "  Intel GPU 0: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b)  (--intel-gpu)\n" in result.stdout
+    older = json.loads(torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--torch", "2.6", "--intel-gpu", "e20b").stdout)
+    assert older["variant"] == "cpu" and "is validated for the XPU build from torch 2.7 on Linux" in older["reason"]

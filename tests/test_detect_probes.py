@@ -243,8 +243,23 @@ def test_intel_display_device_on_pci_with_sycl_names(fake_root, tool_dir):
         fake_root.put(f"/sys/bus/pci/devices/{slot}/device", device + "\n")
     replay_tool(tool_dir, "sycl-ls", {"*": ("collected/sycl-ls-linux-arc-a770.txt", 0, "stdout")})
     facts = intel.probe(Host(fake_root.path, isolated_env([tool_dir])))
-    assert facts.pci_devices == ["8086:4680", "8086:56a0"]
+    assert facts.pci_devices == ["8086:4680", "8086:56a0"] and facts.device_ids == ["4680", "56a0"]
     assert facts.gpu_names == ["Intel(R) Arc(TM) A770 Graphics", "Intel(R) UHD Graphics 730"]
+    assert facts.kernel_drivers == {} and facts.level_zero is None
+
+
+def test_an_arc_b580_with_its_kernel_driver_and_the_level_zero_driver(fake_root, tool_dir):
+    """An Arc B580 (8086:e20b) bound to xe, and Level Zero's GPU driver where Ubuntu's libze-intel-gpu1 puts it."""
+    slot = "/sys/bus/pci/devices/0000:03:00.0"
+    for name, value in (("vendor", "0x8086"), ("class", "0x030000"), ("device", "0xe20b")):
+        fake_root.put(f"{slot}/{name}", value + "\n")
+    (fake_root.path / "sys/bus/pci/drivers/xe").mkdir(parents=True)
+    (fake_root.path / slot.lstrip("/") / "driver").symlink_to("../../../bus/pci/drivers/xe")
+    fake_root.put("/usr/lib/x86_64-linux-gnu/libze_intel_gpu.so.1", "")
+    facts = intel.probe(Host(fake_root.path, isolated_env([tool_dir])))
+    assert facts.device_ids == ["e20b"] and facts.kernel_drivers == {"8086:e20b": "xe"}
+    assert facts.level_zero == "/usr/lib/x86_64-linux-gnu/libze_intel_gpu.so.1"
+    assert load().intel_family("e20b").name == "Arc B-series (Battlemage)"
 
 
 def test_machine_facts_from_the_h100_root(fake_root, tool_dir):

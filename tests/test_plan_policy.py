@@ -191,18 +191,46 @@ CASES = [
         "rocm_architectures rocm7.1 lacks gfx1151 (uv-rocm)",
     ),
     (
-        "an Arc A770 gets the XPU build",
-        dict(torch="2.13", intel_gpus=("Intel(R) Arc(TM) A770 Graphics", "Intel(R) UHD Graphics 730"), intel_display_device=True),
+        "an Arc A770 (8086:56a0) beside integrated graphics gets the XPU build",
+        dict(torch="2.13", intel_gpus=("4680", "56a0"), intel_driver=True),
         "2.13.0",
         "xpu",
-        "releases[2.13].variants has xpu",
+        "releases[2.13].variants has xpu; intel_gpus Arc A-series 56a0 xpu 2.6 (pciids; xpu-2.6, xpu-2.7)",
     ),
     (
-        "integrated Intel graphics alone do not",
-        dict(torch="2.13", intel_gpus=("Intel(R) UHD Graphics 730",), intel_display_device=True),
+        "integrated Intel graphics (8086:4680) alone do not",
+        dict(torch="2.13", intel_gpus=("4680",), intel_driver=True),
         "2.13.0",
         "cpu",
-        "policy: XPU supports Arc and Data Center GPUs",
+        "intel_gpus: 4680 in no family",
+    ),
+    (
+        "an Arc B580 (8086:e20b), no --torch: the newest release's XPU build",
+        dict(intel_gpus=("e20b",), intel_driver=True),
+        "2.15.0",
+        "xpu",
+        "intel_gpus Arc B-series e20b xpu linux 2.7 (pciids, xpu-2.7); releases[2.15] xpu (not verified)",
+    ),
+    (
+        "an Arc B580 with --torch 2.6: Battlemage was validated from 2.7, so the CPU build",
+        dict(torch="2.6", intel_gpus=("e20b",), intel_driver=True),
+        "2.6.0",
+        "cpu",
+        "intel_gpus Arc B-series xpu linux 2.7 (xpu-2.6: 'Arc B-series graphics not supported')",
+    ),
+    (
+        "an Arc B580 without Level Zero's GPU driver: the CPU build, and what to install",
+        dict(torch="2.13", intel_gpus=("e20b",), intel_driver=False),
+        "2.13.0",
+        "cpu",
+        "intel_gpus.driver libze_intel_gpu.so.1 (intel-gpu-driver)",
+    ),
+    (
+        "Data Center GPU Max 1550 (8086:0bd5) on 2.5: its first XPU build",
+        dict(torch="2.5", intel_gpus=("0bd5",), intel_driver=True),
+        "2.5.1",
+        "xpu",
+        "intel_gpus Data Center GPU Max xpu linux 2.5 (xpu-2.5); releases[2.5] xpu (xpu-2.5)",
     ),
     (
         "RTX 3090 (8.6) on driver 570, no --torch: 2.15's builds need 580, so 2.14.1's CUDA 12.6 build",
@@ -434,6 +462,28 @@ def test_minor_version_compatibility_is_said():
     result = decision(torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")])
     chosen = next(c for c in result.candidates if c.variant == "cu128")
     assert any("below CUDA 12.8's own 570.26" in note for note in chosen.notes)
+
+
+def test_an_intel_gpu_is_judged_by_its_pci_id_release_os_and_driver():
+    assert rejection(decision(torch="2.6", intel_gpus=("e20b",), intel_driver=True), "xpu") == (
+        "Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b) is validated for the XPU build from torch 2.7 on Linux"
+    )
+    no_driver = decision(torch="2.13", intel_gpus=("e20b",), intel_driver=False)
+    assert rejection(no_driver, "xpu").endswith(
+        "needs Level Zero's GPU driver (libze_intel_gpu.so.1), which is not installed: "
+        "Intel's GPU driver: on Ubuntu, sudo apt install libze-intel-gpu1 libze1 intel-opencl-icd (Intel's page for other systems)"
+    )
+    assert "sudo apt install libze-intel-gpu1" in no_driver.variant_reason  # the plan says what to install
+    assert rejection(decision(os="windows", glibc=None, torch="2.13", intel_gpus=("0bd5",), intel_driver=True), "xpu") == (
+        "Data Center GPU Max (Ponte Vecchio): Data Center GPU Max 1100, 1550 (8086:0bd5) is not among the GPUs PyTorch validates for the XPU build on Windows"
+    )
+    assert rejection(decision(torch="2.13", intel_gpus=("4680",), intel_driver=True), "xpu") == (
+        "the Intel display device 8086:4680 is none of the GPUs PyTorch validates for the XPU build (Arc, Core Ultra graphics, Data Center GPU Max)"
+    )
+    flex = decision(torch="2.13", intel_gpus=("56c0",), intel_driver=True)
+    assert flex.variant == "cpu" and "Data Center GPU Flex (Arctic Sound-M)" in rejection(flex, "xpu")
+    another = next(c for c in decision(torch="2.13", intel_gpus=("e20b",)).candidates if c.variant == "xpu")
+    assert another.accepted and another.notes == ("the Intel GPU driver is not checked on another machine: the XPU build needs libze_intel_gpu.so.1",)
 
 
 def test_a_jetson_board_is_told_what_exists_for_it():

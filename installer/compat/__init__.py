@@ -224,6 +224,28 @@ class Advisory(NamedTuple):
         return f"{self.id} ({cve})" if cve else self.id
 
 
+class IntelFamily(NamedTuple):
+    """A family of Intel GPUs by PCI device id, and the first torch release whose XPU build PyTorch
+    validates on it, per OS (none: never validated)."""
+
+    name: str
+    products: str
+    pci_ids: List[str]  # lower-case hex device ids of vendor 8086
+    xpu_from: Dict[str, Tuple[int, ...]]  # os -> torch release
+    verified: bool
+    source: str
+
+    def label(self, device: str) -> str:
+        """``Arc B-series (Battlemage): Arc B580, B570, … (8086:e20b)``."""
+        return f"{self.name}: {self.products} (8086:{device})"
+
+
+class IntelDriver(NamedTuple):
+    library: str  # the Level Zero GPU driver the XPU build loads
+    install: str
+    source: str
+
+
 class DriverFloor(NamedTuple):
     cuda_major: int
     linux: str
@@ -297,6 +319,8 @@ class Compatibility(NamedTuple):
     jetson: List[JetsonRelease]  # newest first
     companion_releases: Dict[str, Dict[str, CompanionRelease]]  # name -> version -> the release
     advisories: List[Advisory]
+    intel_families: List[IntelFamily]
+    intel_driver: IntelDriver
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
@@ -318,6 +342,10 @@ class Compatibility(NamedTuple):
         """The full-feature driver row of the newest toolkit not newer than ``cuda``."""
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
+
+    def intel_family(self, device: str) -> Optional[IntelFamily]:
+        """The family of an Intel GPU by its PCI device id (``e20b``), or None for one the data does not list (integrated graphics)."""
+        return next((family for family in self.intel_families if device.lower() in family.pci_ids), None)
 
     def companion(self, name: str, version: str) -> Optional[CompanionRelease]:
         """The data's row for a torchvision or torchaudio release (local tag ignored), or None."""
@@ -464,6 +492,18 @@ def load(path: Path = DATA_FILE) -> Compatibility:
             name: {version: CompanionRelease(name, version, row["built_for"], VersionRange.parse(row["torch"]), row["source"]) for version, row in rows.items()}
             for name, rows in raw["companion_releases"].items()
         },
+        intel_families=[
+            IntelFamily(
+                row["family"],
+                row["products"],
+                row["pci_ids"],
+                {system: version_tuple(series) for system, series in row["xpu"].items()},
+                not row["source"].startswith("not verified"),
+                row["source"],
+            )
+            for row in raw["intel_gpus"]["families"]
+        ],
+        intel_driver=IntelDriver(**raw["intel_gpus"]["driver"]),
         advisories=[
             Advisory(
                 row["id"],

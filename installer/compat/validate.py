@@ -21,6 +21,8 @@ SOURCE_KEY = r"[a-z0-9][a-z0-9.-]*"  # what Compatibility.cite finds in a row's 
 PTX_OS = ("linux", "windows")
 JETSON_WHEELS = ("sbsa", "jetson-wheels")
 COMPANIONS = ("torchvision", "torchaudio")
+PCI_DEVICE = (r"[0-9a-f]{4}", "a PCI device id, four lower-case hex digits")
+XPU_SYSTEMS = ("linux", "windows")
 ADVISORY_ID = (r"(PYSEC-\d{4}-\d+|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d+)", "an advisory id (PYSEC-…, GHSA-…, CVE-…)")
 UNVERIFIED = "not verified"
 KIND_NAMES: Dict[type, str] = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
@@ -156,6 +158,26 @@ def _check(raw: dict) -> None:
             raise _Broken(f"{where}.fixed", f"{fixed} is in the range it is said to fix ({row['affected']})")
         _field(row, "impact", where)
         _cited(row, where, sources)
+    intel = _field(raw, "intel_gpus", "the document", dict)
+    owner: Dict[str, str] = {}
+    for index, row in enumerate(_field(intel, "families", "intel_gpus", list)):
+        where = f"intel_gpus.families[{index}]"
+        family = _field(row, "family", where)
+        _field(row, "products", where)
+        for device in _field(row, "pci_ids", where, list):
+            _matches(device, f"{where}.pci_ids", PCI_DEVICE)
+            if device in owner:
+                raise _Broken(f"{where}.pci_ids", f"8086:{device} is already a {owner[device]}")
+            owner[device] = family
+        for system, series in _field(row, "xpu", where, dict).items():
+            if system not in XPU_SYSTEMS:
+                raise _Broken(f"{where}.xpu[{system}]", f"not an OS with XPU builds ({', '.join(XPU_SYSTEMS)})")
+            _matches(series, f"{where}.xpu[{system}]", TWO_PART)
+        _cited(row, where, sources)
+    driver = _field(intel, "driver", "intel_gpus", dict)
+    for key in ("library", "install"):
+        _field(driver, key, "intel_gpus.driver")
+    _cited(driver, "intel_gpus.driver", sources)
     numpy = _field(raw, "numpy", "the document", dict)
     _version(numpy, "numpy2_from_torch", "numpy", TWO_PART)
     _cited(numpy, "numpy", sources)

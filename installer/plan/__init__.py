@@ -9,6 +9,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from ..compat import Build, Compatibility, load
 from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
+from ..detect.intel import PCI_DEVICES
 from . import policy
 from .advisories import Advisories, advisories_of
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
@@ -27,6 +28,7 @@ class Overrides(NamedTuple):
     nvidia_driver: Optional[str] = None
     gpu_cc: Tuple[str, ...] = ()
     rocm_arch: Tuple[str, ...] = ()
+    intel_gpu: Tuple[str, ...] = ()  # PCI device ids ("e20b")
     jetson: Optional[str] = None
     no_gpu: bool = False
     offline: bool = False
@@ -35,7 +37,7 @@ class Overrides(NamedTuple):
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
         machine_given = (self.os or self.jetson) and (self.arch or self.jetson) and self.python_version
-        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson
+        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson or self.intel_gpu
         return not (machine_given and gpus_given)
 
 
@@ -178,6 +180,14 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         elif amd and not overrides.gpu_cc:
             rocm_archs = tuple(amd.architectures)
             sources["rocm_archs"] = f"detected: {amd.source}"
+    intel_gpus: Tuple[str, ...] = ()
+    intel_driver = None
+    if overrides.intel_gpu and not overrides.no_gpu:
+        intel_gpus = overrides.intel_gpu
+        sources["intel_gpus"] = "--intel-gpu"
+    elif intel and not overrides.no_gpu:
+        intel_gpus, intel_driver = tuple(intel.device_ids), intel.level_zero is not None
+        sources["intel_gpus"] = f"detected: {PCI_DEVICES}" + (f", Level Zero driver {intel.level_zero}" if intel.level_zero else ", no Level Zero driver")
     if facts and not same_machine:
         sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name}")
 
@@ -192,8 +202,8 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         gpus=gpus,
         jetson=jetson,
         rocm_archs=rocm_archs,
-        intel_gpus=tuple(intel.gpu_names) if intel and not overrides.no_gpu else (),
-        intel_display_device=bool(intel) and not overrides.no_gpu,
+        intel_gpus=intel_gpus,
+        intel_driver=intel_driver,
         torch=overrides.torch,
         variant=overrides.variant,
         with_packages=tuple(overrides.with_packages),

@@ -19,10 +19,6 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 from ..compat import PLATFORMS, Build, BuildKind, Compatibility, JetsonRelease, PlatformRow, Release, major_minor, version_tuple
 from ..errors import TorchupError
 
-# Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
-# (intel/intel-xpu-backend-for-triton#5616).
-XPU_GPU_NAMES = re.compile(r"\bArc\b|Data Center GPU|\bMax\b|\bFlex\b")
-
 
 class PlanError(TorchupError):
     pass
@@ -50,8 +46,8 @@ class PlanInputs(NamedTuple):
     gpus: Tuple[Gpu, ...] = ()
     jetson: Optional[str] = None  # the board's L4T release
     rocm_archs: Tuple[str, ...] = ()
-    intel_gpus: Tuple[str, ...] = ()
-    intel_display_device: bool = False
+    intel_gpus: Tuple[str, ...] = ()  # PCI device ids of Intel display devices ("e20b")
+    intel_driver: Optional[bool] = None  # whether Level Zero's GPU driver is installed; None: not known (another machine)
     torch: Optional[str] = None
     variant: str = "auto"
     with_packages: Tuple[str, ...] = ()
@@ -72,7 +68,7 @@ class PlanInputs(NamedTuple):
             kinds.append(BuildKind.CUDA)
         if self.rocm_archs:
             kinds.append(BuildKind.ROCM)
-        if self.intel_gpus or self.intel_display_device:
+        if self.intel_gpus:
             kinds.append(BuildKind.XPU)
         return kinds
 
@@ -249,7 +245,7 @@ def evaluate(release: Release, build: Build, inputs: PlanInputs, data: Compatibi
     elif build.kind is BuildKind.ROCM:
         candidate = _evaluate_rocm(build, inputs, data)
     else:
-        candidate = _evaluate_xpu(build, inputs)
+        candidate = _evaluate_xpu(release, build, inputs, data)
     if unverified and candidate.accepted:
         candidate = candidate._replace(notes=candidate.notes + (f"not verified: {unverified}",), verified=False)
     return candidate
@@ -323,17 +319,41 @@ def _evaluate_rocm(build: Build, inputs: PlanInputs, data: Compatibility) -> Can
     return Candidate(build, True, f"every AMD GPU ({', '.join(sorted(set(inputs.rocm_archs)))}) is supported", notes)
 
 
-def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
-    supported = [name for name in inputs.intel_gpus if XPU_GPU_NAMES.search(name)]
-    if supported:
-        return Candidate(build, True, f"Intel GPU {supported[0]}")
-    if inputs.intel_gpus or inputs.intel_display_device:
+def _evaluate_xpu(release: Release, build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
+    """An Intel GPU by its PCI device id (intel_gpus): validated for this release's XPU build on
+    this OS, and the Level Zero GPU driver there to load it."""
+    if not inputs.intel_gpus:
+        return Candidate(build, False, "no Intel GPU detected")
+    families = [(device, data.intel_family(device)) for device in inputs.intel_gpus]
+    system = inputs.os
+    fitting = [(device, family) for device, family in families if family and system in family.xpu_from and release.parsed >= family.xpu_from[system]]
+    if not fitting:
+        return Candidate(build, False, _intel_misfit(families, system, inputs.platform_name))
+    device, family = fitting[0]
+    if inputs.intel_driver is False:
         return Candidate(
             build,
             False,
-            "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)",
+            f"{family.label(device)} needs Level Zero's GPU driver ({data.intel_driver.library}), which is not installed: {data.intel_driver.install}",
         )
-    return Candidate(build, False, "no Intel GPU detected")
+    notes = [] if family.verified else [f"not verified: {data.cite(family.source)}"]
+    if inputs.intel_driver is None:
+        notes.append(f"the Intel GPU driver is not checked on another machine: the XPU build needs {data.intel_driver.library}")
+    return Candidate(build, True, f"the {family.name} GPU (8086:{device}) is validated for it", tuple(notes), verified=family.verified)
+
+
+def _intel_misfit(families: list, system: str, platform_name: str) -> str:
+    """Why no Intel GPU runs this XPU build: validated only in a later release, never on this OS, or not a GPU PyTorch validates."""
+    for device, family in families:
+        if family and system in family.xpu_from:
+            since = ".".join(map(str, family.xpu_from[system]))
+            return f"{family.label(device)} is validated for the XPU build from torch {since} on {platform_name.split()[0]}"
+    known = [(device, family) for device, family in families if family]
+    if known:
+        device, family = known[0]
+        return f"{family.label(device)} is not among the GPUs PyTorch validates for the XPU build on {platform_name.split()[0]}"
+    devices = ", ".join(f"8086:{device}" for device, _ in families)
+    return f"the Intel display device {devices} is none of the GPUs PyTorch validates for the XPU build (Arc, Core Ultra graphics, Data Center GPU Max)"
 
 
 def runs_here(data: Compatibility, inputs: PlanInputs, version: str, build: Build) -> Optional[Candidate]:
@@ -614,6 +634,14 @@ def parse_l4t(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+){0,2}", text or ""):
         raise PlanError(f"--jetson {text}: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")
     return text
+
+
+def parse_pci_device(text: str) -> str:
+    """An Intel GPU's PCI device id as lspci or sysfs give it (``e20b``, ``0xE20B``, ``8086:e20b``), as four lower-case hex digits."""
+    match = re.fullmatch(r"(?:8086:|0x)?([0-9a-fA-F]{4})", text or "")
+    if not match:
+        raise PlanError(f"--intel-gpu {text}: not a PCI device id (e.g. e20b for an Arc B580, as `lspci -nn` shows [8086:e20b])")
+    return match.group(1).lower()
 
 
 def parse_python_version(text: str) -> str:

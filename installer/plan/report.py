@@ -55,6 +55,9 @@ def render_text(plan: Plan) -> str:
         shown.append(("GPUs", "none", plan.sources["gpus"]))
     if i.rocm_archs:
         shown.append(("AMD GPUs", ", ".join(i.rocm_archs), plan.sources.get("rocm_archs")))
+    for position, device in enumerate(i.intel_gpus):
+        family = data.intel_family(device)
+        shown.append((f"Intel GPU {position}", family.label(device) if family else f"8086:{device}", plan.sources.get("intel_gpus")))
     if i.jetson:
         shown.append(("Jetson", f"L4T {i.jetson}", plan.sources.get("jetson")))
     for label, value, source in shown:
