@@ -295,13 +295,19 @@ def detect(run, python, as_json):
 @cli.command()
 @python_option
 @plan_options
+@click.option(
+    "--export",
+    "as_exports",
+    is_flag=True,
+    help="Print the plan as `export` lines for eval, so your own `pip install torch` and `uv pip install torch` get this build.",
+)
 @json_option
 @click.pass_obj
-def plan(run, python, as_json, **plan_choices):
+def plan(run, python, as_exports, as_json, **plan_choices):
     """Choose the torch build and index for the target, and say why."""
     from .commands import plan
 
-    emit(plan.run(run, plan.Options(python, overrides_from(plan_choices))), as_json)
+    emit(plan.run(run, plan.Options(python, overrides_from(plan_choices), as_exports)), as_json)
 
 
 @cli.command()

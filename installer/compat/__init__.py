@@ -321,6 +321,7 @@ class Compatibility(NamedTuple):
     advisories: List[Advisory]
     intel_families: List[IntelFamily]
     intel_driver: IntelDriver
+    uv_torch_backends: List[str]  # the builds uv's --torch-backend names, each meaning <default index base>/<name>
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
@@ -504,6 +505,7 @@ def load(path: Path = DATA_FILE) -> Compatibility:
             for row in raw["intel_gpus"]["families"]
         ],
         intel_driver=IntelDriver(**raw["intel_gpus"]["driver"]),
+        uv_torch_backends=raw["uv_torch_backends"]["names"],
         advisories=[
             Advisory(
                 row["id"],

@@ -178,6 +178,12 @@ def _check(raw: dict) -> None:
     for key in ("library", "install"):
         _field(driver, key, "intel_gpus.driver")
     _cited(driver, "intel_gpus.driver", sources)
+    backends = _field(raw, "uv_torch_backends", "the document", dict)
+    for name in _field(backends, "names", "uv_torch_backends", list):
+        build = Build.parse(name) if isinstance(name, str) else None
+        if build is None or build.kind in (BuildKind.DEFAULT, BuildKind.JETSON):
+            raise _Broken("uv_torch_backends.names", f"{name!r} is not a build of the download index")
+    _cited(backends, "uv_torch_backends", sources)
     numpy = _field(raw, "numpy", "the document", dict)
     _version(numpy, "numpy2_from_torch", "numpy", TWO_PART)
     _cited(numpy, "numpy", sources)

@@ -226,7 +226,7 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
 # --- one build -----------------------------------------------------------------------------
 
 
-def _driver_at_least(driver: str, floor: str) -> bool:
+def driver_at_least(driver: str, floor: str) -> bool:
     def numbers(text: str) -> Tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", text))
 
@@ -275,7 +275,7 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     else:
         floor_row = data.driver_floors[cuda[0]]
         floor = floor_row.windows if inputs.os == "windows" else floor_row.linux
-        if not _driver_at_least(driver, floor):
+        if not driver_at_least(driver, floor):
             return Candidate(build, False, f"driver {driver} is older than {floor}, the minimum for CUDA {cuda[0]}.x")
         reason = f"driver {driver} meets {floor} (CUDA {cuda[0]}.x)"
     arch_set = release.platforms[inputs.platform].arch_sets[build.name]
@@ -290,12 +290,12 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
         if any(major == capability[0] and minor <= capability[1] for major, minor in arch_set.sass):
             continue
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
-            if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
+            if toolkit_driver and not driver_at_least(driver, toolkit_driver):
                 return Candidate(build, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer ({runtime})")
             notes.append(f"{label} runs through PTX {arch_set.ptx[0]}.{arch_set.ptx[1]}, compiled by the driver at first use")
             continue
         return Candidate(build, False, f"{label} has no kernels in this build ({arch_set.describe()})")
-    limited = toolkit_driver if toolkit_driver and not _driver_at_least(driver, toolkit_driver) else None
+    limited = toolkit_driver if toolkit_driver and not driver_at_least(driver, toolkit_driver) else None
     if limited:
         notes.append(f"driver {driver} is below {runtime}'s own {limited}: minor-version compatibility only, with some features limited")
     if not arch_set.verified:
