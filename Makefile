@@ -15,7 +15,10 @@ TORCH_VENV := build/torch-venv
 # sources hold it, 0.28.0+cpu (the matching build). Its own folder: the wheelhouse may be shared.
 COMPANION_WHEELS := build/companion-wheels
 
-.PHONY: setup test bench clean
+# torchup's own wheel and its dependencies, for tools/device_check.sh on a GPU machine without network.
+DEVICE_WHEELS := build/device-wheels
+
+.PHONY: setup test bench clean device-wheels
 
 # The main job: torchup into .venv, then PyTorch, numpy and scipy into the same venv, verified.
 setup: $(BIN)/torchup
@@ -61,8 +64,17 @@ $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(BOOTSTRAP_WHEELS)/.complete $(TORCH_VENV)/.complete $(COMPANION_WHEELS)/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/shellcheck -s sh installer/bootstrap.sh
+	$(BIN)/shellcheck -s sh installer/bootstrap.sh tools/device_check.sh
 	$(BIN)/python -m pytest
+
+# Built from a clean copy of the sources: setuptools would also pack a stale build/lib.
+device-wheels:
+	rm -rf $(DEVICE_WHEELS) build/device-source
+	mkdir -p build/device-source
+	cp -r pyproject.toml README.md LICENSE torchup installer diagnostics build/device-source/
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir $(DEVICE_WHEELS) ./build/device-source
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(DEVICE_WHEELS) click packaging psutil tomlkit
+	rm -rf build/device-source
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/python tests/bench.py
