@@ -242,6 +242,23 @@ def test_the_readme_plan_text_is_what_the_command_prints():
     assert result.stdout == shown
 
 
+def test_every_readme_plan_excerpt_is_what_the_command_prints():
+    """Each README console block that starts with a `torchup plan` command shows lines of its
+    output (… stands for the lines left out): every line shown is printed, in that order."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [block.split("```", 1)[0] for block in readme.split("```console\n")[1:]]
+    excerpts = [block.splitlines() for block in blocks if block.startswith("$ torchup plan ")]
+    assert len(excerpts) >= 4
+    for command, *shown in excerpts:
+        printed = torchup(*command[len("$ torchup ") :].split()).stdout.splitlines()
+        position = 0
+        for line in shown:
+            if line == "…" or line.strip() == "…":
+                continue
+            assert line in printed[position:], (command, line)
+            position = printed.index(line, position) + 1
+
+
 def test_jetson_alone_plans_nvidias_wheel_for_linux_aarch64():
     """--jetson 36.4 with no --os or --arch: a Jetson board is Linux on aarch64, and JetPack 6.1 gets NVIDIA's wheel."""
     result = torchup("plan", "--offline", "--json", "--jetson", "36.4", "--python-version", "3.10")
