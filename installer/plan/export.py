@@ -57,7 +57,9 @@ class Export(NamedTuple):
             "index_url": _without_credentials(self.plan.index_url),
             "constraints": str(self.constraints),
             "pins": self.plan.pins,
-            "variables": {variable.name: {"value": variable.value, "keeps_existing": bool(variable.joined_by)} for variable in self.variables},
+            "variables": {
+                variable.name: {"value": variable.value, "keeps_existing": bool(variable.joined_by), "why": variable.why} for variable in self.variables
+            },
             "remarks": self.remarks,
         }
 
