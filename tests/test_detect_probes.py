@@ -329,3 +329,22 @@ def test_memory_and_cores_from_proc(fake_root, tool_dir):
     assert (facts.resources.memory_total_bytes, facts.resources.memory_available_bytes) == (16318480 * 1024, 12000000 * 1024)
     assert facts.cpu.physical_cores == 2
     assert machine.physical_cores("processor\t: 0\nBogoMIPS\t: 50.00\n") is None  # Arm kernels often omit it
+
+
+def test_the_report_names_a_boards_jetpack_and_what_runs_there():
+    from torchup.installer.detect.report import jetson_line
+
+    assert jetson_line("36.4.0").text == "Jetson board, L4T 36.4.0 (JetPack 6.1 and 6.2 for Orin)"
+    assert jetson_line("36.4.0").detail == "NVIDIA's own wheel, torch 2.5.0a0+872d972e41.nv24.08 for Python 3.10"
+    assert jetson_line("38.2").detail == "download.pytorch.org's Linux aarch64 CUDA 13.0 builds run there"
+    assert jetson_line("37.0").mark == "warn"
+
+
+def test_the_report_names_each_intel_device_by_its_family_and_the_missing_driver():
+    from torchup.installer.detect.report import intel_lines
+
+    facts = intel.IntelFacts(["8086:4680", "8086:e20b"], [], {"8086:e20b": "xe"}, None)
+    lines = intel_lines(facts)
+    assert lines[0].text == "Intel display device: 8086:4680" and lines[0].detail.startswith("not a GPU PyTorch's XPU build validates")
+    assert lines[1].text == "Intel GPU: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b), kernel driver xe"
+    assert (lines[2].mark, lines[2].text) == ("warn", "no Level Zero GPU driver (libze_intel_gpu.so.1): the XPU build needs it")

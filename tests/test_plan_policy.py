@@ -501,8 +501,8 @@ def test_a_jetson_board_is_told_what_exists_for_it():
     assert asked.variant == "cpu" and any("--torch asked for a download.pytorch.org build instead" in note for note in asked.notes)
     jetpack4 = decision(arch="aarch64", python="3.8", jetson="32.7.1")
     assert (
-        "JetPack 4 for Nano, TX2 and Xavier (L4T 32.7.1): NVIDIA's last wheels for it are torch 1.10.0 and 1.11.0a0 for Python 3.6 (CUDA 10.2); "
-        "torch 2 needs CUDA 11 or newer, so there is none newer, so the CPU build"
+        "JetPack 4 for Nano, TX2 and Xavier (L4T 32.7.1): NVIDIA's last wheels for it are torch 1.10.0 and 1.11.0a0 for Python 3.6 (CUDA 10.2), "
+        "and torch 2 needs CUDA 11 or newer, so the CPU build"
     ) in jetpack4.notes
     unknown = decision(arch="aarch64", python="3.10", jetson="37.1")
     assert rejection(unknown, "cu130") == "L4T 37.1 is not a Jetson release torchup knows"

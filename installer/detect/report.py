@@ -156,7 +156,7 @@ def accelerator_section(facts: Facts) -> Section:
         if n.mig_devices:
             lines.append(Line(OK, f"MIG enabled: {n.mig_devices} MIG devices"))
         if n.jetson:
-            lines.append(Line(OK, f"Jetson board, L4T {n.jetson.l4t}", "PyTorch for Jetson comes from NVIDIA's Jetson wheels, not download.pytorch.org"))
+            lines.append(jetson_line(n.jetson.l4t))
         for error in n.errors:
             lines.append(Line(FAIL, f"nvidia-smi: {error.message}", NVIDIA_ERROR_HINTS.get(error.kind)))
     if a.amd:
@@ -172,6 +172,22 @@ def accelerator_section(facts: Facts) -> Section:
     if not lines:
         lines.append(Line(OK, "no GPU found: a CPU build of PyTorch fits this machine"))
     return Section("Accelerators", lines)
+
+
+def jetson_line(l4t: str) -> Line:
+    """The board's L4T release, its JetPack, and which PyTorch runs there (the compatibility data's jetson rows)."""
+    from ..compat import load
+
+    board = load().jetson_release(l4t)
+    if board is None:
+        return Line(WARN, f"Jetson board, L4T {l4t}: not a release torchup knows", "torchup plan says which ones it knows")
+    if board.sbsa:
+        runs = f"download.pytorch.org's Linux aarch64 CUDA {board.cuda[0]}.{board.cuda[1]} builds run there"
+    elif board.wheel:
+        runs = f"NVIDIA's own wheel, torch {board.wheel.torch} for Python {board.python}"
+    else:
+        runs = board.last
+    return Line(OK, f"Jetson board, L4T {l4t} ({board.name})", runs)
 
 
 def intel_lines(intel) -> List[Line]:
