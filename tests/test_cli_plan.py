@@ -280,3 +280,14 @@ def test_an_intel_gpu_by_its_pci_id_plans_xpu_for_another_machine():
     assert "  Intel GPU 0: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b)  (--intel-gpu)\n" in result.stdout
     older = json.loads(torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--torch", "2.6", "--intel-gpu", "e20b").stdout)
     assert older["variant"] == "cpu" and "is validated for the XPU build from torch 2.7 on Linux" in older["reason"]
+
+
+def test_a_jetson_planned_from_an_x86_64_machine_takes_nothing_of_this_machine():
+    """--jetson here, with this machine's Python 3.11 (NVIDIA's JetPack 6 wheel is for 3.10): Linux
+    aarch64's own release, neither this machine's glibc nor its wheel tags nor its GPUs."""
+    result = torchup("plan", "--offline", "--json", "--jetson", "36.4", "--python", sys.executable, env=isolated_env(PIP_CONFIG_FILE="/dev/null"))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["inputs"]["arch"], data["inputs"]["glibc"], data["variant"]) == ("aarch64", None, "cpu")
+    assert data["inputs"]["sources"]["gpus"] == "none: this machine's GPUs do not apply to linux aarch64"
+    assert any("for the GPU, plan and install with python3.10" in note for note in data["notes"])

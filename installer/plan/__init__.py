@@ -136,7 +136,8 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         free_threaded = interpreter.free_threaded
         sources["python"] = f"detected: {interpreter.executable}"
 
-    same_machine = facts is not None and os_name == detected_os
+    # Another OS or architecture (--jetson on an x86_64 machine) is another machine: nothing detected here applies to it.
+    same_machine = facts is not None and os_name == detected_os and arch == normalise_arch(os_name, facts.machine.arch)
     glibc = None
     if same_machine and facts.machine.libc == "glibc":
         glibc = facts.machine.libc_version
@@ -189,7 +190,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         intel_gpus, intel_driver = tuple(intel.device_ids), intel.level_zero is not None
         sources["intel_gpus"] = f"detected: {PCI_DEVICES}" + (f", Level Zero driver {intel.level_zero}" if intel.level_zero else ", no Level Zero driver")
     if facts and not same_machine:
-        sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name}")
+        sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name} {arch}")
 
     inputs = PlanInputs(
         os=os_name,

@@ -409,15 +409,7 @@ def jetson_decision(data: Compatibility, inputs: PlanInputs) -> Optional[Decisio
         return None
     wheel = board.wheel
     python = version_tuple(board.python)
-    row = PlatformRow(
-        [wheel.build],
-        {},
-        python,
-        None,
-        None,
-        {} if board.verified else {wheel.build.name: "its file name is not confirmed by NVIDIA's listing"},
-        [board.source],
-    )
+    row = PlatformRow([wheel.build], {}, python, None, None, {}, [board.source])
     series = ".".join(wheel.release.split(".")[:2])
     release = Release(series, wheel.release, python, [], {inputs.platform: row}, board.verified, {}, {}, None, wheel)
     cuda = f", CUDA {board.cuda[0]}.{board.cuda[1]}" if board.cuda else ""
@@ -441,7 +433,8 @@ def _jetson_misfit(board: JetsonRelease, inputs: PlanInputs) -> Optional[str]:
         if given
     ]
     if asked:
-        return f"{wheel}; {' and '.join(asked)} asked for a download.pytorch.org build instead (NVIDIA publishes no torchvision or torchaudio wheel for it)"
+        companions = " (NVIDIA publishes no torchvision or torchaudio wheel for it)" if inputs.with_packages else ""
+        return f"{wheel}; {' and '.join(asked)} asked for a download.pytorch.org build instead{companions}"
     return None
 
 
