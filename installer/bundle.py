@@ -101,6 +101,10 @@ def overrides_from_detect(document) -> Dict[str, object]:
     if not isinstance(rocm, list) or not all(isinstance(arch_name, str) for arch_name in rocm):
         raise _not_detect("accelerators.amd.architectures is not a list of names")
     driver = text(nvidia, "driver_version")
+    devices = section(accelerators, "intel").get("pci_devices") or []
+    if not isinstance(devices, list) or not all(isinstance(device, str) for device in devices):
+        raise _not_detect("accelerators.intel.pci_devices is not a list of PCI ids")
+    intel = tuple(device.split(":")[-1] for device in devices)
     return dict(
         os=os_name,
         arch=arch,
@@ -109,7 +113,8 @@ def overrides_from_detect(document) -> Dict[str, object]:
         gpu_cc=gpus,
         rocm_arch=tuple(rocm),
         jetson=jetson,
-        no_gpu=not (gpus or driver or rocm or jetson),
+        intel_gpu=intel,
+        no_gpu=not (gpus or driver or rocm or jetson or intel),
         glibc=text(machine, "libc_version") if machine.get("libc") == "glibc" else None,
     )
 

@@ -58,6 +58,17 @@ CASES = {
     "plan: unknown variant from a variable": (["plan", "--offline", "--no-gpu"], {"TORCHUP_VARIANT": "cu999"}, "TORCHUP_VARIANT=cu999: not a build"),
     "plan: compute capability": (["plan", "--offline", "--gpu-cc", "8"], {}, "--gpu-cc 8: not a compute capability"),
     "plan: unknown option": (["plan", "--bogus"], {}, "No such option '--bogus'"),
+    "plan: an Intel GPU by its name": (["plan", "--offline", "--intel-gpu", "Arc-B580"], {}, "--intel-gpu Arc-B580: not a PCI device id"),
+    "plan: a Jetson on another architecture": (
+        ["plan", "--offline", "--jetson", "36.4", "--arch", "x86_64"],
+        {},
+        "--jetson 36.4 with --arch x86_64: a Jetson board is Linux on aarch64",
+    ),
+    "doctor: no-advisories misspelt": (
+        ["doctor", "--expect", "no-advisory"],
+        {},
+        "--expect no-advisory: not KEY=VALUE with a key of variant, torch, cuda, gpus, nor no-advisories",
+    ),
     "install: empty venv": (["install", "--venv", "", "--dry-run", "--offline", "--no-gpu"], {}, "--venv '': an empty path"),
     "install: no-index alone": (["install", "--no-index", "--dry-run"], {}, "--no-index needs --find-links DIR"),
     "install: find-links missing": (["install", "--find-links", "/no/such/dir", "--dry-run"], {}, "--find-links /no/such/dir: not a directory"),

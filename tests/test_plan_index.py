@@ -24,7 +24,7 @@ def facts_here(**env):
     return detect(sys.executable, Host(env=isolated_env(**env)))
 
 
-OVERRIDES = dict(torch="2.13", nvidia_driver="590.48.01", gpu_cc=("8.6",))
+OVERRIDES = dict(torch="2.13", nvidia_driver="595.58.03", gpu_cc=("8.6",))  # a driver that runs CUDA 13.2 fully
 
 
 def test_index_has_the_best_build(local_index):
@@ -177,7 +177,7 @@ def test_unreachable_index_and_only_a_cpu_build_at_hand_stops(tmp_path):
     with pytest.raises(GpuLeftUnused) as stopped:
         make_plan(facts, Overrides(index_base=down, **GPU))
     assert stopped.value.exit_code == 1
-    assert "hold no build for this machine's GPU, only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132" in stopped.value.message
+    assert "hold no build for this machine's GPU, only torch 2.13.0+cpu: the plan is torch 2.15.0+cu130" in stopped.value.message
     assert "--variant cpu" in stopped.value.hint
     # Asked for on purpose, the CPU build is taken.
     plan = make_plan(facts, Overrides(index_base=down, variant="cpu", **GPU))

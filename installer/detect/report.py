@@ -133,7 +133,7 @@ def accelerator_section(facts: Facts) -> Section:
         if n.mig_devices:
             lines.append(Line(OK, f"MIG enabled: {n.mig_devices} MIG devices"))
         if n.jetson:
-            lines.append(Line(OK, f"Jetson board, L4T {n.jetson.l4t}", "PyTorch for Jetson comes from NVIDIA's Jetson wheels, not download.pytorch.org"))
+            lines.append(jetson_line(n.jetson.l4t))
         for error in n.errors:
             lines.append(Line(FAIL, f"nvidia-smi: {error.message}", NVIDIA_ERROR_HINTS.get(error.kind)))
     if a.amd:
@@ -143,13 +143,57 @@ def accelerator_section(facts: Facts) -> Section:
         archs = ", ".join(f"{arch} ×{count}" if count > 1 else arch for arch, count in counts.items())
         lines.append(Line(OK, f"AMD GPU: {archs} (from {a.amd.source}), ROCm {a.amd.rocm_version or 'version unknown'}"))
     if a.intel:
-        names = ", ".join(a.intel.gpu_names) or ", ".join(a.intel.pci_devices)
-        lines.append(Line(WARN, f"Intel display device: {names}", "a hint only: PyTorch's XPU build supports Arc and Data Center GPUs, not every iGPU"))
+        lines += intel_lines(a.intel)
     if a.apple:
         lines.append(apple_line(a.apple))
     if not lines:
         lines.append(Line(OK, "no GPU found: a CPU build of PyTorch fits this machine"))
     return Section("Accelerators", lines)
+
+
+def jetson_line(l4t: str) -> Line:
+    """The board's L4T release, its JetPack, and which PyTorch runs there (the compatibility data's jetson rows)."""
+    from ..compat import load
+
+    board = load().jetson_release(l4t)
+    if board is None:
+        return Line(WARN, f"Jetson board, L4T {l4t}: not a release torchup knows", "torchup plan says which ones it knows")
+    if board.sbsa:
+        runs = f"download.pytorch.org's Linux aarch64 CUDA {board.cuda[0]}.{board.cuda[1]} builds run there"
+    elif board.wheel:
+        runs = f"NVIDIA's own wheel, torch {board.wheel.torch} for Python {board.python}"
+    else:
+        runs = board.last
+    return Line(OK, f"Jetson board, L4T {l4t} ({board.name})", runs)
+
+
+def intel_lines(intel) -> List[Line]:
+    """Each Intel display device by its family (the compatibility data's, by PCI id), and whether the
+    Level Zero GPU driver the XPU build loads is there, where a GPU it validates is."""
+    from ..compat import load
+
+    data = load()
+    lines, validated = [], False
+    for device in intel.device_ids:
+        family = data.intel_family(device)
+        driver = intel.kernel_drivers.get(f"8086:{device}")
+        facts = f"kernel driver {driver}" if driver else ""
+        if family and family.xpu_from:
+            validated = True
+            lines.append(Line(OK, f"Intel GPU: {family.label(device)}" + (f", {facts}" if facts else "")))
+        else:
+            what = family.label(device) if family else f"8086:{device}"
+            lines.append(
+                Line(OK, f"Intel display device: {what}" + (f", {facts}" if facts else ""), "not a GPU PyTorch's XPU build validates: the CPU build fits it")
+            )
+    if intel.gpu_names:
+        lines.append(Line(OK, f"oneAPI's sycl-ls sees: {', '.join(intel.gpu_names)}"))
+    if validated:
+        if intel.level_zero:
+            lines.append(Line(OK, f"Level Zero GPU driver: {intel.level_zero}"))
+        else:
+            lines.append(Line(WARN, f"no Level Zero GPU driver ({data.intel_driver.library}): the XPU build needs it", data.intel_driver.install))
+    return lines
 
 
 def apple_line(apple: AppleFacts) -> Line:

@@ -188,9 +188,10 @@ def build_commands(plan: Plan, facts: Facts, installer, options: Options, bundle
     else:
         user, notes = user_sources(facts, installer)
         user = user._replace(find_links=wheelhouse + user.find_links)
-        # A build found in the user's own sources, or macOS's PyPI wheel, comes from those sources;
-        # otherwise only the planned index serves torch (--index-url, never --extra-index-url).
-        if plan.found_in or plan.build.kind is BuildKind.DEFAULT:
+        # A build found in the user's own sources, macOS's PyPI wheel, or NVIDIA's Jetson wheel (by
+        # its URL, its dependencies from the user's sources) comes that way; otherwise only the
+        # planned index serves torch (--index-url, never --extra-index-url).
+        if plan.found_in or plan.build.kind in (BuildKind.DEFAULT, BuildKind.JETSON):
             torch_sources = user
         else:
             torch_sources = Sources(index_url=plan.index_url, find_links=wheelhouse)
@@ -209,9 +210,12 @@ FAILED = ("fail", "crash", "timeout")
 
 
 def verify(python: str, env: Mapping[str, str], timeouts) -> List[dict]:
+    from ..compat import load
     from ..doctor import pool
 
-    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import)
+    return pool.run_checks(
+        python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import, knowledge=load().for_checks()
+    )
 
 
 def verified_facts(results: List[dict]) -> dict:
@@ -241,6 +245,8 @@ def verification_problems(results: List[dict], plan: Plan) -> List[str]:
             problems.append(f"torch is a GPU build (CUDA {facts.get('cuda')}, HIP {facts.get('hip')}), the plan is the CPU build")
         if build.kind in (BuildKind.CUDA, BuildKind.ROCM) and plan.inputs.gpus and facts.get("cuda_available") is False:
             problems.append("torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`")
+        if build.kind is BuildKind.JETSON and facts.get("cuda_available") is not True:
+            problems.append("torch does not see the Jetson board's integrated GPU (torch.cuda.is_available() is False): check `torchup doctor`")
     return problems
 
 
@@ -404,7 +410,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     from ..pipconf import value_of, with_setting
 
     pins = the_target.venv / CONSTRAINTS
-    pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.packages) + "\n"
+    pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.pins) + "\n"
     # Written only when it differs, so that a run with nothing to do changes nothing.
     if not pins.exists() or pins.read_text() != pinned:
         pins.write_text(pinned)
@@ -418,7 +424,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     wanted = list(dict.fromkeys(current + others + [str(pins)]))
     if wanted != current:
         conf.write_text(with_setting(text, "install", "constraint", " ".join(wanted)), encoding="utf-8")
-    say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
+    say(f"  pinned: {', '.join(plan.pins)} in {pins}, which pip in this venv honours")
 
 
 def _install(context, the_target, facts, plan, installer, commands, lap, installer_output, only_given_sources) -> List[dict]:
