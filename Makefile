@@ -10,8 +10,15 @@ TEST_TORCH ?= torch==2.13.0+cpu
 BOOTSTRAP_WHEELS := $(WHEELHOUSE)/bootstrap
 # A venv holding that CPU torch, put there by torchup itself, for the doctor's tests.
 TORCH_VENV := build/torch-venv
+# torchvision releases for the doctor's companion tests beside that torch: 0.29.0 (built for
+# torch 2.14.0), PyPI's 0.28.0 (built for 2.13.0, a CUDA build) and, where this machine's pip
+# sources hold it, 0.28.0+cpu (the matching build). Its own folder: the wheelhouse may be shared.
+COMPANION_WHEELS := build/companion-wheels
 
-.PHONY: setup test bench clean
+# torchup's own wheel and its dependencies, for tools/device_check.sh on a GPU machine without network.
+DEVICE_WHEELS := build/device-wheels
+
+.PHONY: setup test bench clean device-wheels
 
 # The main job: torchup into .venv, then PyTorch, numpy and scipy into the same venv, verified.
 setup: $(BIN)/torchup
@@ -39,6 +46,13 @@ $(WHEELHOUSE)/other-numpy/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(WHEELHOUSE)/other-numpy 'numpy==2.3.5'
 	touch $@
 
+$(COMPANION_WHEELS)/.complete:
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(COMPANION_WHEELS) 'torchvision==0.29.0'
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(COMPANION_WHEELS) 'torchvision==0.28.0'
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --no-deps --dest $(COMPANION_WHEELS)/cpu 'torchvision==0.28.0+cpu' \
+		|| echo "torchvision 0.28.0+cpu is in none of this machine's pip sources: the doctor's test of a matching torchvision will say it was skipped"
+	touch $@
+
 $(BOOTSTRAP_WHEELS)/.complete:
 	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(BOOTSTRAP_WHEELS) click packaging psutil tomlkit uv
 	touch $@
@@ -47,11 +61,21 @@ $(TORCH_VENV)/.complete: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/torchup install --venv $(TORCH_VENV) --find-links $(WHEELHOUSE) --no-index --no-gpu --yes > /dev/null
 	touch $@
 
-test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(BOOTSTRAP_WHEELS)/.complete $(TORCH_VENV)/.complete
+test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete $(BOOTSTRAP_WHEELS)/.complete $(TORCH_VENV)/.complete $(COMPANION_WHEELS)/.complete
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/shellcheck -s sh installer/bootstrap.sh
+	$(BIN)/shellcheck -s sh installer/bootstrap.sh tools/device_check.sh
+	$(BIN)/shellcheck installer/action_setup.sh
 	$(BIN)/python -m pytest
+
+# Built from a clean copy of the sources: setuptools would also pack a stale build/lib.
+device-wheels:
+	rm -rf $(DEVICE_WHEELS) build/device-source
+	mkdir -p build/device-source
+	cp -r pyproject.toml README.md LICENSE torchup installer diagnostics build/device-source/
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir $(DEVICE_WHEELS) ./build/device-source
+	$(PYTHON) -m pip download --quiet --only-binary=:all: --dest $(DEVICE_WHEELS) click packaging psutil tomlkit
+	rm -rf build/device-source
 
 bench: $(BIN)/torchup $(WHEELHOUSE)/.complete
 	$(BIN)/python tests/bench.py

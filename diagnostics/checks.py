@@ -70,12 +70,15 @@ def from_cause(status, evidence, text):
 
 
 class Context(object):
-    """What the checks share inside one worker: torch, once imported, and what its import said."""
+    """What the checks share inside one worker: torch, once imported, and what its import said;
+    and ``knowledge``, the facts torchup's data gives the checks (which torch release each
+    companion was built for, torch's advisories), empty where the kit runs on its own."""
 
-    def __init__(self):
+    def __init__(self, knowledge=None):
         self.torch = None
         self.import_error = None
         self.import_warnings = []
+        self.knowledge = knowledge or {}
 
 
 def _close(a, b, tolerance):
@@ -176,33 +179,146 @@ def torch_build(context):
     return result
 
 
-@check("install.companions", "torchvision and torchaudio match torch")
+def release_of(version):
+    """The release numbers a version starts with: (2, 13, 0) for 2.13.0+cpu, (2, 5, 0) for 2.5.0a0+nv24.08."""
+    match = re.match(r"\d+(?:\.\d+)*", version or "")
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+_COMPARISONS = {"==": lambda a, b: a == b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b}
+
+
+def in_range(version, declared):
+    """Whether ``version`` is in ``declared``, comparisons joined by commas (``==2.14.0``,
+    ``>=2.14``), judged on release numbers; None for a range of another form."""
+    found = release_of(version)
+    for part in declared.split(","):
+        match = re.match(r"\s*(==|>=|<=|>|<)\s*(\d+(?:\.\d+)*)(?:\+\S+)?\s*$", part)
+        if not match:
+            return None
+        bound = release_of(match.group(2))
+        width = max(len(found), len(bound))
+        if not _COMPARISONS[match.group(1)](found + (0,) * (width - len(found)), bound + (0,) * (width - len(bound))):
+            return False
+    return True
+
+
+def distribution(name):
+    """(version, what its metadata requires of torch) of an installed distribution, without importing it; None without importlib.metadata."""
+    try:
+        from importlib.metadata import PackageNotFoundError, requires, version
+    except ImportError:
+        return None
+    try:
+        found = version(name)
+        lines = requires(name) or []
+    except PackageNotFoundError:
+        return None
+    for line in lines:
+        match = re.match(r"torch\s*\(?\s*([^;)]*?)\s*\)?\s*(;.*)?$", line)
+        if match and not (match.group(2) and "extra" in match.group(2)):
+            return found, match.group(1) or None
+    return found, None
+
+
+def _nms(torch, torchvision):
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [20.0, 20.0, 30.0, 30.0]])
+    kept = torchvision.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist()
+    if kept != [0, 2]:
+        raise AssertionError("torchvision.ops.nms kept boxes %s, not [0, 2]" % kept)
+    return "torchvision.ops.nms (a compiled operator) kept boxes [0, 2] of 3"
+
+
+def _forced_align(torch, torchaudio):
+    functional = getattr(torchaudio, "functional", None)
+    if not hasattr(functional, "forced_align"):
+        return "no compiled operator to call in this torchaudio"
+    emission = torch.log_softmax(torch.tensor([[[2.0, 0.1, 0.1], [0.1, 2.0, 0.1], [0.1, 0.1, 2.0], [2.0, 0.1, 0.1]]]), dim=-1)
+    path = functional.forced_align(emission, torch.tensor([[1, 2]], dtype=torch.int32), blank=0)[0][0].tolist()
+    labels = [label for position, label in enumerate(path) if label != 0 and (position == 0 or path[position - 1] != label)]
+    if labels != [1, 2]:
+        raise AssertionError("torchaudio.functional.forced_align gave the path %s" % path)
+    return "torchaudio.functional.forced_align (a compiled operator) aligned 2 labels to 4 frames"
+
+
+# A call into each companion's own compiled code: "operator torchvision::nms does not exist" shows here.
+OPERATORS = {"torchvision": _nms, "torchaudio": _forced_align}
+
+
+def _fitting(known, torch_version):
+    """The newest companion release of ``known`` (version -> row) that declares it works with ``torch_version``."""
+    fitting = [version for version, row in known.items() if in_range(torch_version, row["torch"])]
+    return max(fitting, key=release_of) if fitting else None
+
+
+def _companion(context, name):
+    """The outcome for one installed companion: its release, its build, and a call into its compiled code."""
+    torch = context.torch
+    known = context.knowledge.get("companions", {}).get(name, {})
+    installed = distribution(name)
+    version, metadata_says = installed if installed else (None, None)
+    row = known.get(version.partition("+")[0]) if version else None
+    if row:
+        stated = "was built for torch %s and declares torch%s (%s)" % (row["built_for"], row["torch"], row["source"])
+        verdict = in_range(torch.__version__, row["torch"])
+    elif metadata_says:
+        stated = "declares torch%s in its metadata" % metadata_says
+        verdict = in_range(torch.__version__, metadata_says)
+    else:
+        stated, verdict = "was built for a torch release not known here", None
+    if verdict is False:
+        fitting = _fitting(known, torch.__version__)
+        why = "%s %s works with torch %s" % (name, fitting, torch.__version__.partition("+")[0]) if fitting else "the matching release"
+        return outcome(
+            "fail",
+            "%s %s %s; this torch is %s, another release" % (name, version, stated, torch.__version__),
+            [torchup_command("install", why, " --with %s" % name)],
+            INSTALL_LINK,
+        )
+    module = None
+    try:
+        module = __import__(name)
+        called = OPERATORS[name](torch, module)
+    except BaseException as error:
+        called, failure = None, "%s: %s" % (type(error).__name__, str(error).splitlines()[0] if str(error) else "")
+    else:
+        failure = None
+    version = version or getattr(module, "__version__", "?")
+    torch_tag, tag = torch.__version__.partition("+")[2], version.partition("+")[2]
+    if torch_tag != tag:
+
+        def build(local):
+            return "the %s build" % local if local else "PyPI's default build"
+
+        return outcome(
+            "fail",
+            "another build: %s %s is %s, torch %s is %s%s"
+            % (name, version, build(tag), torch.__version__, build(torch_tag), "; " + failure if failure else ""),
+            [torchup_command("install", "the matching release of the same build", " --with %s" % name)],
+            INSTALL_LINK,
+        )
+    if failure:
+        return from_cause("fail", "%s %s %s, and fails with torch %s: %s" % (name, version, stated, torch.__version__, failure), failure)
+    return passed("%s %s %s: it works with torch %s; %s" % (name, version, stated, torch.__version__, called))
+
+
+@check("install.companions", "torchvision and torchaudio match torch: release, build, and a call into their compiled code")
 def companions(context):
     from importlib.util import find_spec
 
-    torch = context.torch
-    found = []
+    results, facts = [], {}
     for name in ("torchvision", "torchaudio"):
         if find_spec(name) is None:
             continue
-        try:
-            module = __import__(name)
-        except BaseException as error:
-            text = "%s: %s" % (type(error).__name__, error)
-            return from_cause("fail", "import %s failed: %s" % (name, text), text)
-        version = getattr(module, "__version__", "?")
-        found.append("%s %s" % (name, version))
-        torch_tag, tag = torch.__version__.partition("+")[2], version.partition("+")[2]
-        if torch_tag != tag:
-            return outcome(
-                "fail",
-                "%s %s is not the same build as torch %s" % (name, version, torch.__version__),
-                [torchup_command("install", "the matching release of the same build", " --with %s" % name)],
-                INSTALL_LINK,
-            )
-    if not found:
+        result = _companion(context, name)
+        if result["status"] != "pass":
+            return result
+        results.append(result["evidence"])
+        installed = distribution(name)
+        facts[name] = installed[0] if installed else getattr(sys.modules.get(name), "__version__", "?")
+    if not results:
         return skipped("neither torchvision nor torchaudio is installed")
-    return dict(passed(", ".join(found) + " match torch"), facts=dict(item.split(" ", 1) for item in found))
+    return dict(passed("\n".join(results)), facts=facts)
 
 
 def import_failed(name, error, link):
@@ -325,6 +441,47 @@ def still_pinned(context):
             INSTALL_LINK,
         )
     return passed("the builds torchup installed are in place (%s)" % pins)
+
+
+ADVISORY_DATABASE = "https://github.com/pypa/advisory-database/tree/main/vulns/torch"
+
+
+@check("install.advisories", "no published security advisory affects this torch", needs_torch=False)
+def advisories(context):
+    known = context.knowledge.get("advisories")
+    if known is None:
+        return skipped("no advisory data here: torchup doctor hands the checks its table")
+    installed = distribution("torch")
+    if installed is None:
+        return skipped("torch is not installed (or this Python cannot read its metadata)")
+    version = installed[0]
+    found = [advisory for advisory in known if in_range(version, advisory["affected"])]
+    if not found:
+        return dict(passed("none of the %d published advisories torchup knows affects torch %s" % (len(known), version)), facts={"advisories": []})
+    fixes = [advisory["fixed"] for advisory in found if advisory["fixed"]]
+    newest_fix = max(fixes, key=release_of) if fixes else None
+    lines = [
+        "%s, %s: %s" % (advisory["id"], "fixed in " + advisory["fixed"] if advisory["fixed"] else "no fixed release", advisory["impact"])
+        for advisory in sorted(found, key=lambda advisory: release_of(advisory["fixed"]) or (99,))
+    ]
+    summary = "torch %s: %d published advisories affect it (%s)" % (
+        version,
+        len(found),
+        ", ".join(
+            part
+            for part in (
+                "every fix is in %s and later" % newest_fix if newest_fix else "",
+                "%d with no fixed release" % (len(found) - len(fixes)) if len(found) > len(fixes) else "",
+            )
+            if part
+        ),
+    )
+    commands = [torchup_command("plan", "the oldest release with every fix, and whether it runs here", " --torch '>=%s'" % newest_fix)] if newest_fix else []
+    if len(found) > len(fixes):
+        commands.append("pip-audit --ignore-vuln ID  (only for an advisory with no fixed release that does not touch your use)")
+    result = outcome("warn", "\n".join([summary] + lines), commands, ADVISORY_DATABASE)
+    result["facts"] = {"advisories": [advisory["id"] for advisory in found]}
+    return result
 
 
 # --- compile: what PyTorch's release smoke test checks (.ci/pytorch/smoke_test in pytorch/pytorch) --
@@ -611,6 +768,41 @@ def accelerator_available(context):
             "https://www.nvidia.com/Download/index.aspx",
         )
     return from_cause("fail", "torch.cuda.is_available() is False" + (": " + said.splitlines()[0] if said else ""), said)
+
+
+TEGRA_RELEASE = "/etc/nv_tegra_release"
+JETSON_LINK = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
+
+
+def parse_tegra_release(text):
+    """The L4T release and board from /etc/nv_tegra_release's first line (``# R36 (release), REVISION: 4.0, …, BOARD: generic``)."""
+    match = re.search(r"#\s*R(\d+)\s+\(release\),\s+REVISION:\s+([\d.]+)(?:.*?BOARD:\s*([^,]+))?", text or "")
+    return ("%s.%s" % (match.group(1), match.group(2)), match.group(3)) if match else None
+
+
+@check("accelerator.jetson", "on a Jetson board, torch sees its integrated GPU")
+def jetson(context):
+    torch = context.torch
+    try:
+        with open(TEGRA_RELEASE) as handle:
+            release = parse_tegra_release(handle.read())
+    except (IOError, OSError):
+        return skipped("not a Jetson board (no %s)" % TEGRA_RELEASE)
+    if release is None:
+        return outcome(
+            "warn", "%s does not say which L4T release this is" % TEGRA_RELEASE, ["dpkg-query --show nvidia-l4t-core  (the L4T release)"], JETSON_LINK
+        )
+    l4t, board = release
+    where = "L4T %s%s" % (l4t, " (board %s)" % board.strip() if board else "")
+    if torch.cuda.is_available():
+        major, minor = torch.cuda.get_device_capability(0)
+        return passed("%s: torch %s sees %s, compute capability %d.%d" % (where, torch.__version__, torch.cuda.get_device_name(0), major, minor))
+    return outcome(
+        "fail",
+        "%s: torch %s (the %s) does not see the integrated GPU" % (where, torch.__version__, build_name(torch)),
+        [torchup_command("plan", "NVIDIA's Jetson wheel for this JetPack, where one exists"), torchup_command("install", "then install it")],
+        JETSON_LINK,
+    )
 
 
 @check("accelerator.driver_cuda", "the driver supports the build's CUDA")

@@ -12,6 +12,7 @@ import re
 import struct
 import sys
 import sysconfig
+import time
 from importlib.util import find_spec
 
 PROBE_SCHEMA = 1
@@ -31,6 +32,8 @@ PIP_KEYS = (
     "constraint",
 )
 PIP_LIST_KEYS = ("extra-index-url", "find-links", "trusted-host", "constraint")
+# Settings that name a file, reported with whether it exists (pip fails on one that does not).
+PIP_FILE_KEYS = ("cert", "client-cert")
 
 # The tool's rules (installer/redact.py), kept here because the kit imports nothing of the tool.
 # The shapes of a secret in text: a URL's user-info (in quotes, up to the closing quote, escaped
@@ -143,6 +146,8 @@ def interpreter_facts(unknown):
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     return {
         "executable": sys.executable,
+        # Files a clock must not be earlier than (a clock that is makes every certificate "not yet valid").
+        "executable_mtime": modified(sys.executable),
         "version": "%d.%d.%d" % sys.version_info[:3],
         "release_level": sys.version_info.releaselevel,
         "implementation": sys.implementation.name,
@@ -161,6 +166,13 @@ def interpreter_facts(unknown):
         "externally_managed": externally_managed(in_venv),
         "tags": wheel_tags(free_threaded, unknown),
     }
+
+
+def modified(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
 
 
 def installed_version(name):
@@ -471,6 +483,8 @@ def pip_config(environ, unknown):
     for key, setting in settings.items():
         value = setting["value"]
         setting["value"] = [redact_value(item) for item in list_items(value)] if key in PIP_LIST_KEYS else redact_value(value.strip())
+        if key in PIP_FILE_KEYS:
+            setting["exists"] = os.path.exists(value.strip())
     # looked_in: every file pip would read, in order, there or not (what -v shows)
     return {"files": files_read, "settings": settings, "errors": errors, "looked_in": looked_in}
 
@@ -506,10 +520,11 @@ def tls_facts(unknown):
         # As ssl.get_default_verify_paths() computes them: the variable OpenSSL reads, else its built-in path.
         cafile_variable, cafile, capath_variable, capath = _ssl.get_default_verify_paths()
         facts["ca_bundles"].append(ca_entry("ssl default cafile", os.environ.get(cafile_variable, cafile)))
-        facts["ca_bundles"].append(ca_entry("ssl default capath", os.environ.get(capath_variable, capath)))
+        facts["ca_bundles"].append(ca_directory_entry("ssl default capath", os.environ.get(capath_variable, capath)))
     for variable in CA_VARIABLES:
         if os.environ.get(variable):
-            facts["ca_bundles"].append(ca_entry(variable, os.environ[variable]))
+            entry = ca_directory_entry if variable == "SSL_CERT_DIR" else ca_entry
+            facts["ca_bundles"].append(entry(variable, os.environ[variable]))
     certifi = find_spec("certifi")
     if certifi is not None and certifi.origin:
         facts["ca_bundles"].append(ca_entry("certifi", os.path.join(os.path.dirname(certifi.origin), "cacert.pem")))
@@ -518,6 +533,22 @@ def tls_facts(unknown):
 
 def ca_entry(source, path):
     return {"source": source, "path": path, "exists": bool(path) and os.path.exists(path)}
+
+
+# OpenSSL reads a certificate directory by subject hash only (c_rehash names: 9d6523ce.0), as truststore checks.
+_HASHED_NAME = re.compile(r"^[0-9a-fA-F]{8}\.[0-9]$")
+
+
+def ca_directory_entry(source, path):
+    """A certificate directory (OpenSSL takes a list of them) and whether one holds a certificate OpenSSL would read."""
+    directories = [directory for directory in (path or "").split(os.pathsep) if os.path.isdir(directory)]
+    names = []
+    for directory in directories:
+        try:
+            names.extend(os.listdir(directory))
+        except OSError:
+            continue
+    return {"source": source, "path": path, "exists": bool(directories), "holds_certificates": any(_HASHED_NAME.match(name) for name in names)}
 
 
 def proxy_settings(environ):
@@ -551,6 +582,7 @@ def platform_facts(unknown):
         "mac_version": platform.mac_ver()[0] or None if sys.platform == "darwin" else None,
         "windows_version": platform.win32_ver()[1] or None if os.name == "nt" else None,
         "long_paths_enabled": windows_long_paths() if os.name == "nt" else None,
+        "clock": time.time(),
     }
     if sys.platform.startswith("linux") and not glibc:
         loader = elf_interpreter(sys.executable)

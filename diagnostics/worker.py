@@ -1,5 +1,6 @@
 """Runs doctor checks inside the target interpreter:
-``python -I worker.py EVENTS_FD '<json ids>' [extra-checks.py]``, or, to choose them first,
+``python -I worker.py EVENTS_FD '<json ids>' [extra-checks.py]``, the ids with what torchup's data
+tells the checks, ``'{"run": [ids], "knowledge": {...}}'``, or, to choose them first,
 ``python -I worker.py EVENTS_FD '{"select": [names]}' [extra-checks.py]``.
 
 Started by path with isolated flags from a neutral directory, so neither torchup's packages nor
@@ -94,9 +95,9 @@ def output_offset():
         return None
 
 
-def run(ids, checks, classify, emit):
+def run(ids, checks, classify, emit, knowledge=None):
     by_id = dict((c.id, c) for c in checks.CHECKS)
-    context = checks.Context()
+    context = checks.Context(knowledge)
     for check_id in ids:
         check = by_id[check_id]
         imports_torch = check.needs_torch and context.torch is None and context.import_error is None
@@ -175,7 +176,9 @@ def main(argv):
             emit({"event": "unusable-extra-checks", "error": problem})
             os._exit(0)
     asked = json.loads(argv[2])
-    if isinstance(asked, dict):  # the choice only: which checks the names select
+    if isinstance(asked, dict) and "run" in asked:
+        run(asked["run"], checks, causes.classify, emit, asked.get("knowledge"))
+    elif isinstance(asked, dict):  # the choice only: which checks the names select
         try:
             chosen = checks.select(asked["select"], include_opt_in=asked.get("include_opt_in", False))
         except ValueError as error:

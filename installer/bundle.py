@@ -102,6 +102,10 @@ def overrides_from_detect(document) -> Dict[str, object]:
     if not isinstance(rocm, list) or not all(isinstance(arch_name, str) for arch_name in rocm):
         raise _not_detect("accelerators.amd.architectures is not a list of names")
     driver = text(nvidia, "driver_version")
+    devices = section(accelerators, "intel").get("pci_devices") or []
+    if not isinstance(devices, list) or not all(isinstance(device, str) for device in devices):
+        raise _not_detect("accelerators.intel.pci_devices is not a list of PCI ids")
+    intel = tuple(device.split(":")[-1] for device in devices)
     return dict(
         os=os_name,
         arch=arch,
@@ -110,7 +114,8 @@ def overrides_from_detect(document) -> Dict[str, object]:
         gpu_cc=gpus,
         rocm_arch=tuple(rocm),
         jetson=jetson,
-        no_gpu=not (gpus or driver or rocm or jetson),
+        intel_gpu=intel,
+        no_gpu=not (gpus or driver or rocm or jetson or intel),
         glibc=text(machine, "libc_version") if machine.get("libc") == "glibc" else None,
     )
 
@@ -349,9 +354,7 @@ def make(context, output: str, document: Optional[dict], python: Optional[str], 
     here = detect(python, host)  # this machine's pip configuration (its sources serve numpy and scipy), and the target where it is this one
     plan = make_plan(here if overrides.needs_detection() else None, overrides, timeout=host.timeout, user_facts=here)
     target = Target(plan.inputs.os, plan.inputs.arch, plan.inputs.python, glibc or plan.inputs.glibc)
-    say(
-        f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} from {plan.found_in or plan.index_url} ({plan.decision.variant_reason})"
-    )
+    say(f"[1/3] plan for {target.uv_platform()}, Python {target.python}: torch {plan.torch} from {plan.source} ({plan.decision.variant_reason})")
     if plan.found_in:
         say(f"  ! {plan.notes[-1]}")
     configured = pip_sources(here)

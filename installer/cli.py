@@ -262,6 +262,13 @@ plan_options = stacked(
         help="Plan for a Jetson board with this L4T release (36.4: JetPack 6, 38.2: JetPack 7); with --gpu-cc for its GPU.",
     ),
     click.option("--rocm-arch", multiple=True, metavar="GFX", envvar="TORCHUP_ROCM_ARCH", help="An AMD GPU architecture (gfx942); repeat once per GPU."),
+    click.option(
+        "--intel-gpu",
+        multiple=True,
+        metavar="PCI-ID",
+        envvar="TORCHUP_INTEL_GPU",
+        help="An Intel GPU by its PCI device id (e20b: Arc B580, as `lspci -nn` shows it); repeat once per GPU.",
+    ),
     click.option("--no-gpu", is_flag=True, envvar="TORCHUP_NO_GPU", help="Plan as if there were no GPU."),
     click.option("--offline", is_flag=True, envvar="TORCHUP_OFFLINE", help="Decide from the bundled data; do not read the index."),
     click.option("--index-base", metavar="URL", envvar="TORCHUP_INDEX_BASE", help="A mirror root that replaces https://download.pytorch.org/whl."),
@@ -288,13 +295,19 @@ def detect(run, python, as_json):
 @cli.command()
 @python_option
 @plan_options
+@click.option(
+    "--export",
+    "as_exports",
+    is_flag=True,
+    help="Print the plan as `export` lines for eval, so your own `pip install torch` and `uv pip install torch` get this build.",
+)
 @json_option
 @click.pass_obj
-def plan(run, python, as_json, **plan_choices):
+def plan(run, python, as_exports, as_json, **plan_choices):
     """Choose the torch build and index for the target, and say why."""
     from .commands import plan
 
-    emit(plan.run(run, plan.Options(python, overrides_from(plan_choices))), as_json)
+    emit(plan.run(run, plan.Options(python, overrides_from(plan_choices), as_exports)), as_json)
 
 
 @cli.command()

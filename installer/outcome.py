@@ -53,9 +53,25 @@ class Failed(Outcome):
     def as_data(self) -> dict:
         return {"schema": SCHEMA, "command": self.command, "status": "failed", "error": self.message, "hint": self.hint, "exit_code": self.exit_code}
 
+    def render_text(self, verbose: bool = False) -> str:
+        return f"torchup: error: {self.message}\n" + (f"  hint: {self.hint}\n" if self.hint else "")
+
     def step_summary(self) -> str:
         hint = f"\n\nhint: {escape_markdown(self.hint)}" if self.hint else ""
         return f"### torchup {self.command}: failed\n\n{escape_markdown(self.message)}{hint}\n\n"
+
+    def annotations(self) -> List[str]:
+        return [workflow_command("error", f"torchup {self.command}", self.message)]
+
+
+def workflow_command(level: str, title: str, message: str) -> str:
+    """A GitHub annotation (``::error title=…::…``), escaped as the runner reads it, so that a line
+    break or ``%`` in the message (and ``:`` or ``,`` in the title) cannot end it early or start another."""
+
+    def as_data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    return f"::{level} title={as_data(title).replace(':', '%3A').replace(',', '%2C')}::{as_data(message)}"
 
 
 def sources_section(lines: List[str]) -> str:

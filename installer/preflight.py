@@ -2,22 +2,20 @@
 
 Standard library only and before any pip call, so that a newcomer whose Python lacks TLS, pip or
 venv support learns the real cause and the fix instead of watching pip retry. Exit status 1 when
-something would stop the setup.
+something would stop the setup. Which findings setup deals with itself is the catalogue's to say.
 """
 
 import sys
 
 from .detect import detect
-from .findings import FAIL, find, render_lines
-
-# Setup makes its own venv (so PEP 668 does not apply to it) and keeps the user's mirror.
-NOT_FOR_SETUP = ("F14", "F23")
+from .findings import find, render_lines
+from .status import Status
 
 
 def main() -> int:
     facts = detect(sys.executable)
-    findings = [finding for finding in find(facts) if finding.id not in NOT_FOR_SETUP]
-    blocking = [finding for finding in findings if finding.severity == FAIL]
+    findings = find(facts, for_setup=True)
+    blocking = [finding for finding in findings if finding.severity is Status.FAIL]
     if findings:
         print(f"Before setting up, torchup looked at {sys.executable}:")
         print("\n".join(render_lines(findings)))

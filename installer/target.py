@@ -15,12 +15,6 @@ from .errors import TargetError
 from .redact import shortened
 
 OLDEST_PROBE_PYTHON = (3, 6)
-# F28: Windows puts an App Execution Alias named python.exe on PATH that only opens the Store.
-STORE_ALIAS_HINT = (
-    "this is the Microsoft Store's alias, not a Python: install Python from python.org or with `uv python install 3.12`, "
-    "or turn the alias off (Settings > Apps > Advanced app settings > App execution aliases)"
-)
-
 NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /usr/bin/python3, --python .venv"
 
 # What runs in the target answers in a file of torchup's own (its first argument), never on stdout:
@@ -177,11 +171,12 @@ def _answer(python: str, completed: runner.Completed, written: str, key: str) ->
     try:
         document = json.loads(written)
     except ValueError:
+        from .findings import StoreAlias  # a catalogued problem (F28), found before there are facts
+
         printed = _own_words(completed)
-        store_alias = "WindowsApps" in python or "Microsoft Store" in printed
         raise TargetError(
             f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shortened(printed, 120)})",
-            hint=STORE_ALIAS_HINT if store_alias else NOT_PYTHON_HINT,
+            hint=StoreAlias.hint if StoreAlias.applies(python, printed) else NOT_PYTHON_HINT,
         ) from None
     if not isinstance(document, dict) or not ("too_old" in document or key in document):
         raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)", hint=NOT_PYTHON_HINT)

@@ -341,3 +341,25 @@ def make_wheel(directory: Path, name: str, version: str, requires=(), files=None
         for member, text in files.items():
             archive.writestr(member, text)
     return path
+
+
+COMPANION_WHEELS = REPO / "build" / "companion-wheels"
+
+
+@pytest.fixture(scope="session")
+def companion_wheels():
+    """Real torchvision wheels beside the CPU torch (0.29.0, 0.28.0, and 0.28.0+cpu where a source had it), which `make test` downloads first."""
+    if not (COMPANION_WHEELS / ".complete").exists():
+        pytest.fail(f"{COMPANION_WHEELS} is not ready: run the tests with `make test`, which downloads them")
+    return COMPANION_WHEELS
+
+
+def venv_beside_torch(path: Path, torch_python: Path) -> Path:
+    """A venv whose site-packages also reads the CPU torch venv's (a .pth line), so a companion can
+    be installed beside that torch without a copy of it; returns its python."""
+    python = make_venv(path, with_pip=False)
+    find = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    own = Path(subprocess.check_output([str(python), "-c", find], text=True).strip())
+    torch_site = subprocess.check_output([str(torch_python), "-c", find], text=True).strip()
+    (own / "torch-venv.pth").write_text(torch_site + "\n")
+    return python

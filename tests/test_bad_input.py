@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, isolated_env
+from tests.conftest import REPO, isolated_env, write_tool
 
 
 def torchup(*args, env, cwd):
@@ -42,6 +42,11 @@ DETECT_WITH_WRONG_TYPES = {"machine": {"os": "Linux", "arch": 64}, "interpreter"
 CASES = {
     "detect: not a python": (["detect", "--python", "/bin/ls"], {}, "--python /bin/ls: not a Python interpreter torchup can use"),
     "detect: no such interpreter": (["detect", "--python", "/no/such/python"], {}, "--python /no/such/python: no such file"),
+    "detect: the Microsoft Store's alias (F28)": (
+        lambda here: ["detect", "--python", str(write_tool(here / "WindowsApps", "python.exe", "print('Python was not found')\nraise SystemExit(1)\n"))],
+        {},
+        "WindowsApps/python.exe: not a Python interpreter torchup can use",
+    ),
     "timeout nan": (["--timeout", "nan", "detect"], {}, "Invalid value for '--timeout'"),
     "summary in a missing directory": (["detect"], {"GITHUB_STEP_SUMMARY": "/no/such/dir/summary.md"}, "GITHUB_STEP_SUMMARY=/no/such/dir/summary.md"),
     "plan: index-base not a url": (["plan", "--offline", "--no-gpu", "--index-base", "not a url"], {}, "--index-base not a url: not an http(s) or file URL"),
@@ -63,9 +68,25 @@ CASES = {
     "plan: unknown variant from a variable": (["plan", "--offline", "--no-gpu"], {"TORCHUP_VARIANT": "cu999"}, "TORCHUP_VARIANT=cu999: not a build"),
     "plan: compute capability": (["plan", "--offline", "--gpu-cc", "8"], {}, "--gpu-cc 8: not a compute capability"),
     "plan: unknown option": (["plan", "--bogus"], {}, "No such option '--bogus'"),
+    "plan: an Intel GPU by its name": (["plan", "--offline", "--intel-gpu", "Arc-B580"], {}, "--intel-gpu Arc-B580: not a PCI device id"),
+    "plan: a Jetson on another architecture": (
+        ["plan", "--offline", "--jetson", "36.4", "--arch", "x86_64"],
+        {},
+        "--jetson 36.4 with --arch x86_64: a Jetson board is Linux on aarch64",
+    ),
+    "doctor: no-advisories misspelt": (
+        ["doctor", "--expect", "no-advisory"],
+        {},
+        "--expect no-advisory: not KEY=VALUE with a key of variant, torch, cuda, gpus, nor no-advisories",
+    ),
     "install: empty venv": (["install", "--venv", "", "--dry-run", "--offline", "--no-gpu"], {}, "--venv '': an empty path"),
     "install: no-index alone": (["install", "--no-index", "--dry-run"], {}, "--no-index needs --find-links DIR"),
     "install: find-links missing": (["install", "--find-links", "/no/such/dir", "--dry-run"], {}, "--find-links /no/such/dir: not a directory"),
+    "install: a torch no release matches, before detection": (
+        ["install", "--torch", ">=99", "--dry-run", "--no-gpu"],
+        {},
+        "--torch >=99: no known release matches",
+    ),
     "install: not a bundle": (lambda here: ["install", "--bundle", str(here), "--venv", str(here / "v")], {}, "--bundle"),
     "install: bundle manifest missing keys": (
         lambda here: ["install", "--bundle", str(manifest_without(here / "b", "files")), "--venv", str(here / "v")],
@@ -157,6 +178,38 @@ def test_bad_input_is_one_line_a_hint_and_exit_2(case, here):
     assert first in lines[0], lines[0]
     assert result.stdout == ""
     assert snapshot(here) == before  # nothing made, nothing changed
+
+
+# The GitHub Action's inputs (TORCHUP_ACTION_*, as action.yml sets them) and what the first line says.
+ACTION_CASES = {
+    "a line break in an input": ({"EXPECT": "variant=cpu\ninjected=1"}, "the expect input holds a line break after 'variant=cpu'"),
+    "an unbalanced quote": ({"INSTALL_ARGS": "--index-base 'https://mirror.example/whl"}, "install-args --index-base 'https://mirror.example/whl: no closing"),
+    "an option install does not have": ({"INSTALL_ARGS": "--frobnicate"}, "install-args: No such option '--frobnicate'"),
+    "an option an input stands for": ({"INSTALL_ARGS": "--python /usr/bin/python3"}, "install-args: --python is not for install-args"),
+    "a companion install does not plan": ({"WITH": "torchtext"}, "Invalid value for '--with': torchtext"),
+    "an expectation, before the install": ({"EXPECT": "variant=cpu gpus>=eight"}, "--expect gpus>=eight: 'eight' is not a number of GPUs"),
+    "an unknown check": ({"CHECKS": "install no.such.check"}, "checks: unknown check or group: no.such.check"),
+    "strict neither true nor false": ({"STRICT": "yes"}, "strict: 'yes' is neither true nor false"),
+    "no such interpreter": ({"PYTHON": "/no/such/python"}, "--python /no/such/python: no such file"),
+}
+
+
+@pytest.mark.parametrize("case", list(ACTION_CASES))
+def test_the_actions_bad_input_is_refused_before_any_work(case, here, tmp_path):
+    """As action.yml's second step runs it: one line, a hint and an annotation in the log, exit 2,
+    no output, and the failure in the step summary."""
+    inputs, first = ACTION_CASES[case]
+    output, summary = tmp_path / "github-output", tmp_path / "step-summary"
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull, GITHUB_ACTIONS="true", GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary))
+    env.update({"TORCHUP_ACTION_PYTHON": sys.executable, **{"TORCHUP_ACTION_" + name: value for name, value in inputs.items()}})
+    before = snapshot(here)
+    result = subprocess.run([sys.executable, "-I", "-m", "torchup.installer.action"], capture_output=True, text=True, env=env, cwd=here, timeout=300)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert len(lines) == 3 and lines[0].startswith("torchup: error: ") and lines[1].startswith("  hint: "), lines
+    assert first in lines[0] and lines[2] == "::error title=torchup action::" + lines[0][len("torchup: error: ") :]
+    assert result.stderr == "" and not output.exists() and summary.read_text().startswith("### torchup action: failed\n")
+    assert snapshot(here) == before
 
 
 def test_a_read_only_project_file_is_bad_input_before_any_work(tmp_path):

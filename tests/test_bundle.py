@@ -351,3 +351,15 @@ def test_the_readme_signing_recipe_tells_a_forged_manifest(real_bundle, tmp_path
 
     assert read_bundle(bundle)["plan"]["torch"] == "2.13.0+cu130"  # the checksum cannot tell
     assert verify() != 0  # the signature can
+
+
+def test_a_detect_document_with_an_intel_gpu_plans_for_that_gpu():
+    from torchup.installer.bundle import overrides_from_detect
+
+    document = {
+        "machine": {"os": "Linux", "arch": "x86_64", "libc": "glibc", "libc_version": "2.39"},
+        "interpreter": {"version": "3.12.3"},
+        "accelerators": {"intel": {"pci_devices": ["8086:4680", "8086:e20b"]}},
+    }
+    described = overrides_from_detect(document)
+    assert described["intel_gpu"] == ("4680", "e20b") and described["no_gpu"] is False

@@ -35,6 +35,32 @@ def test_text_groups_sections_with_marks(tmp_path):
     assert "✓ no GPU found" in result.stdout
 
 
+def test_a_fact_a_finding_is_about_carries_its_mark(tmp_path):
+    """pip with a configuration that does not parse, an https:// proxy and a CA file that is not there
+    are no ✓ in detect: each line has the mark and id of the finding that judges it, as `fix` lists it."""
+    import pip
+
+    python = make_venv(tmp_path / "venv")
+    config = tmp_path / "venv" / "pip.conf"
+    config.write_text("[global\nindex-url = https://mirror.example/simple\n")
+    gone = tmp_path / "gone.pem"
+    env = isolated_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), HTTPS_PROXY="https://proxy.example:3128", SSL_CERT_FILE=str(gone))
+    env.pop("SSL_CERT_DIR", None)  # else uv would take its roots from there, and the missing file would break nothing
+    text = torchup("detect", "--python", str(python), env=env).stdout
+    assert f"  ✗ pip {pip.__version__}\n      F30: a pip configuration file does not parse: {config}\n" in text
+    assert "  ! HTTPS_PROXY = https://proxy.example:3128\n      F11: HTTPS_PROXY uses the https:// scheme\n" in text
+    assert f"  ✗ SSL_CERT_FILE: {gone} (missing)\n      F06: SSL_CERT_FILE names a missing file\n" in text
+    for finding in ("✗ F30", "! F11", "✗ F06"):
+        assert f"\n  {finding} " in "\n" + text.split("\nFindings\n")[1]
+
+    config.write_text("[global]\nindex-url = https://mirror.example/simple\n")
+    env.update(HTTPS_PROXY="http://proxy.example:3128", SSL_CERT_FILE=str(config))  # a file that is there
+    text = torchup("detect", "--python", str(python), env=env).stdout
+    assert f"  ✓ pip {pip.__version__}\n" in text
+    assert "  ✓ HTTPS_PROXY = http://proxy.example:3128\n" in text
+    assert f"  ✓ SSL_CERT_FILE: {config}\n" in text
+
+
 def fake_h100_tools(tmp_path):
     """A folder for PATH whose nvidia-smi answers as the recorded H100 machine's did."""
     tools = tmp_path / "bin"

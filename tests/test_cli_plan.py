@@ -91,7 +91,6 @@ def test_bad_input_is_one_line_and_exit_2():
         (["--gpu-cc", "sm_86"], "torchup: error: --gpu-cc sm_86: not a compute capability"),
         (["--torch", "2.4", "--python-version", "3.13"], "torchup: error: torch 2.4 has no wheel for Python 3.13"),
         (["--with", "torchtext"], "Invalid value for '--with': torchtext"),
-        (["--torch", "2.13", "--with", "torchaudio"], "torchup: error: --with torchaudio: no torchaudio release matches torch 2.13.0"),
     ):
         argv = (
             ["plan", "--offline", "--os", "linux", "--arch", "x86_64", "--no-gpu"]
@@ -116,7 +115,7 @@ def test_rocm_architectures_from_the_environment_as_detect_reads_them():
 
 def test_the_readme_examples_plan_on_the_default_release():
     for extra, torch in (
-        (["--with", "torchvision,torchaudio"], "2.11.0+cpu"),
+        (["--with", "torchvision,torchaudio"], "2.15.0+cpu"),
         (["--variant", "cu128", "--nvidia-driver", "570.124.06", "--gpu-cc", "8.6"], "2.11.0+cu128"),
         (["--variant", "rocm6.4", "--rocm-arch", "gfx942"], "2.9.1+rocm6.4"),
         (["--variant", "xpu"], "2.15.0+xpu"),
@@ -161,7 +160,7 @@ def test_a_gpu_plan_that_only_a_cpu_build_could_serve_exits_1(tmp_path):
     result = torchup(*argv, env=env)
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert result.stderr.startswith("torchup: error: the index did not answer within 2 s")
-    assert "only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132, and a CPU build would leave the GPU unused" in result.stderr
+    assert "only torch 2.13.0+cpu: the plan is torch 2.15.0+cu130, and a CPU build would leave the GPU unused" in result.stderr
     assert torchup(*argv, "--variant", "cpu", env=env).returncode == 0
 
 
@@ -247,3 +246,54 @@ def test_the_readme_plan_text_is_what_the_command_prints():
     shown = readme.split(command, 1)[1].split("```", 1)[0]
     result = torchup(*command[len("$ torchup ") :].split())
     assert result.stdout == shown
+
+
+def test_every_readme_plan_excerpt_is_what_the_command_prints():
+    """Each README console block that starts with a `torchup plan` command shows lines of its
+    output (… stands for the lines left out): every line shown is printed, in that order."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [block.split("```", 1)[0] for block in readme.split("```console\n")[1:]]
+    excerpts = [block.splitlines() for block in blocks if block.startswith("$ torchup plan ")]
+    assert len(excerpts) >= 4
+    for command, *shown in excerpts:
+        printed = torchup(*command[len("$ torchup ") :].split()).stdout.splitlines()
+        position = 0
+        for line in shown:
+            if line == "…" or line.strip() == "…":
+                continue
+            assert line in printed[position:], (command, line)
+            position = printed.index(line, position) + 1
+
+
+def test_jetson_alone_plans_nvidias_wheel_for_linux_aarch64():
+    """--jetson 36.4 with no --os or --arch: a Jetson board is Linux on aarch64, and JetPack 6.1 gets NVIDIA's wheel."""
+    result = torchup("plan", "--offline", "--json", "--jetson", "36.4", "--python-version", "3.10")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["inputs"]["os"], data["inputs"]["arch"], data["variant"]) == ("linux", "aarch64", "jp61")
+    assert data["inputs"]["sources"]["arch"] == "--jetson"
+    assert data["packages"] == [
+        "torch @ https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl"
+    ]
+    assert data["torch"] == "2.5.0a0+872d972e41.nv24.08" and data["confirmed"] == "offline"
+
+
+def test_an_intel_gpu_by_its_pci_id_plans_xpu_for_another_machine():
+    result = torchup("plan", "--offline", *ANOTHER_MACHINE, "--torch", "2.13", "--intel-gpu", "8086:E20B")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Plan: torch 2.13.0+xpu from https://download.pytorch.org/whl/xpu\n")
+    assert "  ✓ xpu      the Arc B-series (Battlemage) GPU (8086:e20b) is validated for it  ← chosen\n" in result.stdout
+    assert "  Intel GPU 0: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b)  (--intel-gpu)\n" in result.stdout
+    older = json.loads(torchup("plan", "--offline", "--json", *ANOTHER_MACHINE, "--torch", "2.6", "--intel-gpu", "e20b").stdout)
+    assert older["variant"] == "cpu" and "is validated for the XPU build from torch 2.7 on Linux" in older["reason"]
+
+
+def test_a_jetson_planned_from_an_x86_64_machine_takes_nothing_of_this_machine():
+    """--jetson here, with this machine's Python 3.11 (NVIDIA's JetPack 6 wheel is for 3.10): Linux
+    aarch64's own release, neither this machine's glibc nor its wheel tags nor its GPUs."""
+    result = torchup("plan", "--offline", "--json", "--jetson", "36.4", "--python", sys.executable, env=isolated_env(PIP_CONFIG_FILE="/dev/null"))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["inputs"]["arch"], data["inputs"]["glibc"], data["variant"]) == ("aarch64", None, "cpu")
+    assert data["inputs"]["sources"]["gpus"] == "none: this machine's GPUs do not apply to linux aarch64"
+    assert any("for the GPU, plan and install with python3.10" in note for note in data["notes"])

@@ -16,6 +16,10 @@ def linux(raw, version="2.15.0"):
     return release(raw, version)["platforms"]["linux-x86_64"]
 
 
+def advisory(raw, ident):
+    return next(row for row in raw["advisories"] if row["id"] == ident)
+
+
 def rocm_row(raw, variant):
     return next(row for row in raw["rocm_architectures"] if row["variant"] == variant)
 
@@ -133,6 +137,26 @@ BROKEN = [
         "jetson[0]: a board that runs the SBSA builds must name the CUDA its driver provides",
     ),
     (
+        "a Jetson wheel for another Python than its JetPack's",
+        lambda raw: raw["jetson"][2].update(python="3.12"),
+        "jetson[2].wheel.url: not a Linux aarch64 wheel for Python 3.12 (cp312)",
+    ),
+    (
+        "a Jetson row on NVIDIA's wheels that names none and says nothing of what exists",
+        lambda raw: raw["jetson"][7].pop("last"),
+        "jetson[7]: a board on NVIDIA's wheels names the wheel torchup plans, or says what NVIDIA published for it ('last')",
+    ),
+    (
+        "a Jetson row that ends before it starts",
+        lambda raw: raw["jetson"][2].update(l4t_to="36.0"),
+        "jetson[2].l4t_to: 36.0 is not after l4t_from 36.4",
+    ),
+    (
+        "a Jetson wheel listed as a build of a release",
+        lambda raw: release(raw, "2.15.0")["platforms"]["linux-aarch64"]["builds"].update(jp61=None),
+        "releases[2.15.0].platforms[linux-aarch64].builds[jp61]: NVIDIA's Jetson wheels are no build of a release: they belong in the jetson rows",
+    ),
+    (
         "a source with no public address",
         lambda raw: raw["sources"].update({"mps-notes": "Apple's Metal notes, read 2026-11-27"}),
         "sources[mps-notes]: holds no https:// address: every source must be public",
@@ -153,6 +177,61 @@ BROKEN = [
         "gpu_families.source: 'nvidia' is not a key of sources",
     ),
     (
+        "a release pinning a companion the data has no row for",
+        lambda raw: release(raw, "2.15.0")["companions"].update(torchvision="0.30.0"),
+        "releases[2.15.0].companions[torchvision]: torchvision 0.30.0 has no companion_releases row",
+    ),
+    (
+        "a release paired with a companion built for another release that declares no range holding it",
+        lambda raw: release(raw, "2.13.0")["companions"].update(torchvision="0.29.0"),
+        "releases[2.13.0].companions[torchvision]: torchvision 0.29.0 was built for torch 2.14.0 and declares torch==2.14.0, not 2.13.0",
+    ),
+    (
+        "a companion row whose torch range does not parse",
+        lambda raw: raw["companion_releases"]["torchvision"]["0.29.1"].update(torch="~=2.14"),
+        "companion_releases[torchvision][0.29.1].torch: '~=2.14' is not a range of torch releases (==2.14.0, >=2.14, <2.6.0, joined by commas)",
+    ),
+    (
+        "a companion row without the torch release it was built for",
+        lambda raw: raw["companion_releases"]["torchaudio"]["2.11.1"].pop("built_for"),
+        "companion_releases[torchaudio][2.11.1]: 'built_for' is missing",
+    ),
+    (
+        "a companion torchup does not plan",
+        lambda raw: raw["companion_releases"].update(torchtext={}),
+        "companion_releases[torchtext]: not a companion torchup plans (torchvision, torchaudio)",
+    ),
+    (
+        "an advisory whose fixed release lies in the range it affects",
+        lambda raw: advisory(raw, "PYSEC-2025-41").update(fixed="2.5.0"),
+        "advisories[PYSEC-2025-41].fixed: 2.5.0 is in the range it is said to fix (<=2.5.1)",
+    ),
+    (
+        "an advisory id no scanner reports",
+        lambda raw: advisory(raw, "PYSEC-2025-41").update(id="TORCH-2025-1"),
+        "advisories[7].id: 'TORCH-2025-1' is not an advisory id (PYSEC-…, GHSA-…, CVE-…)",
+    ),
+    (
+        "an advisory range that does not parse",
+        lambda raw: advisory(raw, "PYSEC-2025-189").update(affected="<=2.6.0-NA"),
+        "advisories[PYSEC-2025-189].affected: '<=2.6.0-NA' is not a range of torch releases (<2.6.0, <=2.6.0, ==2.6.0, joined by commas)",
+    ),
+    (
+        "an advisory citing no source",
+        lambda raw: advisory(raw, "PYSEC-2026-139").update(source="osv"),
+        "advisories[PYSEC-2026-139].source: 'osv' is not a key of sources",
+    ),
+    (
+        "the same advisory twice",
+        lambda raw: raw["advisories"].append(dict(advisory(raw, "PYSEC-2026-139"))),
+        "advisories[33].id: PYSEC-2026-139 has a row already",
+    ),
+    (
+        "minor-version compatibility without its limits",
+        lambda raw: raw["nvidia_drivers"]["minor_version_limits"].update(limits=[]),
+        "nvidia_drivers.minor_version_limits.limits: must list, in words, what minor-version compatibility limits",
+    ),
+    (
         "a schema this torchup does not read",
         lambda raw: raw.update(schema=2),
         "schema: 2: this torchup reads schema 1",
@@ -162,7 +241,8 @@ BROKEN = [
 
 @pytest.mark.parametrize("what, breaking, message", BROKEN, ids=[case[0] for case in BROKEN])
 def test_a_broken_copy_fails_to_load_naming_its_row(tmp_path, what, breaking, message):
-    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    with open(DATA_FILE, encoding="utf-8") as handle:
+        raw = json.load(handle)
     breaking(raw)
     copy = tmp_path / "compatibility.json"
     copy.write_text(json.dumps(raw), encoding="utf-8")

@@ -3,11 +3,14 @@
 import tempfile
 import time
 
-from tests.conftest import calls, isolated_env, replay_tool, write_tool
+import pytest
+
+from tests.conftest import calls, fixture_text, isolated_env, replay_tool, write_tool
 from torchup.installer.compat import load
 from torchup.installer.detect import Accelerators, EnvironmentFacts, Facts, amd, apple_facts, intel, machine, nvidia
 from torchup.installer.detect.report import apple_line
 from torchup.installer.host import Host
+from torchup.installer.status import Status
 
 QUERY = f"--query-gpu={nvidia.QUERY_FIELDS} --format=csv,nounits"
 
@@ -143,6 +146,39 @@ def test_jetson_l4t_is_never_a_driver_version(fake_root, tool_dir):
     assert any("35.3.1 is a Jetson L4T release" in entry for entry in facts.trail)
 
 
+def test_a_jetson_without_its_release_file_is_read_from_its_l4t_package(fake_root, tool_dir):
+    """A Tegra device tree (nvidia,tegra234) and no /etc/nv_tegra_release: the version of nvidia-l4t-core."""
+    fake_root.put("/proc/device-tree/compatible", "nvidia,p3768-0000+p3767-0005\x00nvidia,p3767-0005\x00nvidia,tegra234\x00")
+    replay_tool(tool_dir, "dpkg-query", {"--showformat=${Version} --show nvidia-l4t-core": ("36.4.0-20240912212859", 0, "stdout")})
+    facts = nvidia.probe(Host(fake_root.path, isolated_env([tool_dir])))
+    assert facts.jetson == nvidia.TegraRelease("36.4.0", None)
+    assert calls(tool_dir, "dpkg-query") == [["--showformat=${Version}", "--show", "nvidia-l4t-core"]]
+
+
+def test_the_l4t_package_is_asked_only_on_a_tegra_soc(fake_root, tool_dir):
+    fake_root.put("/proc/device-tree/compatible", "raspberrypi,5-model-b\x00brcm,bcm2712\x00")
+    replay_tool(tool_dir, "dpkg-query", {"*": ("36.4.0-20240912212859", 0, "stdout")})
+    assert nvidia.probe(Host(fake_root.path, isolated_env([tool_dir]))) is None
+    assert calls(tool_dir, "dpkg-query") == []
+
+
+@pytest.mark.parametrize(
+    "fixture, expected",
+    [
+        ("collected/nv_tegra_release-r36.4.0-jetpack6.txt", ("36.4.0", "generic")),
+        ("collected/nv_tegra_release-r35.4.1-jetpack5.txt", ("35.4.1", "t186ref")),
+        ("collected/nv_tegra_release-r32.6.1-jetpack4.txt", ("32.6.1", "t186ref")),
+    ],
+)
+def test_the_doctor_reads_the_l4t_release_as_detection_does(fixture, expected):
+    """The kit cannot import the tool: its reading of /etc/nv_tegra_release is checked against detection's."""
+    from torchup.diagnostics import checks
+
+    text = fixture_text(fixture)
+    assert checks.parse_tegra_release(text) == expected
+    assert tuple(nvidia.parse_tegra_release(text)) == expected
+
+
 def test_wsl_finds_nvidia_smi_in_the_wsl_lib_dir(fake_root, tool_dir):
     wsl_lib = fake_root.path / "usr/lib/wsl/lib"
     replay_tool(
@@ -209,8 +245,23 @@ def test_intel_display_device_on_pci_with_sycl_names(fake_root, tool_dir):
         fake_root.put(f"/sys/bus/pci/devices/{slot}/device", device + "\n")
     replay_tool(tool_dir, "sycl-ls", {"*": ("collected/sycl-ls-linux-arc-a770.txt", 0, "stdout")})
     facts = intel.probe(Host(fake_root.path, isolated_env([tool_dir])))
-    assert facts.pci_devices == ["8086:4680", "8086:56a0"]
+    assert facts.pci_devices == ["8086:4680", "8086:56a0"] and facts.device_ids == ["4680", "56a0"]
     assert facts.gpu_names == ["Intel(R) Arc(TM) A770 Graphics", "Intel(R) UHD Graphics 730"]
+    assert facts.kernel_drivers == {} and facts.level_zero is None
+
+
+def test_an_arc_b580_with_its_kernel_driver_and_the_level_zero_driver(fake_root, tool_dir):
+    """An Arc B580 (8086:e20b) bound to xe, and Level Zero's GPU driver where Ubuntu's libze-intel-gpu1 puts it."""
+    slot = "/sys/bus/pci/devices/0000:03:00.0"
+    for name, value in (("vendor", "0x8086"), ("class", "0x030000"), ("device", "0xe20b")):
+        fake_root.put(f"{slot}/{name}", value + "\n")
+    (fake_root.path / "sys/bus/pci/drivers/xe").mkdir(parents=True)
+    (fake_root.path / slot.lstrip("/") / "driver").symlink_to("../../../bus/pci/drivers/xe")
+    fake_root.put("/usr/lib/x86_64-linux-gnu/libze_intel_gpu.so.1", "")
+    facts = intel.probe(Host(fake_root.path, isolated_env([tool_dir])))
+    assert facts.device_ids == ["e20b"] and facts.kernel_drivers == {"8086:e20b": "xe"}
+    assert facts.level_zero == "/usr/lib/x86_64-linux-gnu/libze_intel_gpu.so.1"
+    assert load().intel_family("e20b").name == "Arc B-series (Battlemage)"
 
 
 def test_machine_facts_from_the_h100_root(fake_root, tool_dir):
@@ -267,7 +318,7 @@ def test_apple_silicon_brand_string_from_sysctl(fake_root, tool_dir):
     older = apple_facts(facts._replace(mac_version="12.1"))
     assert load().mps_available(older.macos) is False
     shown = apple_line(older)
-    assert (shown.mark, shown.text) == ("warn", "Apple M1 Pro, macOS 12.1: MPS needs macOS 12.3 or newer")
+    assert (shown.status, shown.text) == ("warn", "Apple M1 Pro, macOS 12.1: MPS needs macOS 12.3 or newer")
     document = Facts(1, "python3", facts, None, None, None, Accelerators(None, None, None, older), EnvironmentFacts({}, [], None), {}).as_data()
     assert document["accelerators"]["apple"] == {"chip": "Apple M1 Pro", "macos": "12.1", "mps_supported": False}
 
@@ -294,3 +345,22 @@ def test_memory_and_cores_from_proc(fake_root, tool_dir):
     assert (facts.resources.memory_total_bytes, facts.resources.memory_available_bytes) == (16318480 * 1024, 12000000 * 1024)
     assert facts.cpu.physical_cores == 2
     assert machine.physical_cores("processor\t: 0\nBogoMIPS\t: 50.00\n") is None  # Arm kernels often omit it
+
+
+def test_the_report_names_a_boards_jetpack_and_what_runs_there():
+    from torchup.installer.detect.report import jetson_line
+
+    assert jetson_line("36.4.0").text == "Jetson board, L4T 36.4.0 (JetPack 6.1 and 6.2 for Orin)"
+    assert jetson_line("36.4.0").detail == "NVIDIA's own wheel, torch 2.5.0a0+872d972e41.nv24.08 for Python 3.10"
+    assert jetson_line("38.2").detail == "download.pytorch.org's Linux aarch64 CUDA 13.0 builds run there"
+    assert jetson_line("37.0").status is Status.WARN
+
+
+def test_the_report_names_each_intel_device_by_its_family_and_the_missing_driver():
+    from torchup.installer.detect.report import intel_lines
+
+    facts = intel.IntelFacts(["8086:4680", "8086:e20b"], [], {"8086:e20b": "xe"}, None)
+    lines = intel_lines(facts)
+    assert lines[0].text == "Intel display device: 8086:4680" and lines[0].detail.startswith("not a GPU PyTorch's XPU build validates")
+    assert lines[1].text == "Intel GPU: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b), kernel driver xe"
+    assert (lines[2].status, lines[2].text) == (Status.WARN, "no Level Zero GPU driver (libze_intel_gpu.so.1): the XPU build needs it")

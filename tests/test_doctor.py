@@ -58,7 +58,7 @@ def test_text_report_and_junit(torch_python, tmp_path):
     assert "\ninstall\n  ✓ install.import  torch imports\n" in result.stdout
     assert result.stdout.rstrip().endswith(": OK")
     suite = ElementTree.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "10" and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert suite.get("tests") == "11" and suite.get("failures") == "0" and suite.get("errors") == "0"
     assert [case.get("name") for case in suite.iter("testcase")][-1] == "tutorial.autograd"
 
 

@@ -163,21 +163,46 @@ def test_missing_certificate_files_and_an_https_proxy(tmp_path):
         PIP_CERT=str(tmp_path / "also-gone.pem"),
         HTTPS_PROXY="https://carol:s3cret@proxy.example:3128",
     )
+    env.pop("SSL_CERT_DIR", None)  # else uv would take its roots from there, and SSL_CERT_FILE would break nothing
     result, document = fix_json(sys.executable, env=env)
-    findings = {f["id"]: f for f in document["findings"]}
-    assert findings["F06"]["fix"][:2] == ["unset SSL_CERT_FILE", "unset PIP_CERT"]
-    assert findings["F11"]["fix"] == ["export HTTPS_PROXY=http://****@proxy.example:3128"]
+    findings = {(f["id"], f["title"]): f for f in document["findings"]}
+    assert findings["F06", "SSL_CERT_FILE names a missing file"]["fix"][0] == "unset SSL_CERT_FILE"
+    assert findings["F06", "PIP_CERT names a missing file"]["fix"][0] == "unset PIP_CERT"
+    assert findings["F11", "HTTPS_PROXY uses the https:// scheme"]["fix"] == ["export HTTPS_PROXY=http://****@proxy.example:3128"]
     assert result.returncode == 1
     text = torchup("detect", "--python", sys.executable, env=env).stdout
-    assert "✗ F06 a certificate bundle setting points at a missing file" in text
+    assert "✗ F06 SSL_CERT_FILE names a missing file" in text
     assert "s3cret" not in result.stdout + text
+
+
+def test_a_mirror_uv_ignores_is_f23_until_torchup_install_hands_it_over_and_pins_torch(indexes, tmp_path):
+    mirror = indexes.url + "/pypi"  # numpy and scipy, never torch: a real mirror on 127.0.0.1
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nindex-url = {mirror}\n")
+    env = isolated_env(PIP_CONFIG_FILE=str(config), HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("VIRTUAL_ENV", None)
+    python = make_venv(tmp_path / "venv")
+    _, before = fix_json(python, env=env)
+    f23 = next(f for f in before["findings"] if f["id"] == "F23")
+    assert f23["fix"] == [
+        f"give uv the mirror too: export UV_DEFAULT_INDEX={mirror}",
+        f"torchup install --python {python}  (torch from its own index alone; the mirror handed to uv as flags)",
+    ]
+
+    install = ["install", "--venv", str(tmp_path / "venv"), "--installer", "uv", "--index-base", indexes.url + "/whl", "--no-gpu", "--yes", "--json"]
+    installed = torchup(*install, env=env)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    numpy = next(c for c in json.loads(installed.stdout)["commands"] if c["title"] == "numpy and scipy")
+    assert numpy["argv"][numpy["argv"].index("--index-url") + 1] == mirror  # what torchup does about it: uv is told
+    _, after = fix_json(python, env=env)
+    assert "F23" not in ids(after["findings"])  # torch is in, from its index, and pinned
 
 
 def test_mirror_is_written_once_and_never_printed_with_its_secret(tmp_path):
     python = make_venv(tmp_path / "venv")
     mirror = "https://dave:hunter2@mirror.example/simple"
     applied = torchup("fix", "--python", str(python), "--apply", "--mirror", mirror)
-    assert "✓ [mirror] set index-url = https://****@mirror.example/simple in" in applied.stdout
+    assert "✓ [--mirror] set index-url = https://****@mirror.example/simple in" in applied.stdout
     config = configparser.RawConfigParser()
     config.read(tmp_path / "venv" / "pip.conf")
     assert config.get("global", "index-url") == mirror
@@ -197,7 +222,7 @@ def test_mirror_keeps_the_users_comments_and_settings(tmp_path):
     config.write_text(original)
     config.chmod(0o644)
     applied = torchup("fix", "--python", str(python), "--apply", "--mirror", "https://new.example/simple")
-    assert "✓ [mirror] set index-url = https://new.example/simple" in applied.stdout
+    assert "✓ [--mirror] set index-url = https://new.example/simple" in applied.stdout
     assert config.read_text() == original.replace("https://old.example/simple", "https://new.example/simple")
     assert config.stat().st_mode & 0o777 == 0o644  # no credential: the mode it had
 
@@ -213,7 +238,7 @@ def test_a_pip_conf_that_does_not_parse_is_found_and_left_alone(tmp_path):
     assert found.returncode == 1
     applied = torchup("fix", "--python", str(python), "--apply", "--mirror", "https://new.example/simple", env=env)
     assert applied.returncode == 1, applied.stderr  # F30 remains: not an internal error
-    assert f"✗ [mirror] left {config} as it was: it does not parse" in applied.stdout
+    assert f"✗ [--mirror] left {config} as it was: it does not parse" in applied.stdout
     assert config.read_text() == broken
     assert "pa55" not in applied.stdout + applied.stderr + found.stdout
 
@@ -235,3 +260,11 @@ def test_make_setup_refuses_a_python_too_old_before_making_anything(version, tmp
     assert f"torchup needs Python 3.9 or newer; {python} is {version}: make setup PYTHON=python3.12" in result.stderr
     assert "Traceback" not in result.stderr
     assert not venv.exists()
+
+
+def test_every_safe_fix_a_finding_may_name_has_its_step():
+    """A closed set: a new SafeFix without a step in installer.fix fails here, not in a user's `fix --apply`."""
+    from torchup.installer.findings import SafeFix
+    from torchup.installer.fix import SAFE_STEPS
+
+    assert set(SAFE_STEPS) == set(SafeFix)

@@ -3,7 +3,7 @@
 import pytest
 
 from torchup.installer.detect.target_facts import parse_pip
-from torchup.installer.install import Command, Options, Target, build_commands, venv_argv
+from torchup.installer.install import Command, Options, Target, build_commands, venv_argv, verification_problems
 from torchup.installer.install.backends import Pip, Sources, Uv
 from torchup.installer.plan import Overrides, make_plan
 
@@ -103,6 +103,20 @@ def test_macos_default_comes_from_the_users_own_index():
     plan = planned(os="macos", arch="arm64", no_gpu=True, torch="2.11")
     commands, _ = build_commands(plan, FakeFacts(SETTINGS), Pip(PY), Options(break_system_packages=True))
     assert commands[0].argv == PIP_PREFIX + ["--break-system-packages", "torch==2.11.0"]
+
+
+def test_a_jetson_wheel_is_installed_by_its_url_and_pinned_by_its_version():
+    plan = make_plan(None, Overrides(jetson="36.4", python_version="3.10", offline=True))
+    commands, _ = build_commands(plan, FakeFacts(SETTINGS), Pip(PY), Options())
+    assert commands[0].argv == PIP_PREFIX + [
+        "torch @ https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl"
+    ]
+    assert plan.pins == ["torch==2.5.0a0+872d972e41.nv24.08"]
+    seen = results(torch="2.5.0a0+872d972e41.nv24.08", cuda="12.6", cuda_available=False)
+    assert "torch does not see the Jetson board's integrated GPU (torch.cuda.is_available() is False): check `torchup doctor`" in verification_problems(
+        seen, plan
+    )
+    assert verification_problems(results(torch="2.5.0a0+872d972e41.nv24.08", cuda="12.6"), plan) == []
 
 
 def results(**facts):

@@ -24,7 +24,7 @@ def facts_here(**env):
     return detect(sys.executable, Host(env=isolated_env(**env)))
 
 
-OVERRIDES = dict(torch="2.13", nvidia_driver="590.48.01", gpu_cc=("8.6",))
+OVERRIDES = dict(torch="2.13", nvidia_driver="595.58.03", gpu_cc=("8.6",))  # a driver that runs CUDA 13.2 fully
 
 
 def test_index_has_the_best_build(local_index):
@@ -101,6 +101,33 @@ def test_users_find_links_holds_the_build_when_the_index_is_down(tmp_path):
     assert plan.decision.release_reason == f"the newest release that a source of your pip configuration holds ({wheels}); 2.15.0 is not there"
 
 
+def test_the_users_source_must_hold_the_companions_too(tmp_path):
+    """With --with, a source holding torch but not torchvision of the same build is no source: the
+    plan says what is missing and where it looked, and stops (exit 1) before anything is installed."""
+    from torchup.installer.plan.confirm import CompanionsMissing
+
+    wheels = tmp_path / "wheelhouse"
+    wheels.mkdir()
+    (wheels / wheel("2.13.0", "cpu")).write_text("")
+    (wheels / f"torchvision-0.28.0+cu130-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")  # another build's
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / f"torchvision-0.28.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")  # the right one, in another source
+    facts = facts_here(PIP_FIND_LINKS=f"{wheels} {other}")
+    overrides = Overrides(index_base=f"http://127.0.0.1:{closed_port()}/whl", torch="2.13", no_gpu=True, with_packages=("torchvision",))
+    with pytest.raises(CompanionsMissing) as stopped:
+        make_plan(facts, overrides)
+    assert stopped.value.exit_code == 1
+    assert f"of your pip sources ({wheels}, {other}), none holds every planned package" in stopped.value.message
+    assert stopped.value.message.endswith(f"torch 2.13.0+cpu is in {wheels}, but torchvision 0.28.0+cpu is not")
+    with pytest.raises(CompanionsMissing, match="torchvision 0.28.0\\+cpu is not"):  # a wheelhouse of an air-gapped install alike
+        make_plan(facts_here(), overrides, local_sources=[("find-links", str(wheels))], skip_index=True)
+    # Beside torch, the same build's torchvision makes the source whole.
+    (wheels / f"torchvision-0.28.0+cpu-{PY}-{PY}-manylinux_2_28_x86_64.whl").write_text("")
+    plan = make_plan(facts, overrides)
+    assert (plan.packages, plan.found_in) == (["torch==2.13.0+cpu", "torchvision==0.28.0+cpu"], str(wheels))
+
+
 def test_users_file_index_is_read(local_index, tmp_path):
     simple = tmp_path / "simple"
     (simple / "torch").mkdir(parents=True)
@@ -150,7 +177,7 @@ def test_unreachable_index_and_only_a_cpu_build_at_hand_stops(tmp_path):
     with pytest.raises(GpuLeftUnused) as stopped:
         make_plan(facts, Overrides(index_base=down, **GPU))
     assert stopped.value.exit_code == 1
-    assert "hold no build for this machine's GPU, only torch 2.13.0+cpu: the plan is torch 2.15.0+cu132" in stopped.value.message
+    assert "hold no build for this machine's GPU, only torch 2.13.0+cpu: the plan is torch 2.15.0+cu130" in stopped.value.message
     assert "--variant cpu" in stopped.value.hint
     # Asked for on purpose, the CPU build is taken.
     plan = make_plan(facts, Overrides(index_base=down, variant="cpu", **GPU))

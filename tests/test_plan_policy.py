@@ -114,11 +114,11 @@ CASES = [
         "nvidia_drivers.floors cuda 12 windows = 528.33",
     ),
     (
-        "the same driver on Linux meets 525.60.13: cu128",
+        "the same driver on Linux meets 525.60.13, but fully supports only CUDA 11.8 (520.61.05): cu118",
         dict(torch="2.7", nvidia_driver="527.41", ccs=[("NVIDIA GeForce RTX 3080", "8.6")]),
         "2.7.1",
-        "cu128",
-        "nvidia_drivers.floors cuda 12 linux = 525.60.13",
+        "cu118",
+        "nvidia_drivers.floors cuda 12 linux = 525.60.13; nvidia_drivers.toolkits 11.8 = 520.61.05, 12.6 = 560.28.03 (toolkit-drivers)",
     ),
     (
         "Python 3.9: the 2.8 series",
@@ -163,10 +163,10 @@ CASES = [
         "policy: Jetson boards need NVIDIA's Jetson wheels",
     ),
     (
-        "GH200 (aarch64, 9.0) on 2.13: the newest CUDA build for aarch64",
+        "GH200 (aarch64, 9.0) on 2.13, driver 580.95.05: the newest CUDA build for aarch64 it supports fully",
         dict(arch="aarch64", torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA GH200 480GB", "9.0")]),
         "2.13.0",
-        "cu132",
+        "cu130",
         "releases[2.13].cuda_archs_aarch64 ampere-blackwell-arm (arch-matrix-2.12)",
     ),
     (
@@ -191,18 +191,46 @@ CASES = [
         "rocm_architectures rocm7.1 lacks gfx1151 (uv-rocm)",
     ),
     (
-        "an Arc A770 gets the XPU build",
-        dict(torch="2.13", intel_gpus=("Intel(R) Arc(TM) A770 Graphics", "Intel(R) UHD Graphics 730"), intel_display_device=True),
+        "an Arc A770 (8086:56a0) beside integrated graphics gets the XPU build",
+        dict(torch="2.13", intel_gpus=("4680", "56a0"), intel_driver=True),
         "2.13.0",
         "xpu",
-        "releases[2.13].variants has xpu",
+        "releases[2.13].variants has xpu; intel_gpus Arc A-series 56a0 xpu 2.6 (pciids; xpu-2.6, xpu-2.7)",
     ),
     (
-        "integrated Intel graphics alone do not",
-        dict(torch="2.13", intel_gpus=("Intel(R) UHD Graphics 730",), intel_display_device=True),
+        "integrated Intel graphics (8086:4680) alone do not",
+        dict(torch="2.13", intel_gpus=("4680",), intel_driver=True),
         "2.13.0",
         "cpu",
-        "policy: XPU supports Arc and Data Center GPUs",
+        "intel_gpus: 4680 in no family",
+    ),
+    (
+        "an Arc B580 (8086:e20b), no --torch: the newest release's XPU build",
+        dict(intel_gpus=("e20b",), intel_driver=True),
+        "2.15.0",
+        "xpu",
+        "intel_gpus Arc B-series e20b xpu linux 2.7 (pciids, xpu-2.7); releases[2.15] xpu (not verified)",
+    ),
+    (
+        "an Arc B580 with --torch 2.6: Battlemage was validated from 2.7, so the CPU build",
+        dict(torch="2.6", intel_gpus=("e20b",), intel_driver=True),
+        "2.6.0",
+        "cpu",
+        "intel_gpus Arc B-series xpu linux 2.7 (xpu-2.6: 'Arc B-series graphics not supported')",
+    ),
+    (
+        "an Arc B580 without Level Zero's GPU driver: the CPU build, and what to install",
+        dict(torch="2.13", intel_gpus=("e20b",), intel_driver=False),
+        "2.13.0",
+        "cpu",
+        "intel_gpus.driver libze_intel_gpu.so.1 (intel-gpu-driver)",
+    ),
+    (
+        "Data Center GPU Max 1550 (8086:0bd5) on 2.5: its first XPU build",
+        dict(torch="2.5", intel_gpus=("0bd5",), intel_driver=True),
+        "2.5.1",
+        "xpu",
+        "intel_gpus Data Center GPU Max xpu linux 2.5 (xpu-2.5); releases[2.5] xpu (xpu-2.5)",
     ),
     (
         "RTX 3090 (8.6) on driver 570, no --torch: 2.15's builds need 580, so 2.14.1's CUDA 12.6 build",
@@ -212,11 +240,39 @@ CASES = [
         "releases[2.15].platforms.linux-x86_64.builds cu130/cu132 only (cuda12-last-2.14); nvidia_drivers.floors cuda 13 = 580",
     ),
     (
-        "H100 on driver 580, no --torch: the newest release, CUDA 13.2 under minor-version compatibility",
+        "H100 on driver 580, no --torch: the newest release, CUDA 13.0, which 580.159.04 supports fully",
         dict(nvidia_driver="580.159.04", ccs=[("NVIDIA H100 80GB HBM3", "9.0")]),
         "2.15.0",
+        "cu130",
+        "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.toolkits 13.0 = 580.65.06, 13.2 = 595.45.04 (toolkit-drivers)",
+    ),
+    (
+        "B300 (10.3) on driver 580.95: CUDA 13.0, fully supported, not 13.2 under minor-version compatibility",
+        dict(nvidia_driver="580.95", ccs=[("NVIDIA B300", "10.3")]),
+        "2.15.0",
+        "cu130",
+        "cuda_arch_sets turing-blackwell-ptx sm_100 (arch-matrix-2.12); nvidia_drivers.toolkits 13.0 = 580.65.06, 13.2 = 595.45.04",
+    ),
+    (
+        "GB10 / DGX Spark (12.1, aarch64) on driver 580.95: CUDA 13.0, fully supported",
+        dict(arch="aarch64", nvidia_driver="580.95", ccs=[("NVIDIA GB10", "12.1")]),
+        "2.15.0",
+        "cu130",
+        "cuda_arch_sets ampere-blackwell-arm sm_120 (arch-matrix-2.12, thor-sbsa); nvidia_drivers.toolkits 13.0 = 580.65.06",
+    ),
+    (
+        "B300 on driver 595.58.03: CUDA 13.2, now fully supported",
+        dict(nvidia_driver="595.58.03", ccs=[("NVIDIA B300", "10.3")]),
+        "2.15.0",
         "cu132",
-        "releases[2.15].platforms.linux-x86_64.builds; nvidia_drivers.floors cuda 13 = 580",
+        "nvidia_drivers.toolkits 13.2 = 595.45.04 (toolkit-drivers)",
+    ),
+    (
+        "RTX 3090 on driver 550.54.15 with --torch 2.14: no build is fully supported (12.6 needs 560.28.03), so cu126 under minor-version compatibility",
+        dict(torch="2.14", nvidia_driver="550.54.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")]),
+        "2.14.1",
+        "cu126",
+        "nvidia_drivers.floors cuda 12 = 525.60.13; nvidia_drivers.toolkits 12.6 = 560.28.03",
     ),
     (
         "P100 (6.0) with --torch 2.7: Linux cu128 has no Pascal kernels, cu126 does",
@@ -240,10 +296,10 @@ CASES = [
         "cuda_arch_sets turing-blackwell-ptx (cu128-dropped-maxwell-volta)",
     ),
     (
-        "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: a CUDA 12.9 build",
+        "GH200 (aarch64, 9.0) with --torch 2.9 on driver 570: CUDA 12.8, which it supports fully (12.9 needs 575.51.03)",
         dict(arch="aarch64", torch="2.9", nvidia_driver="570.133.20", ccs=[("NVIDIA GH200 480GB", "9.0")]),
         "2.9.1",
-        "cu129",
+        "cu128",
         "releases[2.9].platforms.linux-aarch64.builds (uv-17380, openral-167); CUDA 13 floor 580",
     ),
     (
@@ -296,11 +352,46 @@ CASES = [
         "jetson l4t_from 38.0 (thor-sbsa); cuda_arch_sets ampere-blackwell-arm has 11.0",
     ),
     (
-        "Jetson Orin (L4T 36.4, cc 8.7): no download.pytorch.org build, in any release",
-        dict(arch="aarch64", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
+        "Jetson Orin on JetPack 6.1 (L4T 36.4, Python 3.10): NVIDIA's Jetson build for that JetPack",
+        dict(arch="aarch64", python="3.10", glibc="2.35", jetson="36.4.0", ccs=[("Orin (nvgpu)", "8.7")]),
+        "2.5.0",
+        "jp61",
+        "jetson l4t_from 36.4 wheel jp61 (tensorrt-3453, jetson-install)",
+    ),
+    (
+        "JetPack 6.2.1 (L4T 36.4.7) is the same JetPack 6 line: the same wheel",
+        dict(arch="aarch64", python="3.10", jetson="36.4.7"),
+        "2.5.0",
+        "jp61",
+        "jetson l4t_from 36.4, l4t_to 37.0 (jetson-l4t-map)",
+    ),
+    (
+        "Xavier on JetPack 5.1.2 (L4T 35.4.1, Python 3.8): NVIDIA's 2.1.0a0 wheel",
+        dict(arch="aarch64", python="3.8", jetson="35.4.1", ccs=[("Xavier", "7.2")]),
+        "2.1.0",
+        "jp512",
+        "jetson l4t_from 35.4 wheel jp512 (jetson-containers-pytorch)",
+    ),
+    (
+        "Jetson Orin on JetPack 6.1 with Python 3.11: NVIDIA builds for 3.10 alone, so the CPU build",
+        dict(arch="aarch64", python="3.11", jetson="36.4", ccs=[("Orin (nvgpu)", "8.7")]),
         "2.15.0",
         "cpu",
-        "jetson l4t_from 32.0 (jetson-wheels)",
+        "jetson l4t_from 36.4 python 3.10 (jetson-l4t-map)",
+    ),
+    (
+        "JetPack 4 (L4T 32.7.1) with Python 3.8: NVIDIA published no torch 2 for it, so the CPU build",
+        dict(arch="aarch64", python="3.8", jetson="32.7.1"),
+        "2.4.1",
+        "cpu",
+        "jetson l4t_from 32.0 last (jetson-containers-pytorch, jetson-forum-72048)",
+    ),
+    (
+        "an L4T release torchup does not know (37.1): the CPU build, and what exists",
+        dict(arch="aarch64", python="3.10", jetson="37.1"),
+        "2.14.1",
+        "cpu",
+        "jetson: no row covers 37.x (l4t_to 37.0)",
     ),
     (
         "--variant cu128 without --torch: the newest release that has it",
@@ -317,18 +408,18 @@ CASES = [
         "releases[2.9].platforms.linux-x86_64.builds rocm6.4",
     ),
     (
-        "--with torchvision,torchaudio without --torch: the newest release that has both",
+        "--with torchvision,torchaudio without --torch: 2.15, with companions that declare it (ABI stable)",
         dict(with_packages=("torchvision", "torchaudio")),
-        "2.11.0",
+        "2.15.0",
         "cpu",
-        "releases[2.12].companions torchaudio = null (pypi-files)",
+        "companion_releases torchvision 0.29.2 torch>=2.14 (vision-0.29.2), torchaudio 2.11.1 torch>=2.11 (audio-2.11.1)",
     ),
     (
-        "--with torchvision without --torch: 2.15 has no torchvision yet",
-        dict(with_packages=("torchvision",)),
-        "2.14.1",
+        "--with torchvision on Python 3.9: the 2.8 series, with its own torchvision",
+        dict(python="3.9", with_packages=("torchvision",)),
+        "2.8.0",
         "cpu",
-        "releases[2.15].companions torchvision = null (pypi-files)",
+        "releases[2.8].companions torchvision 0.23.0; companion_releases 0.23.0 torch==2.8.0 (companion-metadata)",
     ),
     (
         "Python 3.13 with --torch 2.5 on Linux x86_64: cp313 wheels exist there",
@@ -373,6 +464,88 @@ def test_minor_version_compatibility_is_said():
     assert any("below CUDA 12.8's own 570.26" in note for note in chosen.notes)
 
 
+def test_an_intel_gpu_is_judged_by_its_pci_id_release_os_and_driver():
+    assert rejection(decision(torch="2.6", intel_gpus=("e20b",), intel_driver=True), "xpu") == (
+        "Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b) is validated for the XPU build from torch 2.7 on Linux"
+    )
+    no_driver = decision(torch="2.13", intel_gpus=("e20b",), intel_driver=False)
+    assert rejection(no_driver, "xpu").endswith(
+        "needs Level Zero's GPU driver (libze_intel_gpu.so.1), which is not installed: "
+        "Intel's GPU driver: on Ubuntu, sudo apt install libze-intel-gpu1 libze1 intel-opencl-icd (Intel's page for other systems)"
+    )
+    assert "sudo apt install libze-intel-gpu1" in no_driver.variant_reason  # the plan says what to install
+    assert rejection(decision(os="windows", glibc=None, torch="2.13", intel_gpus=("0bd5",), intel_driver=True), "xpu") == (
+        "Data Center GPU Max (Ponte Vecchio): Data Center GPU Max 1100, 1550 (8086:0bd5) is not among the GPUs PyTorch validates for the XPU build on Windows"
+    )
+    assert rejection(decision(torch="2.13", intel_gpus=("4680",), intel_driver=True), "xpu") == (
+        "the Intel display device 8086:4680 is none of the GPUs PyTorch validates for the XPU build (Arc, Core Ultra graphics, Data Center GPU Max)"
+    )
+    flex = decision(torch="2.13", intel_gpus=("56c0",), intel_driver=True)
+    assert flex.variant == "cpu" and "Data Center GPU Flex (Arctic Sound-M)" in rejection(flex, "xpu")
+    another = next(c for c in decision(torch="2.13", intel_gpus=("e20b",)).candidates if c.variant == "xpu")
+    assert another.accepted and another.notes == ("the Intel GPU driver is not checked on another machine: the XPU build needs libze_intel_gpu.so.1",)
+
+
+def test_a_jetson_board_is_told_what_exists_for_it():
+    orin = decision(arch="aarch64", python="3.10", jetson="36.4")
+    assert orin.chosen.reason == "NVIDIA's wheel for JetPack 6.1 and 6.2 for Orin, CUDA 12.6, Python 3.10"
+    assert orin.release.wheel.url.endswith("/jp/v61/pytorch/torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl")
+    assert orin.notes[0].startswith("jp61: it needs libcusparseLt (libcusparseLt.so.0), which JetPack 6 does not install")
+    python = decision(arch="aarch64", python="3.11", jetson="36.4")
+    assert rejection(python, "cu130") == "a Jetson board on L4T 36.4 (JetPack 6.1 and 6.2 for Orin) needs NVIDIA's Jetson wheels, not this index's"
+    assert (
+        "NVIDIA's wheel for JetPack 6.1 and 6.2 for Orin is torch 2.5.0a0+872d972e41.nv24.08 for Python 3.10 alone; "
+        "for the GPU, plan and install with python3.10 (this Python is 3.11)"
+    ) in python.notes
+    asked = decision(arch="aarch64", python="3.10", jetson="36.4", torch="2.14")
+    assert asked.variant == "cpu" and any("--torch asked for a download.pytorch.org build instead" in note for note in asked.notes)
+    jetpack4 = decision(arch="aarch64", python="3.8", jetson="32.7.1")
+    assert (
+        "JetPack 4 for Nano, TX2 and Xavier (L4T 32.7.1): NVIDIA's last wheels for it are torch 1.10.0 and 1.11.0a0 for Python 3.6 (CUDA 10.2), "
+        "and torch 2 needs CUDA 11 or newer, so the CPU build"
+    ) in jetpack4.notes
+    unknown = decision(arch="aarch64", python="3.10", jetson="37.1")
+    assert rejection(unknown, "cu130") == "L4T 37.1 is not a Jetson release torchup knows"
+    assert unknown.notes[0].startswith(
+        "L4T 37.1 is not a Jetson release torchup knows; the known ones start at L4T 32.0 (JetPack 4 for Nano, TX2 and Xavier), "
+    )
+    unverified = decision(arch="aarch64", python="3.10", jetson="36.3.0")
+    assert unverified.variant == "jp60" and not unverified.chosen.verified
+    assert unverified.chosen.notes[0].startswith("not verified: https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html")
+
+
+def test_jetson_alone_plans_linux_aarch64():
+    from torchup.installer.plan import Overrides, make_plan
+
+    plan = make_plan(None, Overrides(jetson="36.4", python_version="3.10", offline=True))
+    assert (plan.inputs.os, plan.inputs.arch, plan.variant) == ("linux", "aarch64", "jp61")
+    assert plan.sources["arch"] == plan.sources["os"] == "--jetson"
+    assert plan.packages == ["torch @ " + plan.decision.release.wheel.url] and plan.pins == ["torch==2.5.0a0+872d972e41.nv24.08"]
+    assert plan.index_url == "https://developer.download.nvidia.com/compute/redist/jp/v61/pytorch/"
+
+
+def test_minor_version_compatibility_is_taken_only_where_nothing_is_fully_supported_and_said():
+    """The rule: prefer the newest build the driver supports fully (driver >= that toolkit's own,
+    nvidia_drivers.toolkits); take one that needs minor-version compatibility only where no build of
+    the release is fully supported; say what is limited (nvidia_drivers.minor_version_limits) and
+    which driver lifts it."""
+    b300 = decision(nvidia_driver="580.95", ccs=[("NVIDIA B300", "10.3")])
+    assert b300.variant_basis == "the newest build the driver supports fully"
+    limited = next(c for c in b300.candidates if c.variant == "cu132")
+    assert limited.accepted and limited.full_support_driver == "595.45.04"
+    assert next(c for c in b300.candidates if c.variant == "cu130").full_support_driver is None
+    note = next(note for note in b300.notes if "minor-version" in note)
+    assert note.startswith("cu132 was not chosen: on driver 580.95 it would run under CUDA minor-version compatibility, where PTX built by the newer toolkit")
+    assert "cudaErrorCallRequiresNewerDriver (https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html)" in note
+    assert note.endswith("driver 595.45.04 or newer runs it fully")
+    only_limited = decision(torch="2.14", nvidia_driver="550.54.15", ccs=[("NVIDIA GeForce RTX 3090", "8.6")])
+    note = next(note for note in only_limited.notes if "minor-version" in note)
+    assert note.startswith("cu126 runs on driver 550.54.15 under CUDA minor-version compatibility, as no build of this release is fully supported by it: ")
+    assert note.endswith("driver 560.28.03 or newer lifts that")
+    fully = decision(nvidia_driver="595.58.03", ccs=[("NVIDIA B300", "10.3")])
+    assert not any("minor-version" in note for note in fully.notes)
+
+
 def test_ptx_needs_the_toolkit_driver_and_is_linux_only():
     future = [("a GPU newer than any build", "13.0")]
     assert rejection(decision(torch="2.13", nvidia_driver="580.10", ccs=future), "cu130").endswith(
@@ -387,8 +560,8 @@ def test_ptx_needs_the_toolkit_driver_and_is_linux_only():
 
 def test_unknown_compute_capability_is_accepted_with_a_note():
     result = decision(torch="2.13", nvidia_driver="580.95.05", ccs=[("NVIDIA GeForce RTX 3080 Laptop GPU", None)])
-    assert result.variant == "cu132"
-    chosen = next(c for c in result.candidates if c.variant == "cu132")
+    assert result.variant == "cu130"
+    chosen = next(c for c in result.candidates if c.variant == "cu130")
     assert "compute capability unknown, not checked" in chosen.notes[0]
 
 
@@ -422,9 +595,26 @@ def test_amd_reasons_name_the_architecture_not_nvidia():
     assert windows.variant_reason == "no release has a GPU build that fits: torch 2.15.0 has no ROCm build for Windows x86_64"
 
 
+def test_a_companion_is_planned_with_the_torch_release_it_was_built_for_or_declares():
+    """Every release's pins (releases[].companions) against companion_releases: built for that
+    release, or declaring a range that holds it; load() refuses any other pairing."""
+    for release in DATA.releases:
+        for name, version in release.companions.items():
+            row = DATA.companion(name, version)
+            assert row.works_with(release.version), (release.version, name, version)
+    older = decision(torch="2.13", with_packages=("torchvision", "torchaudio"))
+    assert older.release.companions == {"torchvision": "0.28.0", "torchaudio": "2.11.1"}
+    assert older.notes[0] == (
+        "torchaudio 2.11.1 (built for torch 2.11.0; it declares torch>=2.11): upstream declares it works with torch 2.13.0 "
+        "(https://github.com/pytorch/audio/releases/tag/v2.11.1)"
+    )
+    assert not any("torchvision 0.28.0" in note for note in older.notes)  # built for 2.13 itself: nothing to explain
+
+
 def test_companions_missing_for_the_asked_release_name_the_releases_that_have_them():
+    data = DATA._replace(releases=[r._replace(companions=dict(r.companions, torchaudio=None)) if r.parsed >= (2, 12) else r for r in DATA.releases])
     with pytest.raises(PlanError) as raised:
-        decision(torch="2.13", with_packages=("torchaudio",))
+        decide(data, inputs(torch="2.13", with_packages=("torchaudio",)))
     assert raised.value.message == "--with torchaudio: no torchaudio release matches torch 2.13.0"
     assert raised.value.hint.startswith("torch releases with a torchaudio: 2.11.0, 2.10.0, 2.9.1")
 
@@ -466,7 +656,8 @@ def test_every_row_names_a_known_source():
 
     from torchup.installer.compat import DATA_FILE
 
-    raw = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    with open(DATA_FILE, encoding="utf-8") as handle:
+        raw = json.load(handle)
     sources = set(raw["sources"])
 
     def named(text):

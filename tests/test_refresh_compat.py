@@ -11,12 +11,15 @@ FIXTURES = REPO / "tests" / "fixtures"
 PAGES = {"torch": "pypi-json/torch.json", "torchvision": "pypi-json/torchvision.json", "torchaudio": "pypi-json/torchaudio.json"}
 
 
-def serve_pypi(local_index, torch_document=None):
+def serve_pypi(local_index, torch_document=None, **documents):
+    """The recorded pages on 127.0.0.1, a project's replaced where its document is given."""
+    if torch_document is not None:
+        documents["torch"] = torch_document
     for project, recorded in PAGES.items():
         page = local_index.root / "pypi" / project
         page.mkdir(parents=True, exist_ok=True)
-        if project == "torch" and torch_document is not None:
-            (page / "json").write_text(json.dumps(torch_document))
+        if project in documents:
+            (page / "json").write_text(json.dumps(documents[project]))
         else:
             shutil.copy(FIXTURES / recorded, page / "json")
 
@@ -34,8 +37,9 @@ def test_recorded_pypi_agrees_with_the_data_but_for_what_it_reports(local_index)
     local_index.add_listing("whl/cu126/torch", wheels("2.14.1", "cu126") + wheels("2.13.0", "cu126"))
     result = refresh("--index-base", f"{local_index.url}/whl", "--pypi", local_index.url, "--variant", "cu126", "--timeout", "10")
     lines = result.stdout.splitlines()
-    # torchvision 0.29.2 (torch>=2.14.0) came out after 0.29.1, the data's pin for 2.14.
-    assert "~ torch 2.14: torchvision 0.29.2 on PyPI, 0.29.1 in the data" in lines
+    # The recorded torchvision and torchaudio pages hold no release the data lacks, and each
+    # torch release is pinned to the newest companion that declares it works with it.
+    assert not any("torchvision" in line or "torchaudio" in line for line in lines), lines
     # Every release but 2.13 and 2.14 lacks a cu126 listing here: each is named, none of the others.
     assert "- torch 2.12.1 on linux-x86_64: build cu126 is in the data, not on the index" in lines
     assert not any("2.13.0 on" in line or "2.14.1 on" in line for line in lines), lines
@@ -99,3 +103,35 @@ def test_pypi_default_build_is_read_from_requires_dist():
     assert cuda_build(["filelock", "sympy>=1.13.3"]) == "cpu"
     assert parse_wheel("torch-2.15.0-cp315-cp315t-win_amd64.whl").free_threaded
     assert parse_wheel("torch-2.15.0.tar.gz") is None
+
+
+def test_a_companion_release_the_data_lacks_is_reported_with_the_pin_it_would_change(local_index):
+    vision = json.loads((FIXTURES / PAGES["torchvision"]).read_text())
+    vision["releases"]["0.30.0"] = [{"filename": "torchvision-0.30.0-cp312-cp312-manylinux_2_28_x86_64.whl"}]
+    vision["info"] = {"name": "torchvision", "version": "0.30.0", "requires_dist": ["numpy", "torch==2.15.0"]}
+    serve_pypi(local_index, torchvision=vision)
+    local_index.add_listing("whl/cpu/torch", wheels("2.15.0", "cpu", pythons=("311", "312", "313", "314", "315")))
+    result = refresh("--index-base", f"{local_index.url}/whl", "--pypi", local_index.url, "--variant", "cpu", "--timeout", "10")
+    lines = result.stdout.splitlines()
+    assert "+ torchvision 0.30.0 is on PyPI (it declares torch==2.15.0), not in companion_releases" in lines
+    assert "~ torch 2.15: torchvision 0.30.0 on PyPI, 0.29.2 in the data" in lines
+    assert not any("torch 2.14: torchvision" in line for line in lines)  # 0.30.0 declares 2.15.0 alone
+    assert result.returncode == 1
+
+
+def test_every_companion_release_in_the_recorded_listing_is_in_the_data():
+    """The recorded PyPI listings (tests/fixtures/pypi-json) against the data's companion_releases:
+    a torchvision or torchaudio release published for a torch release the data knows, and missing
+    from the data, fails here until its row (with the torch it was built for) is added."""
+    from packaging.version import Version
+
+    from torchup.installer.compat import load
+
+    data = load()
+    for name in ("torchvision", "torchaudio"):
+        known = data.companion_releases[name]
+        oldest = min(Version(version) for version in known)
+        recorded = json.loads((FIXTURES / PAGES[name]).read_text())["releases"]
+        published = {v for v, files in recorded.items() if files and Version(v) >= oldest and not Version(v).is_prerelease}
+        assert published - set(known) == set(), f"{name} releases on PyPI that compatibility.json lacks"
+        assert recorded[max(known, key=Version)], f"{name}: the newest release in the data is not in the recorded listing"

@@ -5,7 +5,8 @@
 Reads ``<index-base>/<variant>/torch/`` for every build the data knows (or each ``--variant``),
 and PyPI's JSON API for torch, torchvision and torchaudio, then prints each difference: new
 releases and builds, builds the data lists that the index lacks, Python ranges, the CUDA build
-PyPI's own wheel depends on, and companion versions. It changes nothing: a person reviews each
+PyPI's own wheel depends on, torchvision and torchaudio releases the data lacks, and the
+companion each torch release gets. It changes nothing: a person reviews each
 line, finds its source and edits the data. Exit status: 0 no difference, 1 differences, 2 a
 source could not be read.
 """
@@ -23,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from torchup.installer.compat import DATA_FILE, Compatibility, load
+from torchup.installer.compat import DATA_FILE, Compatibility, VersionRange, load
 from torchup.installer.plan import index
 
 PLATFORM_PATTERNS = (
@@ -35,6 +36,7 @@ PLATFORM_PATTERNS = (
 )
 # PyPI's torch wheel names its CUDA through the packages it requires: the toolkit meta-package
 # from 2.11 (cuda-toolkit[...]==13.0.2), the per-library runtime packages before it.
+COMPANIONS = ("torchvision", "torchaudio")
 CUDA_REQUIREMENTS = ("cuda-toolkit", "nvidia-cuda-runtime-cu12", "nvidia-cuda-runtime-cu11", "nvidia-cuda-runtime")
 
 
@@ -186,40 +188,43 @@ def _compare_pypi_default(release, pypi: str, document: dict, timeout: float, ou
         out.add("~", f"torch {release.version}: PyPI's Linux x86_64 wheel is the {found} build, the data says {expected.name if expected else 'nothing'}")
 
 
-def companion_series(requires_dist: Iterable[str]) -> Optional[str]:
-    """The torch series (``2.14``) a torchvision or torchaudio release is built for."""
+def torch_requirement(requires_dist: Iterable[str]) -> Optional[str]:
+    """What a torchvision or torchaudio release's metadata requires of torch (``==2.14.0``, ``>=2.14``); None where it names no version."""
     for line in requires_dist or ():
         try:
             requirement = Requirement(line)
         except InvalidRequirement:
             continue
-        if requirement.name == "torch":
-            bounds = [spec.version for spec in requirement.specifier if spec.operator in ("==", ">=", "~=")]
-            if bounds:
-                return ".".join(bounds[0].split(".")[:2])
+        if requirement.name == "torch" and requirement.specifier:
+            return ",".join(sorted(str(spec) for spec in requirement.specifier))
     return None
 
 
 def compare_companions(data: Compatibility, pypi: str, timeout: float, out: Differences) -> None:
-    for name in ("torchvision", "torchaudio"):
+    """Each torchvision and torchaudio release on PyPI that the data lacks, and for each torch
+    release the newest companion that declares it works with it, against the data's pin."""
+    for name in COMPANIONS:
         document = fetch_json(f"{pypi}/pypi/{name}/json", timeout)
         if document is None:
             raise index.IndexUnreachable(f"{pypi}/pypi/{name}/json: not found")
-        versions = sorted(
-            (v for v, files in document["releases"].items() if files and not _version_or_zero(v).is_prerelease), key=_version_or_zero, reverse=True
-        )
-        newest_for: Dict[str, str] = {}
-        for version in versions:
+        known = data.companion_releases.get(name, {})
+        oldest = min((Version(version) for version in known), default=Version("0"))
+        declared = {version: row.torch for version, row in known.items()}
+        published = [v for v, files in document["releases"].items() if files and not _version_or_zero(v).is_prerelease and _version_or_zero(v) >= oldest]
+        for version in sorted(set(published) - set(known), key=Version):
             info = document["info"] if version == document["info"]["version"] else (fetch_json(f"{pypi}/pypi/{name}/{version}/json", timeout) or {}).get("info")
-            series = companion_series((info or {}).get("requires_dist") or [])
-            if series and series not in newest_for:
-                newest_for[series] = version
-            if all(release.series in newest_for for release in data.releases if release.companions.get(name)):
-                break
+            requirement = torch_requirement((info or {}).get("requires_dist") or [])
+            said = f"it declares torch{requirement}" if requirement else "its torch requirement was not read"
+            out.add("+", f"{name} {version} is on PyPI ({said}), not in companion_releases")
+            declared_range = VersionRange.parse(requirement) if requirement else None
+            if declared_range:
+                declared[version] = declared_range
         for release in data.releases:
-            listed, found = release.companions.get(name), newest_for.get(release.series)
-            if found and listed != found:
-                out.add("~", f"torch {release.series}: {name} {found} on PyPI, {listed or 'none'} in the data")
+            fitting = [version for version, torch in declared.items() if torch.contains(release.version)]
+            newest = max(fitting, key=Version) if fitting else None
+            listed = release.companions.get(name)
+            if newest and newest != listed:
+                out.add("~", f"torch {release.series}: {name} {newest} on PyPI, {listed or 'none'} in the data")
 
 
 def _version_or_zero(text: str) -> Version:

@@ -14,14 +14,15 @@ class Detected(Outcome):
         self.facts, self.findings = facts, findings
 
     def as_data(self) -> dict:
-        return dict(self.facts.as_data(), findings=[finding._asdict() for finding in self.findings])
+        return dict(self.facts.as_data(), findings=[finding.as_data() for finding in self.findings])
 
     def render_text(self, verbose: bool = False) -> str:
         from ..detect import report, sources_consulted
         from ..findings import render_lines
 
         trail = sources_consulted(self.facts) if verbose else []
-        return report.render_text(report.sections(self.facts), trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
+        sections = report.sections(self.facts, self.findings)
+        return report.render_text(sections, trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
 
 
 def run(context, options: Options) -> Detected:

@@ -1,5 +1,6 @@
 """``torchup fix``: the known pip, TLS and PEP 668 problems, each with its fix; the safe ones carried out (see ``installer.fix``)."""
 
+import os
 from typing import NamedTuple, Optional
 
 from ..errors import TorchupError
@@ -14,27 +15,29 @@ class Options(NamedTuple):
 
 
 class Fixed(Outcome):
-    def __init__(self, facts, findings, actions, changes, after):
+    def __init__(self, facts, findings, steps, changes, after):
         from ..fix import blocking
 
-        self.facts, self.findings, self.actions, self.changes, self.after = facts, findings, actions, changes, after
+        self.facts, self.findings, self.steps, self.changes, self.after = facts, findings, steps, changes, after
         self.remaining = after if after is not None else findings
         self.exit_code = 1 if blocking(self.remaining) else 0
 
     def as_data(self) -> dict:
+        from ..fix import step_data
+
         return {
             "schema": SCHEMA,
             "python": self.facts.python,
-            "findings": [f._asdict() for f in self.findings],
-            "actions": [a._asdict() for a in self.actions],
-            "changes": [c._asdict() for c in self.changes] if self.changes is not None else None,
-            "remaining": [f._asdict() for f in self.remaining],
+            "findings": [f.as_data() for f in self.findings],
+            "actions": [step_data(step) for step in self.steps],
+            "changes": [c.as_data() for c in self.changes] if self.changes is not None else None,
+            "remaining": [f.as_data() for f in self.remaining],
         }
 
     def render_text(self, verbose: bool = False) -> str:
         from ..fix import render_text
 
-        text = render_text(self.facts.python, self.findings, self.actions, self.changes, self.after)
+        text = render_text(self.facts.python, self.findings, self.steps, self.changes, self.after)
         if verbose:
             from ..detect import sources_consulted
             from ..outcome import sources_section
@@ -54,11 +57,13 @@ def run(context, options: Options) -> Fixed:
         raise TorchupError(f"--mirror {options.mirror}: not an http(s) URL", hint="e.g. --mirror https://mirror.example/simple") from None
     if options.system and not options.apply:
         raise TorchupError("--system goes with --apply: it runs the package-manager commands as root", hint="torchup fix --apply --system")
+    if options.system and hasattr(os, "geteuid") and os.geteuid() != 0:
+        raise TorchupError("--system runs the package manager, which needs root", hint="run as root, or run the printed commands yourself")
     facts = detect(options.python, context.host)
     findings = find(facts)
-    actions = fix.plan(facts, findings, mirror)
+    steps = fix.plan(facts, findings, mirror, context.host.env)
     changes = after = None
     if options.apply:
-        changes = fix.apply(context, actions, mirror, facts, options.system)
+        changes = fix.apply(context, steps, options.system)
         after = find(detect(options.python, context.host))
-    return Fixed(facts, findings, actions, changes, after)
+    return Fixed(facts, findings, steps, changes, after)

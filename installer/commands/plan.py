@@ -1,4 +1,5 @@
-"""``torchup plan``: the torch build, exact version and index for the target, and why."""
+"""``torchup plan``: the torch build, exact version and index for the target, and why; with
+``--export``, the same plan as variables for the user's own pip and uv."""
 
 from typing import NamedTuple, Optional
 
@@ -8,6 +9,7 @@ from ..outcome import Outcome
 class Options(NamedTuple):
     python: Optional[str]
     overrides: "object"  # plan.Overrides, parsed from the plan options (plan/options.py)
+    export: bool = False
 
 
 class Planned(Outcome):
@@ -29,7 +31,18 @@ class Planned(Outcome):
         return text
 
 
-def run(context, options: Options) -> Planned:
+class Exported(Outcome):
+    def __init__(self, export):
+        self.export = export
+
+    def as_data(self) -> dict:
+        return self.export.as_data()
+
+    def render_text(self, verbose: bool = False) -> str:
+        return self.export.render()
+
+
+def run(context, options: Options) -> Outcome:
     from ..plan import make_plan
 
     facts = None
@@ -37,4 +50,21 @@ def run(context, options: Options) -> Planned:
         from ..detect import detect
 
         facts = detect(options.python, context.host)
-    return Planned(make_plan(facts, options.overrides, timeout=context.timeouts.command), facts)
+    plan = make_plan(facts, options.overrides, timeout=context.timeouts.command)
+    if not options.export:
+        return Planned(plan, facts)
+    from ..compat import load
+    from ..files import output_directory, write_text
+    from ..plan import export
+
+    settings = facts.pip.config.settings if facts and facts.pip else {}
+    configured = {key: (_listed(settings[key].value), settings[key].source or "") for key in ("find-links", "constraint") if key in settings}
+    path = export.constraints_file(context.host.env, plan.pins)
+    exported = export.exports(plan, load(), path, configured)  # one that no variable can express stops before a file is written
+    output_directory(path.parent, "--export")
+    write_text(path, export.constraints_text(plan), "--export")
+    return Exported(exported)
+
+
+def _listed(value) -> list:
+    return list(value) if isinstance(value, list) else [value] if value else []

@@ -12,12 +12,12 @@ the rest of the planner works with :class:`Build`, :class:`PlatformRow` and :cla
 
 import enum
 import json
+import os
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-DATA_FILE = Path(__file__).resolve().parent / "compatibility.json"
+DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compatibility.json")
 SCHEMA = 1  # the shape of compatibility.json this code reads
 # The platforms wheels are published for, a closed set: a row naming another fails to load.
 PLATFORMS = {
@@ -29,12 +29,47 @@ PLATFORMS = {
 }
 
 
+# One comparison of a VersionRange: an operator and a release.
+RANGE_CLAUSE = r"(==|>=|<=|>|<)(\d+(?:\.\d+)*)"
+
+
 class CompatibilityDataError(ValueError):
     """compatibility.json breaks a rule ``load`` checks; the message names the file and the row."""
 
 
 def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
+
+
+def release_tuple(text: str) -> Tuple[int, ...]:
+    """The release numbers a version starts with: ``2.13.0+cpu`` and ``2.5.0a0+872d972e41.nv24.08`` give (2, 13, 0) and (2, 5, 0)."""
+    match = re.match(r"\d+(?:\.\d+)*", text)
+    return version_tuple(match.group(0)) if match else ()
+
+
+class VersionRange(NamedTuple):
+    """A range of torch releases as the data writes it: comparisons joined by commas (``>=2.14``,
+    ``<2.6.0``, ``>=2.5.0,<=2.7.1``), judged on the release numbers alone (local tags ignored)."""
+
+    text: str
+    clauses: Tuple[Tuple[str, Tuple[int, ...]], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Optional["VersionRange"]:
+        parts = [part.strip() for part in text.split(",")]
+        matches = [re.fullmatch(RANGE_CLAUSE, part) for part in parts]
+        if not parts or not all(matches):
+            return None
+        return cls(text, tuple((match.group(1), version_tuple(match.group(2))) for match in matches))
+
+    def contains(self, version: str) -> bool:
+        found = release_tuple(version)
+        for operator, bound in self.clauses:
+            width = max(len(found), len(bound))
+            left, right = found + (0,) * (width - len(found)), bound + (0,) * (width - len(bound))
+            if not {"==": left == right, ">=": left >= right, "<=": left <= right, ">": left > right, "<": left < right}[operator]:
+                return False
+        return True
 
 
 def major_minor(text: str) -> Tuple[int, int]:
@@ -50,6 +85,8 @@ class BuildKind(enum.Enum):
     XPU = "xpu"
     # PyPI's own macOS wheel: no local tag, MPS on Apple Silicon.
     DEFAULT = "default"
+    # NVIDIA's own wheel for one JetPack release (jp61: JetPack 6.1), installed by its URL.
+    JETSON = "jetson"
 
 
 class Build(NamedTuple):
@@ -70,21 +107,25 @@ class Build(NamedTuple):
         rocm = re.fullmatch(r"rocm(\d+(?:\.\d+)+)", name)
         if rocm:
             return cls(name, BuildKind.ROCM, version_tuple(rocm.group(1)))
+        jetpack = re.fullmatch(r"jp(\d)(\d{1,2})", name)  # NVIDIA's folder names: v61 is JetPack 6.1, v512 is 5.1.2
+        if jetpack:
+            return cls(name, BuildKind.JETSON, (int(jetpack.group(1)),) + tuple(int(digit) for digit in jetpack.group(2)))
         return None
 
     @property
     def accelerated(self) -> bool:
-        return self.kind in (BuildKind.CUDA, BuildKind.ROCM, BuildKind.XPU)
+        return self.kind in (BuildKind.CUDA, BuildKind.ROCM, BuildKind.XPU, BuildKind.JETSON)
 
     @property
     def runtime(self) -> str:
-        """``CUDA 12.8``, ``ROCm 6.2.4``, ``XPU``, ``CPU``: the build in words."""
+        """``CUDA 12.8``, ``ROCm 6.2.4``, ``XPU``, ``CPU``, ``NVIDIA's JetPack 6.1 build``: the build in words."""
         dotted = ".".join(map(str, self.version))
-        return {BuildKind.CUDA: f"CUDA {dotted}", BuildKind.ROCM: f"ROCm {dotted}"}.get(self.kind, self.kind.value.upper())
+        named = {BuildKind.CUDA: f"CUDA {dotted}", BuildKind.ROCM: f"ROCm {dotted}", BuildKind.JETSON: f"NVIDIA's JetPack {dotted} build"}
+        return named.get(self.kind, self.kind.value.upper())
 
     def preference(self) -> Tuple[int, Tuple[int, ...]]:
-        """Sort key, best first: newest CUDA, then newest ROCm, then XPU, then the CPU build."""
-        rank = {BuildKind.CUDA: 0, BuildKind.ROCM: 1, BuildKind.XPU: 2, BuildKind.CPU: 3, BuildKind.DEFAULT: 4}[self.kind]
+        """Sort key, best first: a Jetson board's own build, newest CUDA, then newest ROCm, then XPU, then the CPU build."""
+        rank = {BuildKind.JETSON: -1, BuildKind.CUDA: 0, BuildKind.ROCM: 1, BuildKind.XPU: 2, BuildKind.CPU: 3, BuildKind.DEFAULT: 4}[self.kind]
         return rank, tuple(-part for part in self.version)
 
 
@@ -126,11 +167,83 @@ class Release(NamedTuple):
     pypi_default: Dict[str, Build]  # platform -> the build a plain `pip install torch` gets there
     companions: Dict[str, Optional[str]]
     note: Optional[str]
+    # Set on the release a Jetson plan makes of NVIDIA's wheel: the wheel, whose version is its own.
+    wheel: Optional["JetsonWheel"] = None
 
     @property
     def parsed(self) -> Tuple[int, ...]:
         """The version as numbers, for ordering: releases are plain X.Y.Z."""
         return version_tuple(self.version)
+
+
+class CompanionRelease(NamedTuple):
+    """A torchvision or torchaudio release: the torch release it was built for, and the torch
+    releases it declares it works with (an exact pin, or a range where upstream declares ABI stability)."""
+
+    name: str
+    version: str
+    built_for: str
+    torch: VersionRange
+    source: str
+
+    def works_with(self, torch_version: str) -> bool:
+        return self.torch.contains(torch_version)
+
+    def declared(self) -> str:
+        """``torchvision 0.29.2 (built for torch 2.14.0; it declares torch>=2.14)``."""
+        return f"{self.name} {self.version} (built for torch {self.built_for}; it declares torch{self.torch.text})"
+
+
+# Where each kind of advisory id is published, for a reader to follow.
+ADVISORY_PAGES = {"GHSA": "https://github.com/advisories/{}", "PYSEC": "https://osv.dev/vulnerability/{}", "CVE": "https://nvd.nist.gov/vuln/detail/{}"}
+
+
+class Advisory(NamedTuple):
+    """A published security advisory of torch: the id scanners report (PYSEC or GHSA), its aliases,
+    the releases it affects, the first release that fixes it (None: no fix yet), and its impact."""
+
+    id: str
+    aliases: List[str]
+    affected: VersionRange
+    fixed: Optional[str]
+    impact: str
+    verified: bool
+    source: str
+
+    def affects(self, torch_version: str) -> bool:
+        return self.affected.contains(torch_version)
+
+    @property
+    def url(self) -> str:
+        return ADVISORY_PAGES[self.id.split("-")[0]].format(self.id)
+
+    @property
+    def named(self) -> str:
+        """``PYSEC-2025-41 (CVE-2025-32434)``: the id a scanner reports, with its CVE."""
+        cve = next((alias for alias in self.aliases if alias.startswith("CVE-")), None)
+        return f"{self.id} ({cve})" if cve else self.id
+
+
+class IntelFamily(NamedTuple):
+    """A family of Intel GPUs by PCI device id, and the first torch release whose XPU build PyTorch
+    validates on it, per OS (none: never validated)."""
+
+    name: str
+    products: str
+    pci_ids: List[str]  # lower-case hex device ids of vendor 8086
+    xpu_from: Dict[str, Tuple[int, ...]]  # os -> torch release
+    verified: bool
+    source: str
+
+    def label(self, device: str) -> str:
+        """``Arc B-series (Battlemage): Arc B580, B570, … (8086:e20b)``."""
+        return f"{self.name}: {self.products} (8086:{device})"
+
+
+class IntelDriver(NamedTuple):
+    library: str  # the Level Zero GPU driver the XPU build loads
+    install: str
+    source: str
 
 
 class DriverFloor(NamedTuple):
@@ -154,14 +267,43 @@ class RocmArchs(NamedTuple):
     source: str
 
 
+class JetsonWheel(NamedTuple):
+    """NVIDIA's own torch wheel for one JetPack release, installed by its URL."""
+
+    build: Build  # jp61
+    torch: str  # the version the wheel's metadata gives: what torch.__version__ says
+    url: str
+    note: Optional[str]  # what it needs that JetPack does not install
+    note_source: Optional[str]
+
+    @property
+    def folder(self) -> str:
+        return self.url.rsplit("/", 1)[0] + "/"
+
+    @property
+    def release(self) -> str:
+        """The upstream release it previews or packages: 2.5.0 for 2.5.0a0+872d972e41.nv24.08."""
+        return ".".join(map(str, release_tuple(self.torch)))
+
+
 class JetsonRelease(NamedTuple):
-    """Which wheels a Jetson board of this L4T release (and newer, up to the next row) can use."""
+    """Which wheels a Jetson board of this L4T release can use: from ``l4t_from`` to ``l4t_to``
+    (exclusive), or to the next row's start where no end is given."""
 
     l4t_from: Tuple[int, ...]
     name: str
     sbsa: bool  # True: the CUDA builds for Linux aarch64 (SBSA) run there; False: NVIDIA's Jetson wheels only
     cuda: Optional[Tuple[int, int]]  # the CUDA the board's driver provides
     source: str
+    l4t_to: Optional[Tuple[int, ...]] = None
+    python: Optional[str] = None  # the Python of the JetPack's Ubuntu: NVIDIA's wheels are built for it alone
+    wheel: Optional[JetsonWheel] = None  # NVIDIA's wheel torchup plans for the board, where one is 2.0 or newer
+    last: Optional[str] = None  # where there is none: what NVIDIA published for it
+    verified: bool = True
+
+    @property
+    def l4t(self) -> str:
+        return ".".join(map(str, self.l4t_from))
 
 
 class Compatibility(NamedTuple):
@@ -171,8 +313,15 @@ class Compatibility(NamedTuple):
     gpu_families: Dict[Tuple[int, int], str]  # compute capability -> "Ada: RTX 40, L4, L40"
     driver_floors: Dict[int, DriverFloor]
     toolkit_drivers: List[ToolkitDriver]
+    minor_version_limits: List[str]  # what a build run under CUDA minor-version compatibility cannot do
+    minor_version_source: str
     rocm: Dict[str, RocmArchs]
     jetson: List[JetsonRelease]  # newest first
+    companion_releases: Dict[str, Dict[str, CompanionRelease]]  # name -> version -> the release
+    advisories: List[Advisory]
+    intel_families: List[IntelFamily]
+    intel_driver: IntelDriver
+    uv_torch_backends: List[str]  # the builds uv's --torch-backend names, each meaning <default index base>/<name>
     numpy2_from_torch: Tuple[int, ...]  # releases before it were built against NumPy 1 and need numpy<2
     sizes_gb: Dict[BuildKind, float]  # what a build takes, with the source below
     sizes_source: str
@@ -181,7 +330,10 @@ class Compatibility(NamedTuple):
     pypi_index: str
 
     def index_url(self, build: Build, base: str) -> str:
-        """Where ``build`` is fetched from: PyPI for its own macOS wheel, else ``<base>/<variant>``."""
+        """Where ``build`` is fetched from: PyPI for its own macOS wheel, NVIDIA's folder for a
+        Jetson wheel, else ``<base>/<variant>``."""
+        if build.kind is BuildKind.JETSON:
+            return next(row.wheel.folder for row in self.jetson if row.wheel and row.wheel.build == build)
         return self.pypi_index if build.kind is BuildKind.DEFAULT else f"{base}/{build.name}"
 
     def release(self, version: str) -> Optional[Release]:
@@ -192,6 +344,34 @@ class Compatibility(NamedTuple):
         rows = [row for row in self.toolkit_drivers if row.cuda <= cuda]
         return max(rows, key=lambda row: row.cuda) if rows else None
 
+    def intel_family(self, device: str) -> Optional[IntelFamily]:
+        """The family of an Intel GPU by its PCI device id (``e20b``), or None for one the data does not list (integrated graphics)."""
+        return next((family for family in self.intel_families if device.lower() in family.pci_ids), None)
+
+    def companion(self, name: str, version: str) -> Optional[CompanionRelease]:
+        """The data's row for a torchvision or torchaudio release (local tag ignored), or None."""
+        return self.companion_releases.get(name, {}).get(version.split("+")[0])
+
+    def advisories_for(self, torch_version: str) -> List[Advisory]:
+        """The published advisories that affect this torch version, those with a fix first, oldest fix first."""
+        found = [advisory for advisory in self.advisories if advisory.affects(torch_version)]
+        return sorted(found, key=lambda advisory: (advisory.fixed is None, version_tuple(advisory.fixed) if advisory.fixed else ()))
+
+    def for_checks(self) -> dict:
+        """What the doctor's checks, in the target, need of this data, as plain JSON: the torch
+        release each companion was built for and the range it declares, with its source; torch's
+        published advisories."""
+        return {
+            "companions": {
+                name: {version: {"built_for": row.built_for, "torch": row.torch.text, "source": self.cite(row.source)} for version, row in rows.items()}
+                for name, rows in self.companion_releases.items()
+            },
+            "advisories": [
+                {"id": a.named, "affected": a.affected.text, "fixed": a.fixed, "impact": a.impact, "url": a.url, "verified": a.verified}
+                for a in self.advisories
+            ],
+        }
+
     def mps_available(self, macos: Optional[str]) -> bool:
         """Whether PyTorch's MPS backend runs on this macOS release of an Apple Silicon Mac."""
         return macos is not None and version_tuple(macos)[:2] >= version_tuple(self.mps_macos_min)
@@ -201,8 +381,10 @@ class Compatibility(NamedTuple):
         return self.gpu_families.get(major_minor(compute_capability)) if compute_capability else None
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
+        """The row of an L4T release; None for a release no row covers (older than any, or in a gap)."""
         given = version_tuple(l4t)
-        return next((row for row in self.jetson if row.l4t_from <= given), None)
+        row = next((row for row in self.jetson if row.l4t_from <= given), None)
+        return None if row is None or (row.l4t_to and given >= row.l4t_to) else row
 
     def newest_for(self, platform: str) -> Optional[Release]:
         return next((release for release in self.releases if platform in release.platforms), None)
@@ -239,15 +421,16 @@ def _platform_row(raw: dict, python_max: Tuple[int, int], arch_sets: Dict[str, A
 
 
 @lru_cache(maxsize=None)
-def load(path: Path = DATA_FILE) -> Compatibility:
+def load(path: str = DATA_FILE) -> Compatibility:
     """The data, checked first (``validate``): a broken row raises :class:`CompatibilityDataError`."""
     from .validate import check  # here: it reads this module's closed sets
 
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
     except json.JSONDecodeError as error:
-        raise CompatibilityDataError(f"{path.name}: line {error.lineno}: not JSON ({error.msg})") from None
-    check(raw, path.name)
+        raise CompatibilityDataError(f"{os.path.basename(path)}: line {error.lineno}: not JSON ({error.msg})") from None
+    check(raw, os.path.basename(path))
     arch_sets = {
         name: ArchSet(
             name,
@@ -278,7 +461,22 @@ def load(path: Path = DATA_FILE) -> Compatibility:
     releases.sort(key=lambda release: release.parsed, reverse=True)
     drivers = raw["nvidia_drivers"]
     jetson = [
-        JetsonRelease(version_tuple(row["l4t_from"]), row["name"], row["builds"] == "sbsa", major_minor(row["cuda"]) if row["cuda"] else None, row["source"])
+        JetsonRelease(
+            version_tuple(row["l4t_from"]),
+            row["name"],
+            row["builds"] == "sbsa",
+            major_minor(row["cuda"]) if row.get("cuda") else None,
+            row["source"],
+            version_tuple(row["l4t_to"]) if row.get("l4t_to") else None,
+            row.get("python"),
+            JetsonWheel(
+                Build.parse(row["wheel"]["variant"]), row["wheel"]["torch"], row["wheel"]["url"], row["wheel"].get("note"), row["wheel"].get("note_source")
+            )
+            if row.get("wheel")
+            else None,
+            row.get("last"),
+            not row["source"].startswith("not verified"),
+        )
         for row in raw["jetson"]
     ]
     return Compatibility(
@@ -288,8 +486,39 @@ def load(path: Path = DATA_FILE) -> Compatibility:
         gpu_families={major_minor(cc): family for cc, family in raw["gpu_families"]["by_compute_capability"].items()},
         driver_floors={row["cuda_major"]: DriverFloor(row["cuda_major"], row["linux"], row["windows"], row["source"]) for row in drivers["floors"]},
         toolkit_drivers=[ToolkitDriver(major_minor(row["cuda"]), row["linux"], row["windows"], row["source"]) for row in drivers["toolkits"]],
+        minor_version_limits=drivers["minor_version_limits"]["limits"],
+        minor_version_source=drivers["minor_version_limits"]["source"],
         rocm={row["variant"]: RocmArchs(row["variant"], row["gfx"], row["verified"], row["source"]) for row in raw["rocm_architectures"]},
         jetson=sorted(jetson, key=lambda row: row.l4t_from, reverse=True),
+        companion_releases={
+            name: {version: CompanionRelease(name, version, row["built_for"], VersionRange.parse(row["torch"]), row["source"]) for version, row in rows.items()}
+            for name, rows in raw["companion_releases"].items()
+        },
+        intel_families=[
+            IntelFamily(
+                row["family"],
+                row["products"],
+                row["pci_ids"],
+                {system: version_tuple(series) for system, series in row["xpu"].items()},
+                not row["source"].startswith("not verified"),
+                row["source"],
+            )
+            for row in raw["intel_gpus"]["families"]
+        ],
+        intel_driver=IntelDriver(**raw["intel_gpus"]["driver"]),
+        uv_torch_backends=raw["uv_torch_backends"]["names"],
+        advisories=[
+            Advisory(
+                row["id"],
+                row["aliases"],
+                VersionRange.parse(row["affected"]),
+                row["fixed"],
+                row["impact"],
+                not row["source"].startswith("not verified"),
+                row["source"],
+            )
+            for row in raw["advisories"]
+        ],
         numpy2_from_torch=version_tuple(raw["numpy"]["numpy2_from_torch"]),
         sizes_gb={BuildKind(kind): gb for kind, gb in raw["sizes"]["gb"].items()},
         sizes_source=raw["sizes"]["source"],

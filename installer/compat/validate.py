@@ -8,9 +8,8 @@ named, instead of loading fine and failing later, inside a plan, as a bare KeyEr
 
 import re
 from typing import Dict, Optional, Tuple
-from urllib.parse import urlsplit
 
-from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, version_tuple
+from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, VersionRange, version_tuple
 
 RELEASE = (r"\d+\.\d+\.\d+", "a release version X.Y.Z")
 TWO_PART = (r"\d+\.\d+", "a version X.Y")
@@ -20,6 +19,10 @@ GFX = (r"gfx[0-9a-f]+", "an AMD gfx architecture")
 SOURCE_KEY = r"[a-z0-9][a-z0-9.-]*"  # what Compatibility.cite finds in a row's source text
 PTX_OS = ("linux", "windows")
 JETSON_WHEELS = ("sbsa", "jetson-wheels")
+COMPANIONS = ("torchvision", "torchaudio")
+PCI_DEVICE = (r"[0-9a-f]{4}", "a PCI device id, four lower-case hex digits")
+XPU_SYSTEMS = ("linux", "windows")
+ADVISORY_ID = (r"(PYSEC-\d{4}-\d+|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d+)", "an advisory id (PYSEC-…, GHSA-…, CVE-…)")
 UNVERIFIED = "not verified"
 KIND_NAMES: Dict[type, str] = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
@@ -71,6 +74,10 @@ def _check(raw: dict) -> None:
         for system in ("linux", "windows"):
             _version(row, system, where, DOTTED, optional=True)
         _cited(row, where, sources)
+    limits = _field(drivers, "minor_version_limits", "nvidia_drivers", dict)
+    if not _field(limits, "limits", "nvidia_drivers.minor_version_limits", list) or not all(isinstance(line, str) and line for line in limits["limits"]):
+        raise _Broken("nvidia_drivers.minor_version_limits.limits", "must list, in words, what minor-version compatibility limits")
+    _cited(limits, "nvidia_drivers.minor_version_limits", sources)
     rocm = {}
     for index, row in enumerate(_field(raw, "rocm_architectures", "the document", list)):
         where = f"rocm_architectures[{index}]"
@@ -82,16 +89,31 @@ def _check(raw: dict) -> None:
         for gfx in _field(row, "gfx", where, list):
             _matches(gfx, f"rocm_architectures[{variant}].gfx", GFX)
         _cited(row, f"rocm_architectures[{variant}]", sources, verified=_field(row, "verified", where, bool))
+    companions = _field(raw, "companion_releases", "the document", dict)
+    for name, rows in companions.items():
+        if name not in COMPANIONS:
+            raise _Broken(f"companion_releases[{name}]", f"not a companion torchup plans ({', '.join(COMPANIONS)})")
+        for version, row in _object(rows, f"companion_releases[{name}]").items():
+            where = f"companion_releases[{name}][{version}]"
+            _matches(version, where, DOTTED)
+            _version(row, "built_for", where, RELEASE)
+            declared = _field(row, "torch", where)
+            if VersionRange.parse(declared) is None:
+                raise _Broken(f"{where}.torch", f"{declared!r} is not a range of torch releases (==2.14.0, >=2.14, <2.6.0, joined by commas)")
+            _cited(row, where, sources)
     versions = set()
     for index, release in enumerate(_field(raw, "releases", "the document", list)):
         version = _version(release, "version", f"releases[{index}]", RELEASE)
         if version in versions:
             raise _Broken(f"releases[{version}]", "a second row for this release")
         versions.add(version)
-        _release(release, f"releases[{version}]", sources, arch_sets, floors, rocm)
+        _release(release, f"releases[{version}]", sources, arch_sets, floors, rocm, companions)
     for index, row in enumerate(_field(raw, "jetson", "the document", list)):
         where = f"jetson[{index}]"
-        _version(row, "l4t_from", where, DOTTED)
+        start = _version(row, "l4t_from", where, DOTTED)
+        end = _version(row, "l4t_to", where, DOTTED, optional=True)
+        if end and version_tuple(end) <= version_tuple(start):
+            raise _Broken(f"{where}.l4t_to", f"{end} is not after l4t_from {start}")
         _field(row, "name", where)
         wheels = _field(row, "builds", where)
         if wheels not in JETSON_WHEELS:
@@ -99,7 +121,68 @@ def _check(raw: dict) -> None:
         cuda = _version(row, "cuda", where, TWO_PART, optional=True)
         if wheels == "sbsa" and cuda is None:
             raise _Broken(where, "a board that runs the SBSA builds must name the CUDA its driver provides")
+        if wheels == "jetson-wheels":
+            _version(row, "python", where, TWO_PART)
+            wheel = _field(row, "wheel", where, dict, optional=True)
+            if wheel is None and not _field(row, "last", where, optional=True):
+                raise _Broken(where, "a board on NVIDIA's wheels names the wheel torchup plans, or says what NVIDIA published for it ('last')")
+            if wheel is not None:
+                build = Build.parse(_field(wheel, "variant", f"{where}.wheel"))
+                if build is None or build.kind is not BuildKind.JETSON:
+                    raise _Broken(f"{where}.wheel.variant", f"{wheel['variant']!r} is not a JetPack build name (jp61, jp512)")
+                _field(wheel, "torch", f"{where}.wheel")
+                if _field(wheel, "note", f"{where}.wheel", optional=True):
+                    _keys(wheel, f"{where}.wheel", sources, field="note_source")
+                _public_url(_field(wheel, "url", f"{where}.wheel"), f"{where}.wheel.url")
+                tag = "cp" + row["python"].replace(".", "")
+                if not wheel["url"].endswith(f"-{tag}-{tag}-linux_aarch64.whl") and not wheel["url"].endswith(f"-{tag}-{tag}m-linux_aarch64.whl"):
+                    raise _Broken(f"{where}.wheel.url", f"not a Linux aarch64 wheel for Python {row['python']} ({tag})")
         _cited(row, where, sources)
+    seen = set()
+    for index, row in enumerate(_field(raw, "advisories", "the document", list)):
+        where = f"advisories[{index}]"
+        advisory = _field(row, "id", where)
+        _matches(advisory, f"{where}.id", ADVISORY_ID)
+        if advisory in seen:
+            raise _Broken(f"{where}.id", f"{advisory} has a row already")
+        seen.add(advisory)
+        where = f"advisories[{advisory}]"
+        for alias in _field(row, "aliases", where, list):
+            _matches(alias, f"{where}.aliases", ADVISORY_ID)
+        affected = VersionRange.parse(_field(row, "affected", where))
+        if affected is None:
+            raise _Broken(f"{where}.affected", f"{row['affected']!r} is not a range of torch releases (<2.6.0, <=2.6.0, ==2.6.0, joined by commas)")
+        fixed = _version(row, "fixed", where, DOTTED, optional=True)
+        if fixed and affected.contains(fixed):
+            raise _Broken(f"{where}.fixed", f"{fixed} is in the range it is said to fix ({row['affected']})")
+        _field(row, "impact", where)
+        _cited(row, where, sources)
+    intel = _field(raw, "intel_gpus", "the document", dict)
+    owner: Dict[str, str] = {}
+    for index, row in enumerate(_field(intel, "families", "intel_gpus", list)):
+        where = f"intel_gpus.families[{index}]"
+        family = _field(row, "family", where)
+        _field(row, "products", where)
+        for device in _field(row, "pci_ids", where, list):
+            _matches(device, f"{where}.pci_ids", PCI_DEVICE)
+            if device in owner:
+                raise _Broken(f"{where}.pci_ids", f"8086:{device} is already a {owner[device]}")
+            owner[device] = family
+        for system, series in _field(row, "xpu", where, dict).items():
+            if system not in XPU_SYSTEMS:
+                raise _Broken(f"{where}.xpu[{system}]", f"not an OS with XPU builds ({', '.join(XPU_SYSTEMS)})")
+            _matches(series, f"{where}.xpu[{system}]", TWO_PART)
+        _cited(row, where, sources)
+    driver = _field(intel, "driver", "intel_gpus", dict)
+    for key in ("library", "install"):
+        _field(driver, key, "intel_gpus.driver")
+    _cited(driver, "intel_gpus.driver", sources)
+    backends = _field(raw, "uv_torch_backends", "the document", dict)
+    for name in _field(backends, "names", "uv_torch_backends", list):
+        build = Build.parse(name) if isinstance(name, str) else None
+        if build is None or build.kind in (BuildKind.DEFAULT, BuildKind.JETSON):
+            raise _Broken("uv_torch_backends.names", f"{name!r} is not a build of the download index")
+    _cited(backends, "uv_torch_backends", sources)
     numpy = _field(raw, "numpy", "the document", dict)
     _version(numpy, "numpy2_from_torch", "numpy", TWO_PART)
     _cited(numpy, "numpy", sources)
@@ -119,7 +202,7 @@ def _check(raw: dict) -> None:
     _cited(index, "index", sources)
 
 
-def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: dict, rocm: dict) -> None:
+def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: dict, rocm: dict, companions: dict) -> None:
     version = release["version"]
     series = _field(release, "series", where)
     if series != version.rsplit(".", 1)[0]:
@@ -148,8 +231,15 @@ def _release(release: dict, where: str, sources: dict, arch_sets: dict, floors: 
             raise _Broken(f"{where}.pypi_default[{platform}]", f"{name!r} is not a build of this release for {platform}")
     _keys(defaults, f"{where}.pypi_default", sources)
     for name, companion in _field(release, "companions", where, dict).items():
-        if companion is not None:
-            _matches(companion, f"{where}.companions[{name}]", DOTTED)
+        if companion is None:
+            continue
+        at = f"{where}.companions[{name}]"
+        row = companions.get(name, {}).get(companion)
+        if row is None:
+            raise _Broken(at, f"{name} {companion} has no companion_releases row")
+        # A plan never pairs a companion with a torch release it does not declare it works with.
+        if not VersionRange.parse(row["torch"]).contains(version):
+            raise _Broken(at, f"{name} {companion} was built for torch {row['built_for']} and declares torch{row['torch']}, not {version}")
     _keys(release, where, sources, field="companions_source")
     _field(release, "note", where, optional=True)
 
@@ -170,6 +260,8 @@ def _platform(row: dict, where: str, sources: dict, arch_sets: dict, floors: dic
                 raise _Broken(at, f"its architecture set {arch_set!r} is not in cuda_arch_sets")
         elif arch_set is not None:
             raise _Broken(at, f"only a CUDA build names an architecture set, not {arch_set!r}")
+        if build.kind is BuildKind.JETSON:
+            raise _Broken(at, "NVIDIA's Jetson wheels are no build of a release: they belong in the jetson rows")
         if build.kind is BuildKind.ROCM and name not in rocm:
             raise _Broken(at, f"{name} has no rocm_architectures row")
     for key, system in (("glibc", TWO_PART), ("macos", TWO_PART), ("python_max", TWO_PART)):
@@ -209,9 +301,14 @@ def _source_entry(key: str, text) -> None:
     _public_url(url.group(0), where)
 
 
+# https://HOST[:PORT][/…]: read with a pattern, since urllib.parse costs start-up time every command would pay.
+_HTTPS_HOST = re.compile(r"https://([^/:?#\s]+)(:\d+)?([/?#]\S*)?")
+
+
 def _public_url(url: str, where: str) -> None:
-    host = urlsplit(url).hostname or ""
-    if urlsplit(url).scheme != "https" or "." not in host or host == "localhost" or re.fullmatch(r"[\d.]+", host):
+    address = _HTTPS_HOST.fullmatch(url)
+    host = address.group(1).lower() if address else ""
+    if not address or "." not in host or host == "localhost" or re.fullmatch(r"[\d.]+", host):
         raise _Broken(where, f"{url} is not a public https:// address")
 
 

@@ -31,6 +31,8 @@ BEHAVIOUR_VARIABLES = (
     "OMP_NUM_THREADS",
     "HSA_OVERRIDE_GFX_VERSION",
 )
+# uv's own index settings: uv reads no pip configuration (https://docs.astral.sh/uv/pip/compatibility/).
+UV_INDEX_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_INDEX", "UV_EXTRA_INDEX_URL")
 # Runtime libraries that a torch wheel also brings; libcuda and NVML are the driver's own and belong there.
 _CUDA_RUNTIME_LIBRARY = r"^lib(cudart|cudnn|cublas|cublasLt|cufft|curand|cusolver|cusparse|nvrtc|nccl)[._]"
 
@@ -56,6 +58,7 @@ class EnvironmentFacts(NamedTuple):
     cuda_library_dirs: List[str]
     # The toolkit that building a CUDA extension would use; PyTorch wheels bring their own runtime.
     cuda_toolkit: Optional[nvidia.Toolkit]
+    uv_indexes: Dict[str, str] = {}  # UV_INDEX_VARIABLES that are set, credentials hidden
 
 
 class Facts(NamedTuple):
@@ -96,6 +99,8 @@ def as_data(value: Any) -> Any:
 
 
 def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> EnvironmentFacts:
+    from ..redact import redact
+
     variables = {name: host.env[name] for name in BEHAVIOUR_VARIABLES if name in host.env}
     torch_variables = {name: value for name, value in sorted(host.env.items()) if name.startswith(("PYTORCH_", "TORCH_"))}
     if torch_variables:
@@ -106,7 +111,8 @@ def environment_facts(host: Host, toolkit: Optional[nvidia.Toolkit]) -> Environm
     for entry in host.env.get("LD_LIBRARY_PATH", "").split(os.pathsep):
         if entry and any(re.match(_CUDA_RUNTIME_LIBRARY, name) for name in host.list_dir(entry)):
             library_dirs.append(entry)
-    return EnvironmentFacts(variables, library_dirs, toolkit)
+    uv_indexes = {name: redact(host.env[name]) for name in UV_INDEX_VARIABLES if host.env.get(name)}
+    return EnvironmentFacts(variables, library_dirs, toolkit, uv_indexes)
 
 
 def apple_facts(machine_facts: machine.MachineFacts) -> Optional[AppleFacts]:

@@ -44,6 +44,7 @@ class MachineFacts(NamedTuple):
     resources: Resources
     mac_version: Optional[str]
     long_paths_enabled: Optional[bool] = None  # Windows: LongPathsEnabled in the registry
+    clock: Optional[float] = None  # the time the machine's clock gave, in seconds since the epoch
     # Where each fact came from ("kernel": "/proc/sys/kernel/osrelease"), for -v.
     sources: Dict[str, str] = {}
 
@@ -183,5 +184,6 @@ def probe(host: Host, target_platform: dict, target_prefix: Optional[str]) -> Ma
         resources=memory_and_disk,
         mac_version=target_platform.get("mac_version"),
         long_paths_enabled=target_platform.get("long_paths_enabled"),
+        clock=target_platform.get("clock"),
         sources=sources,
     )

@@ -16,6 +16,10 @@ OVERRIDE_VARIABLE = "TORCHUP_NVIDIA_DRIVER"
 SYS_MODULE_VERSION = "/sys/module/nvidia/version"
 PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"
 TEGRA_RELEASE = "/etc/nv_tegra_release"
+# A Jetson's device tree names the SoC (nvidia,tegra234): where the release file is empty or gone,
+# the L4T release is the version of its core package (jetson-containers' l4t_version.sh does the same).
+DEVICE_TREE = "/proc/device-tree/compatible"
+L4T_PACKAGE = "nvidia-l4t-core"
 # WSL2 exposes the Windows driver's tools here and nowhere else (microsoft/WSL#8174).
 WSL_LIB_DIR = "/usr/lib/wsl/lib"
 QUERY_FIELDS = "index,name,uuid,driver_version,memory.total,compute_cap"
@@ -111,6 +115,23 @@ def parse_tegra_release(text: str) -> Optional[TegraRelease]:
     if not match:
         return None
     return TegraRelease(f"{match.group('major')}.{match.group('revision')}", match.group("board"))
+
+
+def parse_l4t_package_version(text: str) -> Optional[TegraRelease]:
+    """``36.4.0-20240912212859`` (dpkg's version of nvidia-l4t-core) -> L4T 36.4.0."""
+    match = re.match(r"\s*(\d+\.\d+(?:\.\d+)?)-", text)
+    return TegraRelease(match.group(1), None) if match else None
+
+
+def tegra_release(host: Host) -> Optional[TegraRelease]:
+    """The board's L4T release: /etc/nv_tegra_release, else, on a Tegra SoC, the version of nvidia-l4t-core."""
+    text = host.read_text(TEGRA_RELEASE)
+    found = parse_tegra_release(text) if text else None
+    if found or "nvidia,tegra" not in (host.read_text(DEVICE_TREE) or ""):
+        return found
+    dpkg_query = host.which("dpkg-query")
+    completed = host.run([dpkg_query, "--showformat=${Version}", "--show", L4T_PACKAGE]) if dpkg_query else None
+    return parse_l4t_package_version(completed.stdout) if completed and completed.ok else None
 
 
 _HEADER = (
@@ -271,8 +292,7 @@ def search(host: Host, wsl: bool = False) -> Tuple[Optional[NvidiaFacts], List[s
     errors: List[SmiError] = []
     driver = source = module_flavour = None
 
-    jetson_text = host.read_text(TEGRA_RELEASE)
-    jetson = parse_tegra_release(jetson_text) if jetson_text else None
+    jetson = tegra_release(host)
 
     override = host.env.get(OVERRIDE_VARIABLE, "").strip()
     if override:

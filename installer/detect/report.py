@@ -1,20 +1,24 @@
-"""Detected facts as report lines: sections of (mark, text), rendered to text at the very end."""
+"""Detected facts as report lines: sections of (status, text), rendered to text at the very end.
 
-from typing import List, NamedTuple, Optional
+A line that states a fact some catalogued problem judges names it (``about``, its key in
+``detect --json``) and is ✓ until a finding about it says otherwise: the marks of ``detect`` are
+those of ``torchup fix``, decided once, in ``installer.findings``.
+"""
 
+from typing import List, NamedTuple, Optional, Sequence
+
+from ..status import Status, worst
 from . import AppleFacts, Facts
 
-OK, WARN, FAIL = "ok", "warn", "fail"
-MARKS = {OK: "✓", WARN: "!", FAIL: "✗"}
-# A CUDA build of torch with its NVIDIA libraries takes about 7 GB once unpacked, more while installing.
-DISK_WARNING_BYTES = 10 * 1024**3
+OK, WARN, FAIL = Status.OK, Status.WARN, Status.FAIL
 MEMORY_WARNING_BYTES = 4 * 1024**3
 
 
 class Line(NamedTuple):
-    mark: str
+    status: Status
     text: str
     detail: Optional[str] = None
+    about: Optional[str] = None  # the fact it states, as findings name it
 
 
 class Section(NamedTuple):
@@ -30,11 +34,10 @@ def machine_section(facts: Facts) -> Section:
     m = facts.machine
     lines = []
     distribution = m.distribution.pretty_name or m.distribution.id if m.distribution else None
-    lines.append(Line(OK, f"{m.os} {m.arch}" + (f", {distribution}" if distribution else "") + (f", kernel {m.kernel}" if m.kernel else "")))
-    if m.libc == "musl":
-        lines.append(Line(FAIL, f"C library: musl {m.libc_version}", "PyTorch publishes no musllinux wheels: use a glibc-based system or image"))
-    elif m.libc:
-        lines.append(Line(OK, f"C library: {m.libc} {m.libc_version}"))
+    platform = f"{m.os} {m.arch}" + (f", {distribution}" if distribution else "") + (f", kernel {m.kernel}" if m.kernel else "")
+    lines.append(Line(OK, platform, about="machine.os"))
+    if m.libc:
+        lines.append(Line(OK, f"C library: {m.libc} {m.libc_version}", about="machine.libc"))
     if m.wsl:
         lines.append(Line(OK if m.wsl == "WSL2" else FAIL, f"Windows Subsystem for Linux: {m.wsl}", None if m.wsl == "WSL2" else "CUDA needs WSL2"))
     if m.container:
@@ -51,8 +54,7 @@ def machine_section(facts: Facts) -> Section:
     memory_low = r.memory_total_bytes is not None and r.memory_total_bytes < MEMORY_WARNING_BYTES
     lines.append(Line(WARN if memory_low else OK, f"memory: {gib(r.memory_total_bytes)} total, {gib(r.memory_available_bytes)} available"))
     for path, free in r.disk_free_bytes.items():
-        low = free < DISK_WARNING_BYTES
-        lines.append(Line(WARN if low else OK, f"free disk at {path}: {gib(free)}", "a CUDA build of torch needs about 7 GB" if low else None))
+        lines.append(Line(OK, f"free disk at {path}: {gib(free)}", about=f"machine.resources.disk_free_bytes.{path}"))
     return Section("Machine", lines)
 
 
@@ -60,26 +62,16 @@ def python_section(facts: Facts) -> Section:
     i = facts.interpreter
     if i is None:
         return Section("Python", [Line(FAIL, f"{facts.python}: the probe failed", str(facts.unknown.get("interpreter")))])
-    lines = []
-    bits_mark = FAIL if i.bits == 32 else OK
-    lines.append(
-        Line(
-            bits_mark,
-            f"Python {i.version} ({i.implementation}, {i.bits}-bit{', free-threaded' if i.free_threaded else ''}) at {i.executable}",
-            "PyTorch publishes no 32-bit wheels: install a 64-bit Python" if bits_mark == FAIL else None,
-        )
-    )
-    kind = i.kind
-    if kind == "venv":
+    lines = [
+        Line(OK, f"Python {i.version} ({i.implementation}, {i.bits}-bit{', free-threaded' if i.free_threaded else ''}) at {i.executable}", about="interpreter")
+    ]
+    if i.kind == "venv":
         creator = f" made by {i.venv_creator}" if i.venv_creator else ""
-        lines.append(Line(OK, f"virtual environment at {i.prefix}{creator}, on a {i.base_kind} Python"))
+        lines.append(Line(OK, f"virtual environment at {i.prefix}{creator}, on a {i.base_kind} Python", about="interpreter.kind"))
     else:
-        lines.append(Line(OK, f"{kind} installation at {i.prefix}"))
-    managed = i.externally_managed
-    if managed.applies:
-        lines.append(
-            Line(WARN, "externally managed (PEP 668): pip refuses to install here", "install into a virtual environment: torchup install --venv .venv")
-        )
+        lines.append(Line(OK, f"{i.kind} installation at {i.prefix}", about="interpreter.kind"))
+    if i.externally_managed.applies:
+        lines.append(Line(OK, "externally managed (PEP 668): pip refuses to install here", about="interpreter.externally_managed"))
     platforms = i.tags.platforms
     lines.append(Line(OK, f"wheel tags: {i.tags.interpreter}-{i.tags.abis[0]}-{platforms[0] if platforms else '?'}"))
     return Section("Python", lines)
@@ -89,21 +81,16 @@ def pip_section(facts: Facts) -> Section:
     p = facts.pip
     if p is None:
         return Section("pip", [Line(FAIL, "pip facts unavailable", str(facts.unknown.get("pip")))])
-    lines = []
     ensurepip = p.ensurepip
-    if p.present:
-        lines.append(Line(OK, f"pip {p.version or '(version unknown)'}"))
-    else:
-        fix = "python -m ensurepip --upgrade" if ensurepip.available else "install pip (Debian/Ubuntu: apt install python3-pip python3-venv)"
-        lines.append(Line(FAIL, "pip is not installed", fix))
+    lines = [Line(OK, f"pip {p.version or '(version unknown)'}" if p.present else "pip is not installed", about="pip")]
     if ensurepip.available:
-        lines.append(Line(OK, f"ensurepip can install pip {ensurepip.bundled_pip} offline"))
+        lines.append(Line(OK, f"ensurepip can install pip {ensurepip.bundled_pip} offline", about="pip.ensurepip"))
     else:
-        lines.append(Line(OK if p.present else FAIL, f"ensurepip unavailable: {ensurepip.reason}"))
+        lines.append(Line(OK, f"ensurepip unavailable: {ensurepip.reason}", about="pip.ensurepip"))
     for key, setting in sorted(p.config.settings.items()):
         value = setting.value
-        shown = " ".join(value) if isinstance(value, list) else value
-        lines.append(Line(OK, f"{key} = {shown}", f"from {setting.source}"))
+        shown = (" ".join(value) if isinstance(value, list) else value) + (" (missing)" if setting.exists is False else "")
+        lines.append(Line(OK, f"{key} = {shown}", f"from {setting.source}", about=f"pip.config.settings.{key}"))
     if not p.config.settings:
         lines.append(Line(OK, "no index, proxy or certificate settings: pip uses PyPI"))
     return Section("pip", lines)
@@ -113,30 +100,20 @@ def tls_section(facts: Facts) -> Section:
     t = facts.tls
     if t is None:
         return Section("TLS", [Line(FAIL, "TLS facts unavailable", str(facts.unknown.get("tls")))])
-    lines = []
     if t.ssl_importable:
-        lines.append(Line(OK, f"ssl module: {t.openssl_version}"))
+        ssl = f"ssl module: {t.openssl_version}"
     elif t.ssl_extension:
-        lines.append(
-            Line(
-                FAIL,
-                f"ssl module fails to import: {t.ssl_error}",
-                f"the _ssl extension {t.ssl_extension} exists but its OpenSSL library does not load: reinstall this Python",
-            )
-        )
+        ssl = f"ssl module fails to import: {t.ssl_error}"
     else:
-        lines.append(
-            Line(
-                FAIL,
-                "ssl module missing: this Python was built without OpenSSL",
-                "pip cannot reach an https index; rebuild Python with OpenSSL headers, or use a Python that bundles them (uv python install, conda)",
-            )
-        )
+        ssl = "ssl module missing: this Python was built without OpenSSL"
+    lines = [Line(OK, ssl, about="tls.ssl")]
     for bundle in t.ca_bundles:
         if bundle.path:
-            lines.append(Line(OK if bundle.exists else FAIL, f"{bundle.source}: {bundle.path}" + ("" if bundle.exists else " (missing)")))
+            # A missing file is worth knowing; whether it breaks anything is the findings' to say.
+            shown = f"{bundle.source}: {bundle.path}" + ("" if bundle.exists else " (missing)")
+            lines.append(Line(OK if bundle.exists else WARN, shown, about=f"tls.ca_bundles.{bundle.source}"))
     for variable, value in sorted(t.proxies.items()):
-        lines.append(Line(OK, f"{variable} = {value}"))
+        lines.append(Line(OK, f"{variable} = {value}", about=f"tls.proxies.{variable}"))
     return Section("TLS", lines)
 
 
@@ -156,7 +133,7 @@ def accelerator_section(facts: Facts) -> Section:
         if n.mig_devices:
             lines.append(Line(OK, f"MIG enabled: {n.mig_devices} MIG devices"))
         if n.jetson:
-            lines.append(Line(OK, f"Jetson board, L4T {n.jetson.l4t}", "PyTorch for Jetson comes from NVIDIA's Jetson wheels, not download.pytorch.org"))
+            lines.append(jetson_line(n.jetson.l4t))
         for error in n.errors:
             lines.append(Line(FAIL, f"nvidia-smi: {error.message}", NVIDIA_ERROR_HINTS.get(error.kind)))
     if a.amd:
@@ -166,13 +143,57 @@ def accelerator_section(facts: Facts) -> Section:
         archs = ", ".join(f"{arch} ×{count}" if count > 1 else arch for arch, count in counts.items())
         lines.append(Line(OK, f"AMD GPU: {archs} (from {a.amd.source}), ROCm {a.amd.rocm_version or 'version unknown'}"))
     if a.intel:
-        names = ", ".join(a.intel.gpu_names) or ", ".join(a.intel.pci_devices)
-        lines.append(Line(WARN, f"Intel display device: {names}", "a hint only: PyTorch's XPU build supports Arc and Data Center GPUs, not every iGPU"))
+        lines += intel_lines(a.intel)
     if a.apple:
         lines.append(apple_line(a.apple))
     if not lines:
         lines.append(Line(OK, "no GPU found: a CPU build of PyTorch fits this machine"))
     return Section("Accelerators", lines)
+
+
+def jetson_line(l4t: str) -> Line:
+    """The board's L4T release, its JetPack, and which PyTorch runs there (the compatibility data's jetson rows)."""
+    from ..compat import load
+
+    board = load().jetson_release(l4t)
+    if board is None:
+        return Line(WARN, f"Jetson board, L4T {l4t}: not a release torchup knows", "torchup plan says which ones it knows")
+    if board.sbsa:
+        runs = f"download.pytorch.org's Linux aarch64 CUDA {board.cuda[0]}.{board.cuda[1]} builds run there"
+    elif board.wheel:
+        runs = f"NVIDIA's own wheel, torch {board.wheel.torch} for Python {board.python}"
+    else:
+        runs = board.last
+    return Line(OK, f"Jetson board, L4T {l4t} ({board.name})", runs)
+
+
+def intel_lines(intel) -> List[Line]:
+    """Each Intel display device by its family (the compatibility data's, by PCI id), and whether the
+    Level Zero GPU driver the XPU build loads is there, where a GPU it validates is."""
+    from ..compat import load
+
+    data = load()
+    lines, validated = [], False
+    for device in intel.device_ids:
+        family = data.intel_family(device)
+        driver = intel.kernel_drivers.get(f"8086:{device}")
+        facts = f"kernel driver {driver}" if driver else ""
+        if family and family.xpu_from:
+            validated = True
+            lines.append(Line(OK, f"Intel GPU: {family.label(device)}" + (f", {facts}" if facts else "")))
+        else:
+            what = family.label(device) if family else f"8086:{device}"
+            lines.append(
+                Line(OK, f"Intel display device: {what}" + (f", {facts}" if facts else ""), "not a GPU PyTorch's XPU build validates: the CPU build fits it")
+            )
+    if intel.gpu_names:
+        lines.append(Line(OK, f"oneAPI's sycl-ls sees: {', '.join(intel.gpu_names)}"))
+    if validated:
+        if intel.level_zero:
+            lines.append(Line(OK, f"Level Zero GPU driver: {intel.level_zero}"))
+        else:
+            lines.append(Line(WARN, f"no Level Zero GPU driver ({data.intel_driver.library}): the XPU build needs it", data.intel_driver.install))
+    return lines
 
 
 def apple_line(apple: AppleFacts) -> Line:
@@ -218,7 +239,8 @@ def unknown_section(facts: Facts) -> Optional[Section]:
     return Section("Not determined", lines) if lines else None
 
 
-def sections(facts: Facts) -> List[Section]:
+def sections(facts: Facts, findings: Sequence = ()) -> List[Section]:
+    """The report's sections, each line that a finding judges marked and annotated with it."""
     built = [
         machine_section(facts),
         python_section(facts),
@@ -228,7 +250,18 @@ def sections(facts: Facts) -> List[Section]:
         environment_section(facts),
         unknown_section(facts),
     ]
-    return [section for section in built if section]
+    return [_judged(section, findings) for section in built if section]
+
+
+def _judged(section: Section, findings: Sequence) -> Section:
+    lines = []
+    for line in section.lines:
+        concerning = [finding for finding in findings if line.about and line.about in finding.about]
+        if concerning:
+            notes = ([line.detail] if line.detail else []) + [f"{finding.id}: {finding.title}" for finding in concerning]
+            line = line._replace(status=worst(line.status, *(finding.severity for finding in concerning)), detail="; ".join(notes))
+        lines.append(line)
+    return section._replace(lines=lines)
 
 
 def render_text(report: List[Section], verbose_trail: Optional[List[str]] = None) -> str:
@@ -236,7 +269,7 @@ def render_text(report: List[Section], verbose_trail: Optional[List[str]] = None
     for section in report:
         out.append(section.title)
         for line in section.lines:
-            out.append(f"  {MARKS[line.mark]} {line.text}")
+            out.append(f"  {line.status.mark} {line.text}")
             if line.detail:
                 out.append(f"      {line.detail}")
         out.append("")

@@ -23,6 +23,7 @@ class WheelTags(NamedTuple):
 
 class Interpreter(NamedTuple):
     executable: Optional[str] = None
+    executable_mtime: Optional[float] = None  # seconds since the epoch, as the file system has it
     version: Optional[str] = None
     release_level: Optional[str] = None
     implementation: Optional[str] = None
@@ -56,6 +57,7 @@ class Ensurepip(NamedTuple):
 class PipSetting(NamedTuple):
     value: Union[str, List[str], None] = None
     source: Optional[str] = None  # the file and section, or the environment variable
+    exists: Optional[bool] = None  # for a setting that names a file (cert, client-cert): whether it is there
 
 
 class PipConfig(NamedTuple):
@@ -77,6 +79,8 @@ class CaBundle(NamedTuple):
     source: str = ""
     path: Optional[str] = None
     exists: bool = False
+    # A directory (OpenSSL's capath, SSL_CERT_DIR): whether it holds a certificate under a hashed name, all OpenSSL reads there.
+    holds_certificates: Optional[bool] = None
 
 
 class Tls(NamedTuple):

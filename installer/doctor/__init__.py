@@ -28,8 +28,10 @@ def run(context, python, selected, strict=False, extra_checks=None, expectations
     expectation (``--expect``), judged from what the install checks found."""
     from . import expect
 
-    if expectations:  # they are judged from the install group's facts: run it too
-        selected = list(dict.fromkeys(["install.import", "install.build"] + list(selected)))
+    if expectations:  # they are judged from the install group's facts: run those checks too
+        selected = list(dict.fromkeys([check for expectation in expectations for check in expectation.checks] + list(selected)))
+    from ..compat import load
+
     started = time.monotonic()
     results = pool.run_checks(
         python,
@@ -39,6 +41,7 @@ def run(context, python, selected, strict=False, extra_checks=None, expectations
         import_timeout=context.timeouts.torch_import,
         extra_checks=extra_checks,
         on_result=on_result,
+        knowledge=load().for_checks(),
     )
     judged = expect.results_for(list(expectations), results)
     for result in judged if on_result else ():

@@ -2,7 +2,9 @@
 
 Keys: ``variant`` (``cpu``, ``cu130``, ``default``…), ``torch`` (a version or a range:
 ``torch>=2.7``), ``cuda`` (the CUDA torch was built with: ``cuda=13.0``), ``gpus`` (how many GPUs
-torch sees: ``gpus>=8``). An expectation that does not hold fails the run like any check.
+torch sees: ``gpus>=8``); and ``no-advisories``: no published security advisory affects the
+installed torch (``install.advisories`` only warns). An expectation that does not hold fails the
+run like any check.
 """
 
 import re
@@ -11,6 +13,7 @@ from typing import List, NamedTuple
 from ..errors import TorchupError
 
 KEYS = ("variant", "torch", "cuda", "gpus")
+NO_ADVISORIES = "no-advisories"
 _FORM = re.compile(r"^\s*(?P<key>[A-Za-z]+)\s*(?P<operator>==|!=|>=|<=|=|>|<)\s*(?P<value>\S+)\s*$")
 
 
@@ -21,16 +24,25 @@ class Expectation(NamedTuple):
 
     @property
     def text(self) -> str:
-        return f"{self.key}{self.operator}{self.value}"
+        return NO_ADVISORIES if self.key == "advisories" else f"{self.key}{self.operator}{self.value}"
+
+    @property
+    def checks(self) -> List[str]:
+        """The checks whose facts judge it."""
+        return ["install.import", "install.build"] + (["install.advisories"] if self.key == "advisories" else [])
 
 
 def parse(given: List[str]) -> List[Expectation]:
     found = []
     for text in given:
+        if text.strip().lower() == NO_ADVISORIES:
+            found.append(Expectation("advisories", "==", "none"))
+            continue
         match = _FORM.match(text)
         if not match or match.group("key").lower() not in KEYS:
             raise TorchupError(
-                f"--expect {text}: not KEY=VALUE with a key of {', '.join(KEYS)}", hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect 'gpus>=8'"
+                f"--expect {text}: not KEY=VALUE with a key of {', '.join(KEYS)}, nor {NO_ADVISORIES}",
+                hint="e.g. --expect variant=cpu --expect 'torch>=2.7' --expect 'gpus>=8' --expect no-advisories",
             )
         key, value = match.group("key").lower(), match.group("value")
         operator = "==" if match.group("operator") == "=" else match.group("operator")
@@ -94,16 +106,23 @@ def results_for(expectations: List[Expectation], results: List[dict]) -> List[di
         elif expectation.key == "cuda":
             found = (facts.get("cuda") or "none") if torch else None
             holds = found is not None and _compare(found, expectation.operator, expectation.value)
+        elif expectation.key == "advisories":
+            published = facts.get("advisories")
+            found = (", ".join(published) or "none") if published is not None else None
+            holds = published == []
         else:
             found = facts.get("device_count")
             holds = found is not None and _compare(int(found), expectation.operator, int(expectation.value))
-        evidence = f"expected {expectation.text}; found {expectation.key} = {found if found is not None else 'nothing (torch does not import)'}"
-        fix = (
-            None if holds else {"commands": ["torchup plan  (what this machine gets, and why)", "torchup install  (the build this machine runs)"], "link": None}
-        )
+        absent = "nothing (no advisory data, or torch is not installed)" if expectation.key == "advisories" else "nothing (torch does not import)"
+        evidence = f"expected {expectation.text}; found {expectation.key} = {found if found is not None else absent}"
+        if expectation.key == "advisories":
+            commands = ["torchup doctor install.advisories  (each advisory, and the oldest release with every fix)"]
+        else:
+            commands = ["torchup plan  (what this machine gets, and why)", "torchup install  (the build this machine runs)"]
+        fix = None if holds else {"commands": commands, "link": None}
         judged.append(
             {
-                "id": f"expect.{expectation.key}",
+                "id": f"expect.{NO_ADVISORIES if expectation.key == 'advisories' else expectation.key}",
                 "group": "expect",
                 "title": f"{expectation.text}",
                 "status": "pass" if holds else "fail",

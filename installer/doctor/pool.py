@@ -90,16 +90,18 @@ class _Results(dict):
             self.on_result(result)
 
 
-def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeout=DEFAULTS.torch_import, extra_checks=None, on_result=None):
+def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeout=DEFAULTS.torch_import, extra_checks=None, on_result=None, knowledge=None):
     """Results for ``ids``, in order: each a dict with id, status, evidence, fix and seconds.
+    ``knowledge``: what the data tells the checks (``Compatibility.for_checks``), handed to each worker.
 
     Every worker either reports a result or is charged one: the run always finishes.
     """
     results = _Results(on_result)
     remaining = list(ids)
     while remaining:
+        request = {"run": remaining, "knowledge": knowledge} if knowledge else remaining
         with tempfile.TemporaryFile() as output:
-            _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks)
+            _one_worker(python, env, output, request, results, check_timeout, import_timeout, extra_checks)
         remaining = [check_id for check_id in remaining if check_id not in results]
     return [results[check_id] for check_id in ids]
 
@@ -201,10 +203,11 @@ def select(python, names, env=None, extra_checks=None, timeout=DEFAULTS.check, i
 CHECK_HINT = "the file only defines checks: @check('site.name', 'what it checks') above `def name(context):` returning outcome(...) (see the README)"
 
 
-def _one_worker(python, env, output, remaining, results, check_timeout, import_timeout, extra_checks):
+def _one_worker(python, env, output, request, results, check_timeout, import_timeout, extra_checks):
     """Run one worker until it finishes, dies or hangs, recording what it reported."""
+    remaining = request["run"] if isinstance(request, dict) else request
     try:
-        worker = _start(python, env, output, remaining, extra_checks)
+        worker = _start(python, env, output, request, extra_checks)
     except OSError as error:
         for check_id in remaining:
             results[check_id] = {"id": check_id, "status": "crash", "evidence": "the worker could not start: %s" % error, "fix": None, "seconds": 0.0}

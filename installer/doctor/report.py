@@ -8,6 +8,7 @@ import time
 from xml.etree import ElementTree
 
 from .. import kit
+from ..outcome import workflow_command
 
 SCHEMA_VERSION = 1
 MARKS = {"pass": "✓", "warn": "!", "fail": "✗", "crash": "✗", "timeout": "✗", "skip": "-"}
@@ -265,6 +266,5 @@ def github_annotations(report):
     for result in report["results"]:
         level = "error" if result["status"] in FAILING else "warning" if result["status"] == "warn" else None
         if level:
-            message = result["evidence"].replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            lines.append("::%s title=torchup doctor %s::%s" % (level, result["id"], message))
+            lines.append(workflow_command(level, "torchup doctor %s" % result["id"], result["evidence"]))
     return lines

@@ -189,9 +189,10 @@ def build_commands(plan: Plan, facts: Facts, installer, options: Options, bundle
     else:
         user, notes = user_sources(facts, installer)
         user = user._replace(find_links=wheelhouse + user.find_links)
-        # A build found in the user's own sources, or macOS's PyPI wheel, comes from those sources;
-        # otherwise only the planned index serves torch (--index-url, never --extra-index-url).
-        if plan.found_in or plan.build.kind is BuildKind.DEFAULT:
+        # A build found in the user's own sources, macOS's PyPI wheel, or NVIDIA's Jetson wheel (by
+        # its URL, its dependencies from the user's sources) comes that way; otherwise only the
+        # planned index serves torch (--index-url, never --extra-index-url).
+        if plan.found_in or plan.build.kind in (BuildKind.DEFAULT, BuildKind.JETSON):
             torch_sources = user
         else:
             torch_sources = Sources(index_url=plan.index_url, find_links=wheelhouse)
@@ -210,9 +211,12 @@ FAILED = ("fail", "crash", "timeout")
 
 
 def verify(python: str, env: Mapping[str, str], timeouts) -> List[dict]:
+    from ..compat import load
     from ..doctor import pool
 
-    return pool.run_checks(python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import)
+    return pool.run_checks(
+        python, VERIFY_CHECKS, env=dict(env), check_timeout=timeouts.check, import_timeout=timeouts.torch_import, knowledge=load().for_checks()
+    )
 
 
 def verified_facts(results: List[dict]) -> dict:
@@ -242,6 +246,8 @@ def verification_problems(results: List[dict], plan: Plan) -> List[str]:
             problems.append(f"torch is a GPU build (CUDA {facts.get('cuda')}, HIP {facts.get('hip')}), the plan is the CPU build")
         if build.kind in (BuildKind.CUDA, BuildKind.ROCM) and plan.inputs.gpus and facts.get("cuda_available") is False:
             problems.append("torch.cuda.is_available() is False although a GPU was detected: check `torchup doctor`")
+        if build.kind is BuildKind.JETSON and facts.get("cuda_available") is not True:
+            problems.append("torch does not see the Jetson board's integrated GPU (torch.cuda.is_available() is False): check `torchup doctor`")
     return problems
 
 
@@ -317,7 +323,7 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
     air_gapped = bool(options.no_index or options.find_links)
     local = [("find-links", location) for location in options.find_links]
     plan = make_plan(facts, overrides, timeout=host.timeout, local_sources=local, skip_index=options.no_index)
-    origin = f"the bundle {options.bundle}" if bundle else (plan.found_in or plan.index_url)
+    origin = f"the bundle {options.bundle}" if bundle else plan.source
     say(f"[2/{STEPS}] plan: torch {plan.torch} from {origin} ({plan.decision.variant_reason})")
     if options.no_index and not bundle:
         say(f"  --no-index: {', '.join(options.find_links)} is the only source; your pip and uv configuration is set aside for this run")
@@ -424,7 +430,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     from ..pipconf import value_of, with_setting
 
     pins = the_target.venv / CONSTRAINTS
-    pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.packages) + "\n"
+    pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.pins) + "\n"
     # Written only when it differs, so that a run with nothing to do changes nothing.
     if not pins.exists() or pins.read_text() != pinned:
         pins.write_text(pinned)
@@ -438,7 +444,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
     wanted = list(dict.fromkeys(current + others + [str(pins)]))
     if wanted != current:
         conf.write_text(with_setting(text, "install", "constraint", " ".join(wanted)), encoding="utf-8")
-    say(f"  pinned: {', '.join(plan.packages)} in {pins}, which pip in this venv honours")
+    say(f"  pinned: {', '.join(plan.pins)} in {pins}, which pip in this venv honours")
 
 
 def _install(context, the_target, plan, installer, commands, env, lap, installer_output) -> List[dict]:
@@ -619,7 +625,7 @@ def render_markdown(result: Result) -> str:
         ("status", result.status),
         ("torch", f"`{facts.get('torch') or plan.torch}`"),
         ("build", f"{plan.variant}: {plan.decision.variant_reason}"),
-        ("index", f"`{plan.found_in or plan.index_url}`"),
+        ("index", f"`{plan.source}`"),
         ("numpy, scipy", f"{facts.get('numpy')}, {facts.get('scipy')}"),
         ("installer", result.installer),
         ("target", f"`{result.target.python}`"),

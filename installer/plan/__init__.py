@@ -9,7 +9,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from ..compat import Build, Compatibility, load
 from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
+from ..detect.intel import PCI_DEVICES
 from . import policy
+from .advisories import Advisories, advisories_of
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
 
 SCHEMA_VERSION = 1
@@ -26,6 +28,7 @@ class Overrides(NamedTuple):
     nvidia_driver: Optional[str] = None
     gpu_cc: Tuple[str, ...] = ()
     rocm_arch: Tuple[str, ...] = ()
+    intel_gpu: Tuple[str, ...] = ()  # PCI device ids ("e20b")
     jetson: Optional[str] = None
     no_gpu: bool = False
     offline: bool = False
@@ -35,8 +38,8 @@ class Overrides(NamedTuple):
 
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
-        machine_given = self.os and self.arch and self.python_version
-        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson
+        machine_given = (self.os or self.jetson) and (self.arch or self.jetson) and self.python_version
+        gpus_given = self.no_gpu or self.gpu_cc or self.rocm_arch or self.jetson or self.intel_gpu
         return not (machine_given and gpus_given)
 
 
@@ -49,15 +52,26 @@ class Plan(NamedTuple):
     candidates: List[Candidate]
     inputs: PlanInputs
     sources: Dict[str, str]
-    confirmed: str  # "index", "configured-source" or "offline"
+    confirmed: str  # "index", "configured-source", "offline" or "jetson-wheel" (NVIDIA's, by its URL)
     # With the index unreachable: the pip source of the target's own configuration holding the planned build.
     found_in: Optional[str]
     notes: List[str]
     wheel_bytes: Optional[int] = None  # the torch wheel's size, from the index where it gives sizes
+    advisories: Optional["Advisories"] = None  # the planned release's published advisories
 
     @property
     def variant(self) -> str:
         return self.build.name
+
+    @property
+    def source(self) -> str:
+        """Where torch comes from: the source of the user's own (or a wheelhouse) that holds the build, else the planned index."""
+        return self.found_in or self.index_url
+
+    @property
+    def pins(self) -> List[str]:
+        """Each package as ``name==version``, as a constraints file holds it (a Jetson wheel is planned by its URL, pinned by its version)."""
+        return [f"torch=={self.torch}"] + self.packages[1:]
 
     @property
     def size_gb(self) -> Optional[float]:
@@ -95,6 +109,7 @@ class Plan(NamedTuple):
             "size_gb": self.size_gb,
             "wheel_bytes": self.wheel_bytes,
             "notes": self.notes,
+            "advisories": self.advisories.as_data() if self.advisories else None,
         }
 
 
@@ -113,10 +128,13 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
     interpreter = facts.interpreter if facts else None
     detected_os = OS_NAMES.get(facts.machine.os, facts.machine.os.lower()) if facts else None
 
-    os_name = overrides.os or detected_os
-    sources["os"] = "--os" if overrides.os else f"detected: {facts.machine.os}"
-    arch = normalise_arch(os_name, overrides.arch or facts.machine.arch)
-    sources["arch"] = "--arch" if overrides.arch else "detected"
+    # A Jetson board is Linux on aarch64: --jetson alone says so.
+    implied = "linux" if overrides.jetson and not overrides.os else None
+    os_name = overrides.os or implied or detected_os
+    sources["os"] = "--os" if overrides.os else "--jetson" if implied else f"detected: {facts.machine.os}"
+    given_arch = overrides.arch or ("aarch64" if overrides.jetson else None)
+    arch = normalise_arch(os_name, given_arch or facts.machine.arch)
+    sources["arch"] = "--arch" if overrides.arch else "--jetson" if given_arch else "detected"
     if overrides.python_version:
         python, free_threaded = overrides.python_version, False
         sources["python"] = "--python-version"
@@ -125,15 +143,15 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         free_threaded = interpreter.free_threaded
         sources["python"] = f"detected: {interpreter.executable}"
 
-    same_machine = facts is not None and os_name == detected_os
+    # Another OS or architecture (--jetson on an x86_64 machine) is another machine: nothing detected here applies to it.
+    same_machine = facts is not None and os_name == detected_os and arch == normalise_arch(os_name, facts.machine.arch)
     glibc = None
     if same_machine and facts.machine.libc == "glibc":
         glibc = facts.machine.libc_version
     if same_machine and facts.machine.libc == "musl":
-        raise PlanError(
-            f"this system's C library is musl {facts.machine.libc_version}: PyTorch publishes no musllinux wheels",
-            hint="use a glibc-based distribution or container image (Debian, Ubuntu, Fedora, RHEL 8+)",
-        )
+        from ..findings import Musl  # F21, in its words
+
+        raise PlanError(f"this system's C library is musl {facts.machine.libc_version}: {Musl.cause}", hint=Musl.remedy)
     macos = facts.machine.mac_version if same_machine and os_name == "macos" else None
 
     nvidia = facts.accelerators.nvidia if facts and same_machine else None
@@ -169,8 +187,16 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         elif amd and not overrides.gpu_cc:
             rocm_archs = tuple(amd.architectures)
             sources["rocm_archs"] = f"detected: {amd.source}"
+    intel_gpus: Tuple[str, ...] = ()
+    intel_driver = None
+    if overrides.intel_gpu and not overrides.no_gpu:
+        intel_gpus = overrides.intel_gpu
+        sources["intel_gpus"] = "--intel-gpu"
+    elif intel and not overrides.no_gpu:
+        intel_gpus, intel_driver = tuple(intel.device_ids), intel.level_zero is not None
+        sources["intel_gpus"] = f"detected: {PCI_DEVICES}" + (f", Level Zero driver {intel.level_zero}" if intel.level_zero else ", no Level Zero driver")
     if facts and not same_machine:
-        sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name}")
+        sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name} {arch}")
 
     inputs = PlanInputs(
         os=os_name,
@@ -183,8 +209,8 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         gpus=gpus,
         jetson=jetson,
         rocm_archs=rocm_archs,
-        intel_gpus=tuple(intel.gpu_names) if intel and not overrides.no_gpu else (),
-        intel_display_device=bool(intel) and not overrides.no_gpu,
+        intel_gpus=intel_gpus,
+        intel_driver=intel_driver,
         torch=overrides.torch,
         variant=overrides.variant,
         variant_asked=overrides.variant_asked,
@@ -232,6 +258,32 @@ def configured_sources(facts: Optional[Facts]) -> List[Tuple[str, str]]:
     return [(kind, location) for kind, location in found if "pypi.org" not in location]
 
 
+def _jetson_plan(data: Compatibility, decision: Decision, inputs: PlanInputs, sources: Dict[str, str], overrides: Overrides) -> Plan:
+    """NVIDIA's wheel for the board, installed by its URL: there is no index to confirm it against."""
+    wheel = decision.release.wheel
+    if overrides.offline:
+        confirmed, said = "offline", "decided offline from the bundled data (--offline)"
+    else:
+        confirmed, said = "jetson-wheel", f"NVIDIA's wheel is fetched by its URL, from the bundled data: {wheel.folder} is no index to confirm it against"
+    notes = list(decision.notes) + [said]
+    advisories = advisories_of(data, inputs, decision.build, wheel.torch)
+    return Plan(
+        decision,
+        decision.build,
+        wheel.folder,
+        wheel.torch,
+        [f"torch @ {wheel.url}"],
+        decision.candidates,
+        inputs,
+        sources,
+        confirmed,
+        None,
+        notes,
+        None,
+        advisories,
+    )
+
+
 def make_plan(
     facts: Optional[Facts],
     overrides: Overrides,
@@ -248,6 +300,9 @@ def make_plan(
     data = data or load()
     user_facts = user_facts or facts
     inputs, sources, target_tags = build_inputs(facts, overrides)
+    board = policy.jetson_decision(data, inputs)
+    if board:
+        return _jetson_plan(data, board, inputs, sources, overrides)
     eligible = policy.eligible_releases(data, inputs)
     ranked = policy.ranked_builds(data, inputs, eligible)
     decision = policy.decision_for(data, inputs, eligible, ranked[0].release, ranked[0].candidate.build)
@@ -277,4 +332,5 @@ def make_plan(
     index_url = data.index_url(build, base)
     torch = policy.local_version(release, build)
     packages = [f"torch=={torch}"] + policy.companion_pins(release, build, inputs.with_packages)
-    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes)
+    advisories = advisories_of(data, inputs, build, torch)
+    return Plan(decision, build, index_url, torch, packages, candidates, inputs, sources, confirmed, found_in, notes, wheel_bytes, advisories)

@@ -13,11 +13,18 @@ from packaging.tags import Tag
 from ..compat import Build, Compatibility
 from ..errors import TorchupError
 from . import index
-from .policy import Candidate, Decision, Eligible, PlanError, PlanInputs, Ranked, decision_for, local_version
+from .policy import Candidate, Decision, Eligible, PlanError, PlanInputs, Ranked, companion_pins, decision_for, local_version
 
 
 class GpuLeftUnused(TorchupError):
     """Only a CPU build can be had although a build for this machine's GPU was planned."""
+
+    exit_code = 1
+
+
+class CompanionsMissing(TorchupError):
+    """A source of the user's pip configuration holds the planned torch but not a ``--with``
+    companion of the same build, and no source holds them all: nothing could install them together."""
 
     exit_code = 1
 
@@ -76,28 +83,37 @@ class IndexCheck(NamedTuple):
         raise PlanError(f"no planned build of torch is on the index {self.base} for this interpreter", hint="check --index-base, or plan with --offline")
 
     def in_user_sources(self, decision: Decision, unreachable: str) -> Confirmation:
+        """The first ranked build one source holds whole: torch and each ``--with`` companion of the
+        same build, since pip takes them together (a source holding torch alone is no source for them)."""
         if not self.user_sources:
             return Confirmation(decision, decision.candidates, "offline", None, f"decided from the bundled data: {unreachable}")
-        listings = {}
-        for kind, location in self.user_sources:
-            try:
-                listings[location] = index.source_listing(location, "torch", kind, self.timeout, self.cafile)
-            except index.IndexUnreachable:
-                listings[location] = []
+        listings: Dict[Tuple[str, str], List[str]] = {}
+        checked = ", ".join(location for _, location in self.user_sources)
+        shortfall = None  # the first source holding a planned torch without its companions
         for release, candidate in self._walk(decision):
             wanted = local_version(release, candidate.build)
-            for location, listing in listings.items():
-                if index.matching_wheels(listing, "torch", wanted, self.tags):
-                    self._refuse_cpu_for_gpu(decision, release, candidate.build, f"{unreachable}; your pip sources")
-                    found = self._switch(decision, release, candidate.build, f"the newest release that a source of your pip configuration holds ({location})")
-                    return Confirmation(
-                        found,
-                        found.candidates,
-                        "configured-source",
-                        location,
-                        f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration",
-                    )
-        checked = ", ".join(location for _, location in self.user_sources)
+            companions = [pin.split("==") for pin in companion_pins(release, candidate.build, self.inputs.with_packages)]
+            for kind, location in self.user_sources:
+                if not self._holds(listings, kind, location, "torch", wanted):
+                    continue
+                missing = [f"{name} {version}" for name, version in companions if not self._holds(listings, kind, location, name, version)]
+                if missing:
+                    shortfall = shortfall or f"torch {wanted} is in {location}, but {' and '.join(missing)} is not"
+                    continue
+                self._refuse_cpu_for_gpu(decision, release, candidate.build, f"{unreachable}; your pip sources")
+                found = self._switch(decision, release, candidate.build, f"the newest release that a source of your pip configuration holds ({location})")
+                return Confirmation(
+                    found,
+                    found.candidates,
+                    "configured-source",
+                    location,
+                    f"{unreachable}; torch {wanted} is in {location}, a source of your pip configuration",
+                )
+        if shortfall:
+            raise CompanionsMissing(
+                f"{unreachable}; of your pip sources ({checked}), none holds every planned package: {shortfall}",
+                hint="put the missing wheel, of the same build as torch, in the source that holds torch, or plan without it (drop it from --with)",
+            )
         return Confirmation(
             decision,
             decision.candidates,
@@ -105,6 +121,16 @@ class IndexCheck(NamedTuple):
             None,
             f"decided from the bundled data: {unreachable}; your pip sources ({checked}) hold none of the planned builds",
         )
+
+    def _holds(self, listings: Dict[Tuple[str, str], List[str]], kind: str, location: str, project: str, version: str) -> bool:
+        """Whether the source at ``location`` has a ``project`` ``version`` wheel for this interpreter;
+        each listing is read once (an unreachable source holds nothing)."""
+        if (location, project) not in listings:
+            try:
+                listings[location, project] = index.source_listing(location, project, kind, self.timeout, self.cafile)
+            except index.IndexUnreachable:
+                listings[location, project] = []
+        return bool(index.matching_wheels(listings[location, project], project, version, self.tags))
 
     def _walk(self, decision: Decision) -> List[Tuple]:
         """The ranked builds, the decision's own first."""

@@ -6,8 +6,9 @@ supported); (c) every GPU can run it: its compute capability is compiled in (SAS
 X.Z, Z >= Y), or PTX is included and the driver is new enough to JIT it.
 
 The choice: any build that runs on the detected GPUs beats any CPU build; then the newer
-release; then, within a release, a build the sources confirm before one they do not, and the
-newest CUDA, then ROCm, then XPU. So a machine whose
+release; then, within a release, a build the sources confirm before one they do not, a CUDA
+build the driver supports fully (the driver is at least that toolkit's own) before one that
+would run under minor-version compatibility, and the newest CUDA, then ROCm, then XPU. So a machine whose
 driver is too old for the newest release gets the newest release that still has a build for
 its GPU, and the CPU build only when no release has one (or when it is asked for).
 """
@@ -15,12 +16,8 @@ its GPU, and the CPU build only when no release has one (or when it is asked for
 import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from ..compat import PLATFORMS, Build, BuildKind, Compatibility, Release, major_minor, version_tuple
+from ..compat import PLATFORMS, Build, BuildKind, Compatibility, JetsonRelease, PlatformRow, Release, major_minor, version_tuple
 from ..errors import TorchupError
-
-# Intel GPUs PyTorch's XPU build supports; integrated graphics are not among them
-# (intel/intel-xpu-backend-for-triton#5616).
-XPU_GPU_NAMES = re.compile(r"\bArc\b|Data Center GPU|\bMax\b|\bFlex\b")
 
 
 class PlanError(TorchupError):
@@ -53,8 +50,8 @@ class PlanInputs(NamedTuple):
     gpus: Tuple[Gpu, ...] = ()
     jetson: Optional[str] = None  # the board's L4T release
     rocm_archs: Tuple[str, ...] = ()
-    intel_gpus: Tuple[str, ...] = ()
-    intel_display_device: bool = False
+    intel_gpus: Tuple[str, ...] = ()  # PCI device ids of Intel display devices ("e20b")
+    intel_driver: Optional[bool] = None  # whether Level Zero's GPU driver is installed; None: not known (another machine)
     torch: Optional[str] = None
     variant: str = "auto"
     variant_asked: str = ASKED_WITH_VARIANT  # why that build: how it was asked for
@@ -76,7 +73,7 @@ class PlanInputs(NamedTuple):
             kinds.append(BuildKind.CUDA)
         if self.rocm_archs:
             kinds.append(BuildKind.ROCM)
-        if self.intel_gpus or self.intel_display_device:
+        if self.intel_gpus:
             kinds.append(BuildKind.XPU)
         return kinds
 
@@ -88,6 +85,13 @@ class Candidate(NamedTuple):
     notes: Tuple[str, ...] = ()
     # False where no source confirms the build exists as described: it ranks after the confirmed ones.
     verified: bool = True
+    # The driver that runs this CUDA build fully, where this one runs it under minor-version
+    # compatibility only (older than that toolkit's own driver): it ranks after fully supported builds.
+    full_support_driver: Optional[str] = None
+
+    def rank(self) -> tuple:
+        """Within one release, best first: confirmed, then fully supported by the driver, then the newest build."""
+        return (not self.verified, self.full_support_driver is not None, self.build.preference())
 
     @property
     def variant(self) -> str:
@@ -227,7 +231,7 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
 # --- one build -----------------------------------------------------------------------------
 
 
-def _driver_at_least(driver: str, floor: str) -> bool:
+def driver_at_least(driver: str, floor: str) -> bool:
     def numbers(text: str) -> Tuple[int, ...]:
         return tuple(int(part) for part in re.findall(r"\d+", text))
 
@@ -246,7 +250,7 @@ def evaluate(release: Release, build: Build, inputs: PlanInputs, data: Compatibi
     elif build.kind is BuildKind.ROCM:
         candidate = _evaluate_rocm(build, inputs, data)
     else:
-        candidate = _evaluate_xpu(build, inputs)
+        candidate = _evaluate_xpu(release, build, inputs, data)
     if unverified and candidate.accepted:
         candidate = candidate._replace(notes=candidate.notes + (f"not verified: {unverified}",), verified=False)
     return candidate
@@ -259,8 +263,10 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     driver = inputs.nvidia_driver
     if inputs.jetson:
         board = data.jetson_release(inputs.jetson)
-        if board is None or not board.sbsa:
-            return Candidate(build, False, f"a Jetson board (L4T {inputs.jetson}) needs NVIDIA's Jetson wheels, not this index's")
+        if board is None:
+            return Candidate(build, False, f"L4T {inputs.jetson} is not a Jetson release torchup knows")
+        if not board.sbsa:
+            return Candidate(build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) needs NVIDIA's Jetson wheels, not this index's")
         if board.cuda and cuda > board.cuda:
             return Candidate(
                 build, False, f"a Jetson board on L4T {inputs.jetson} ({board.name}) provides CUDA {board.cuda[0]}.{board.cuda[1]}, older than {runtime}"
@@ -274,7 +280,7 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
     else:
         floor_row = data.driver_floors[cuda[0]]
         floor = floor_row.windows if inputs.os == "windows" else floor_row.linux
-        if not _driver_at_least(driver, floor):
+        if not driver_at_least(driver, floor):
             return Candidate(build, False, f"driver {driver} is older than {floor}, the minimum for CUDA {cuda[0]}.x")
         reason = f"driver {driver} meets {floor} (CUDA {cuda[0]}.x)"
     arch_set = release.platforms[inputs.platform].arch_sets[build.name]
@@ -289,17 +295,18 @@ def _evaluate_cuda(release: Release, build: Build, inputs: PlanInputs, data: Com
         if any(major == capability[0] and minor <= capability[1] for major, minor in arch_set.sass):
             continue
         if arch_set.ptx and inputs.os in arch_set.ptx_os and capability >= arch_set.ptx:
-            if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
+            if toolkit_driver and not driver_at_least(driver, toolkit_driver):
                 return Candidate(build, False, f"{label} would run through PTX, which needs driver {toolkit_driver} or newer ({runtime})")
             notes.append(f"{label} runs through PTX {arch_set.ptx[0]}.{arch_set.ptx[1]}, compiled by the driver at first use")
             continue
         return Candidate(build, False, f"{label} has no kernels in this build ({arch_set.describe()})")
-    if toolkit_driver and not _driver_at_least(driver, toolkit_driver):
-        notes.append(f"driver {driver} is below {runtime}'s own {toolkit_driver}: it runs under minor-version compatibility, with some features limited")
+    limited = toolkit_driver if toolkit_driver and not driver_at_least(driver, toolkit_driver) else None
+    if limited:
+        notes.append(f"driver {driver} is below {runtime}'s own {limited}: minor-version compatibility only, with some features limited")
     if not arch_set.verified:
         notes.append(f"the GPU architectures of this build are not verified ({data.cite(arch_set.source)})")
     reason += "; every GPU is supported" if inputs.gpus else "; no GPU listed to check"
-    return Candidate(build, True, reason, tuple(notes))
+    return Candidate(build, True, reason, tuple(notes), full_support_driver=limited)
 
 
 def _evaluate_rocm(build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
@@ -317,17 +324,41 @@ def _evaluate_rocm(build: Build, inputs: PlanInputs, data: Compatibility) -> Can
     return Candidate(build, True, f"every AMD GPU ({', '.join(sorted(set(inputs.rocm_archs)))}) is supported", notes)
 
 
-def _evaluate_xpu(build: Build, inputs: PlanInputs) -> Candidate:
-    supported = [name for name in inputs.intel_gpus if XPU_GPU_NAMES.search(name)]
-    if supported:
-        return Candidate(build, True, f"Intel GPU {supported[0]}")
-    if inputs.intel_gpus or inputs.intel_display_device:
+def _evaluate_xpu(release: Release, build: Build, inputs: PlanInputs, data: Compatibility) -> Candidate:
+    """An Intel GPU by its PCI device id (intel_gpus): validated for this release's XPU build on
+    this OS, and the Level Zero GPU driver there to load it."""
+    if not inputs.intel_gpus:
+        return Candidate(build, False, "no Intel GPU detected")
+    families = [(device, data.intel_family(device)) for device in inputs.intel_gpus]
+    system = inputs.os
+    fitting = [(device, family) for device, family in families if family and system in family.xpu_from and release.parsed >= family.xpu_from[system]]
+    if not fitting:
+        return Candidate(build, False, _intel_misfit(families, system, inputs.platform_name))
+    device, family = fitting[0]
+    if inputs.intel_driver is False:
         return Candidate(
             build,
             False,
-            "an Intel display device was found, but the XPU build supports Arc and Data Center GPUs, not integrated graphics (give --variant xpu to choose it anyway)",
+            f"{family.label(device)} needs Level Zero's GPU driver ({data.intel_driver.library}), which is not installed: {data.intel_driver.install}",
         )
-    return Candidate(build, False, "no Intel GPU detected")
+    notes = [] if family.verified else [f"not verified: {data.cite(family.source)}"]
+    if inputs.intel_driver is None:
+        notes.append(f"the Intel GPU driver is not checked on another machine: the XPU build needs {data.intel_driver.library}")
+    return Candidate(build, True, f"the {family.name} GPU (8086:{device}) is validated for it", tuple(notes), verified=family.verified)
+
+
+def _intel_misfit(families: list, system: str, platform_name: str) -> str:
+    """Why no Intel GPU runs this XPU build: validated only in a later release, never on this OS, or not a GPU PyTorch validates."""
+    for device, family in families:
+        if family and system in family.xpu_from:
+            since = ".".join(map(str, family.xpu_from[system]))
+            return f"{family.label(device)} is validated for the XPU build from torch {since} on {platform_name.split()[0]}"
+    known = [(device, family) for device, family in families if family]
+    if known:
+        device, family = known[0]
+        return f"{family.label(device)} is not among the GPUs PyTorch validates for the XPU build on {platform_name.split()[0]}"
+    devices = ", ".join(f"8086:{device}" for device, _ in families)
+    return f"the Intel display device {devices} is none of the GPUs PyTorch validates for the XPU build (Arc, Core Ultra graphics, Data Center GPU Max)"
 
 
 def runs_here(data: Compatibility, inputs: PlanInputs, version: str, build: Build) -> Optional[Candidate]:
@@ -371,11 +402,51 @@ def ranked_builds(data: Compatibility, inputs: PlanInputs, eligible: Eligible) -
                     ranked.append((position, Ranked(release, candidate)))
             elif candidate.accepted:
                 ranked.append((position, Ranked(release, candidate)))
-    ranked.sort(key=lambda item: (not item[1].candidate.build.accelerated, item[0], not item[1].candidate.verified, item[1].candidate.build.preference()))
+    ranked.sort(key=lambda item: (not item[1].candidate.build.accelerated, item[0], item[1].candidate.rank()))
     return [item for _, item in ranked]
 
 
+def jetson_decision(data: Compatibility, inputs: PlanInputs) -> Optional[Decision]:
+    """NVIDIA's own wheel for the board's JetPack, where one is planned for it (jetson rows) and the
+    plan asks for nothing else (another --torch, --variant or companions); None otherwise."""
+    board = data.jetson_release(inputs.jetson) if inputs.jetson else None
+    if board is None or board.wheel is None or _jetson_misfit(board, inputs):
+        return None
+    wheel = board.wheel
+    python = version_tuple(board.python)
+    row = PlatformRow([wheel.build], {}, python, None, None, {}, [board.source])
+    series = ".".join(wheel.release.split(".")[:2])
+    release = Release(series, wheel.release, python, [], {inputs.platform: row}, board.verified, {}, {}, None, wheel)
+    cuda = f", CUDA {board.cuda[0]}.{board.cuda[1]}" if board.cuda else ""
+    notes = () if board.verified else (f"not verified: {data.cite(board.source)}",)
+    candidate = Candidate(wheel.build, True, f"NVIDIA's wheel for {board.name}{cuda}, Python {board.python}", notes, verified=board.verified)
+    said = [f"{wheel.build.name}: {wheel.note} ({data.cite(wheel.note_source)})"] if wheel.note else []
+    basis = f"NVIDIA's own build for L4T {inputs.jetson} ({board.name}): download.pytorch.org's CUDA builds do not run there, PyPI's see no GPU"
+    return Decision(release, basis, wheel.build, "the Jetson board's own build", [candidate], said)
+
+
+def _jetson_misfit(board: JetsonRelease, inputs: PlanInputs) -> Optional[str]:
+    """Why NVIDIA's wheel for this board is not the plan, or None."""
+    if board.wheel is None:
+        return f"{board.name} (L4T {inputs.jetson}): {board.last}, so the CPU build"
+    wheel = f"NVIDIA's wheel for {board.name} is torch {board.wheel.torch}"
+    if inputs.python != board.python:
+        return f"{wheel} for Python {board.python} alone; for the GPU, plan and install with python{board.python} (this Python is {inputs.python})"
+    asked = [
+        flag
+        for flag, given in (("--torch", inputs.torch), ("--variant", inputs.variant not in ("auto", board.wheel.build.name)), ("--with", inputs.with_packages))
+        if given
+    ]
+    if asked:
+        companions = " (NVIDIA publishes no torchvision or torchaudio wheel for it)" if inputs.with_packages else ""
+        return f"{wheel}; {' and '.join(asked)} asked for a download.pytorch.org build instead{companions}"
+    return None
+
+
 def decide(data: Compatibility, inputs: PlanInputs) -> Decision:
+    board = jetson_decision(data, inputs)
+    if board:
+        return board
     eligible = eligible_releases(data, inputs)
     best = ranked_builds(data, inputs, eligible)[0]  # an eligible release always has a CPU or the asked-for build
     return decision_for(data, inputs, eligible, best.release, best.candidate.build)
@@ -391,6 +462,7 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
         notes.append(f"the builds published for torch {release.series} are not verified ({data.cite(' '.join(row.sources))})")
     if release.note:
         notes.append(release.note)
+    notes += _companion_notes(data, release, inputs.with_packages)
     newer_lost = asked_misfit = None
     if inputs.variant != "auto":
         variant_basis = inputs.variant_asked
@@ -398,7 +470,8 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
             asked_misfit = f"{inputs.variant} was asked for although {chosen.reason}"
             notes.append(asked_misfit)
     elif build.accelerated:
-        variant_basis = "the newest build that fits"
+        limited_newer = any(c.accepted and c.full_support_driver and c.build.preference() < build.preference() for c in candidates)
+        variant_basis = "the newest build the driver supports fully" if limited_newer and not chosen.full_support_driver else "the newest build that fits"
         newer = [r for r in eligible.releases if r.parsed > release.parsed]
         if newer and not found:
             newest = newer[0]
@@ -408,8 +481,41 @@ def decision_for(data: Compatibility, inputs: PlanInputs, eligible: Eligible, re
     else:
         variant_basis = _why_no_accelerator(release, inputs, data, candidates)
     release_basis = _release_reason(release, inputs, eligible, found, accelerated=build.accelerated and inputs.variant == "auto")
+    notes += _minor_version_notes(data, inputs, chosen, candidates)
+    notes += _jetson_notes(data, inputs)
     notes += _pypi_default_note(release, inputs, build)
     return Decision(release, release_basis, build, variant_basis, candidates, notes, newer_lost, asked_misfit)
+
+
+def _jetson_notes(data: Compatibility, inputs: PlanInputs) -> List[str]:
+    """Why a Jetson board's plan is not NVIDIA's wheel for it, or what exists for an L4T release torchup does not know."""
+    if not inputs.jetson:
+        return []
+    board = data.jetson_release(inputs.jetson)
+    if board is None:
+        known = ", ".join(f"{row.l4t} ({row.name})" for row in reversed(data.jetson))
+        return [f"L4T {inputs.jetson} is not a Jetson release torchup knows; the known ones start at L4T {known}"]
+    misfit = None if board.sbsa else _jetson_misfit(board, inputs)
+    return [misfit] if misfit else []
+
+
+def _minor_version_notes(data: Compatibility, inputs: PlanInputs, chosen: Candidate, candidates: List[Candidate]) -> List[str]:
+    """What CUDA minor-version compatibility limits, said once: for the chosen build where it needs
+    it (nothing fully supported fits), else for a newer build the driver supports only that way."""
+    limits = "; ".join(data.minor_version_limits) + f" ({data.cite(data.minor_version_source)})"
+    driver = inputs.nvidia_driver
+    if chosen.accepted and chosen.full_support_driver:
+        return [
+            f"{chosen.variant} runs on driver {driver} under CUDA minor-version compatibility, as no build of this release is fully supported by it: "
+            f"{limits}; driver {chosen.full_support_driver} or newer lifts that"
+        ]
+    newer = [c for c in candidates if c.accepted and c.full_support_driver and c.build.preference() < chosen.build.preference()]
+    if chosen.accepted and newer:
+        return [
+            f"{newer[0].variant} was not chosen: on driver {driver} it would run under CUDA minor-version compatibility, where {limits}; "
+            f"driver {newer[0].full_support_driver} or newer runs it fully"
+        ]
+    return []
 
 
 def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, found: Optional[str], accelerated: bool) -> str:
@@ -434,6 +540,16 @@ def _gpu_blocker(candidates: List[Candidate], inputs: PlanInputs, release: Relea
         label = {BuildKind.CUDA: "CUDA", BuildKind.ROCM: "ROCm", BuildKind.XPU: "XPU"}[kind]
         parts.append(rejected[0].reason if rejected else f"torch {release.version} has no {label} build for {inputs.platform_name}")
     return "; ".join(parts)
+
+
+def _companion_notes(data: Compatibility, release: Release, names: Tuple[str, ...]) -> List[str]:
+    """A companion built for another torch release is planned only where upstream declares it works with this one: said, with the source."""
+    notes = []
+    for name in names:
+        row = data.companion(name, release.companions[name])
+        if row and row.built_for.rsplit(".", 1)[0] != release.series:
+            notes.append(f"{row.declared()}: upstream declares it works with torch {release.version} ({data.cite(row.source)})")
+    return notes
 
 
 def _pypi_default_note(release: Release, inputs: PlanInputs, build: Build) -> List[str]:
@@ -477,7 +593,9 @@ def _what_would_change(release: Release, inputs: PlanInputs, data: Compatibility
 
 
 def local_version(release: Release, build: Build) -> str:
-    """The exact version with its local tag, as the index names it (macOS wheels carry none)."""
+    """The exact version with its local tag, as the index names it (macOS wheels carry none; NVIDIA's Jetson wheels their own)."""
+    if release.wheel:
+        return release.wheel.torch
     return release.version if build.kind is BuildKind.DEFAULT else f"{release.version}+{build.name}"
 
 
@@ -521,6 +639,14 @@ def parse_l4t(text: str) -> str:
     if not re.fullmatch(r"\d+(\.\d+){0,2}", text or ""):
         raise PlanError(f"--jetson {text}: not an L4T release (e.g. 36.4 for JetPack 6, 38.2 for JetPack 7)")
     return text
+
+
+def parse_pci_device(text: str) -> str:
+    """An Intel GPU's PCI device id as lspci or sysfs give it (``e20b``, ``0xE20B``, ``8086:e20b``), as four lower-case hex digits."""
+    match = re.fullmatch(r"(?:8086:|0x)?([0-9a-fA-F]{4})", text or "")
+    if not match:
+        raise PlanError(f"--intel-gpu {text}: not a PCI device id (e.g. e20b for an Arc B580, as `lspci -nn` shows [8086:e20b])")
+    return match.group(1).lower()
 
 
 def parse_python_version(text: str) -> str:

@@ -7,8 +7,8 @@ described once, in the inputs.
 
 from typing import List
 
-from ..compat import load
-from . import Plan
+from ..compat import BuildKind, load
+from . import Plan, advisories
 from .policy import Candidate
 
 MARKS = {True: "✓", False: "✗"}
@@ -19,6 +19,8 @@ def render_text(plan: Plan) -> str:
     d = plan.decision
     if plan.found_in:
         where, command = f"{plan.found_in} (in your pip configuration)", f"pip install {' '.join(plan.packages)}"
+    elif plan.build.kind is BuildKind.JETSON:
+        where, command = plan.index_url, f"pip install '{plan.packages[0]}'"
     else:
         where, command = plan.index_url, f"pip install --index-url {plan.index_url} {' '.join(plan.packages)}"
     out = [
@@ -55,6 +57,9 @@ def render_text(plan: Plan) -> str:
         shown.append(("GPUs", "none", plan.sources["gpus"]))
     if i.rocm_archs:
         shown.append(("AMD GPUs", ", ".join(i.rocm_archs), plan.sources.get("rocm_archs")))
+    for position, device in enumerate(i.intel_gpus):
+        family = data.intel_family(device)
+        shown.append((f"Intel GPU {position}", family.label(device) if family else f"8086:{device}", plan.sources.get("intel_gpus")))
     if i.jetson:
         shown.append(("Jetson", f"L4T {i.jetson}", plan.sources.get("jetson")))
     for label, value, source in shown:
@@ -64,6 +69,9 @@ def render_text(plan: Plan) -> str:
         out.append("")
         out.append("Notes")
         out.extend(f"  ! {note}" for note in notes)
+    found = advisories.render(plan.advisories, plan.build.accelerated) if plan.advisories else []
+    if found:
+        out += [""] + found
     return "\n".join(out) + "\n"
 
 
@@ -100,8 +108,6 @@ def _marks(plan: Plan, candidate: Candidate):
 
 def _size_line(plan: Plan):
     """What the plan costs in disk and download, beside the other kind of build (a CI cache has limits)."""
-    from ..compat import BuildKind
-
     data = load()
     size = plan.size_gb
     wheel = f"the torch wheel is {plan.wheel_bytes / 1e6:.0f} MB (the index says); " if plan.wheel_bytes else ""
