@@ -112,7 +112,8 @@ def install_options(params: dict) -> install_command.Options:
         bundle=params["bundle"],
         compile_bytecode=params["compile_bytecode"],
     )
-    plan_options = {param.name for param in cli.plan.params} - {"python", "as_json"}
+    # The plan options: those plan and install share (plan's own, such as --export, are not install's).
+    plan_options = {param.name for param in cli.plan.params} & {param.name for param in cli.install.params} - {"python", "as_json"}
     return install_command.Options(where, overrides_from({name: params[name] for name in plan_options}))
 
 

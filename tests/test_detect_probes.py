@@ -9,6 +9,7 @@ from torchup.installer.compat import load
 from torchup.installer.detect import Accelerators, EnvironmentFacts, Facts, amd, apple_facts, intel, machine, nvidia
 from torchup.installer.detect.report import apple_line
 from torchup.installer.host import Host
+from torchup.installer.status import Status
 
 QUERY = f"--query-gpu={nvidia.QUERY_FIELDS} --format=csv,nounits"
 
@@ -337,7 +338,7 @@ def test_the_report_names_a_boards_jetpack_and_what_runs_there():
     assert jetson_line("36.4.0").text == "Jetson board, L4T 36.4.0 (JetPack 6.1 and 6.2 for Orin)"
     assert jetson_line("36.4.0").detail == "NVIDIA's own wheel, torch 2.5.0a0+872d972e41.nv24.08 for Python 3.10"
     assert jetson_line("38.2").detail == "download.pytorch.org's Linux aarch64 CUDA 13.0 builds run there"
-    assert jetson_line("37.0").mark == "warn"
+    assert jetson_line("37.0").status is Status.WARN
 
 
 def test_the_report_names_each_intel_device_by_its_family_and_the_missing_driver():
@@ -347,4 +348,4 @@ def test_the_report_names_each_intel_device_by_its_family_and_the_missing_driver
     lines = intel_lines(facts)
     assert lines[0].text == "Intel display device: 8086:4680" and lines[0].detail.startswith("not a GPU PyTorch's XPU build validates")
     assert lines[1].text == "Intel GPU: Arc B-series (Battlemage): Arc B580, B570, Arc Pro B50, B60 (8086:e20b), kernel driver xe"
-    assert (lines[2].mark, lines[2].text) == ("warn", "no Level Zero GPU driver (libze_intel_gpu.so.1): the XPU build needs it")
+    assert (lines[2].status, lines[2].text) == (Status.WARN, "no Level Zero GPU driver (libze_intel_gpu.so.1): the XPU build needs it")
