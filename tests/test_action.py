@@ -26,6 +26,26 @@ OUTPUTS = {"torch-version", "variant", "index-url", "cache-key"}
 BASH = ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
 WORKSPACE_JSON = "open(__file__ + '.imported', 'w').close()\n"  # leaves a mark where it is imported
 TORCHVISION = "0.28.0+cpu"  # the companion of torch 2.13.0's CPU build (compatibility.json)
+# No source reachable here holds torchvision's CPU build, so the index serves a stand-in whose
+# ops.nms (the operator doctor calls into) is written in torch: what doctor asks of it holds.
+TORCHVISION_FILES = {
+    "torchvision/__init__.py": f"__version__ = {TORCHVISION!r}\nfrom . import ops\n",
+    "torchvision/ops.py": (
+        "import torch\n\n\n"
+        "def nms(boxes, scores, iou_threshold):\n"
+        "    kept = []\n"
+        "    for index in scores.argsort(descending=True).tolist():\n"
+        "        top_left = torch.maximum(boxes[index, :2], boxes[kept, :2]) if kept else None\n"
+        "        if kept:\n"
+        "            size = (torch.minimum(boxes[index, 2:], boxes[kept, 2:]) - top_left).clamp(min=0)\n"
+        "            overlap = size[:, 0] * size[:, 1]\n"
+        "            area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])\n"
+        "            if (overlap / (area(boxes[index]) + area(boxes[kept]) - overlap) > iou_threshold).any():\n"
+        "                continue\n"
+        "        kept.append(index)\n"
+        "    return torch.tensor(kept)\n"
+    ),
+}
 
 
 def substituted(text: str, values: Dict[str, str]) -> str:
@@ -137,7 +157,7 @@ def index(tmp_path_factory, wheelhouse):
     scipy and theirs under /pypi; the same and a torchvision of torch's build under /pypi-with-torchvision."""
     served = LocalIndex(tmp_path_factory.mktemp("served"))
     wheels = sorted(wheelhouse.glob("*.whl")) + sorted((wheelhouse / "bootstrap").glob("*.whl"))
-    torchvision = make_wheel(tmp_path_factory.mktemp("torchvision"), "torchvision", TORCHVISION, requires=["torch==2.13.0"])
+    torchvision = make_wheel(tmp_path_factory.mktemp("torchvision"), "torchvision", TORCHVISION, requires=["torch==2.13.0"], files=TORCHVISION_FILES)
     serve_wheels(served, "pypi", wheels)
     serve_wheels(served, "pypi-with-torchvision", wheels + [torchvision])
     yield served
@@ -295,7 +315,7 @@ def test_the_readme_example_with_torchvision_from_the_users_pip_source(tmp_path,
     ci = job(tmp_path, plain.parent, uv_only, source, shared_runner_temp, TORCHUP_INDEX_BASE=f"http://127.0.0.1:{closed_port()}/whl")
     assert run_readme_example(ci, action_path) == 0, ci.log
     assert f"[2/4] plan: torch 2.13.0+cpu from {source}" in ci.log
-    assert "  ✓ install.companions  torchvision and torchaudio match torch\n" in ci.log
+    assert "  ✓ install.companions  torchvision and torchaudio match torch: release, build, and a call into their compiled code\n" in ci.log
     assert f"torch 2.13.0+cpu from {source}\n" in ci.log  # the example's last step, echoing the outputs
     assert not ci.workspace_json_imported
 
