@@ -80,7 +80,7 @@ def test_doctor_warns_of_an_old_torch_and_no_advisories_fails_the_run(tmp_path):
     lines = advisory["evidence"].splitlines()
     assert lines[0] == "torch 2.5.1: 22 published advisories affect it (every fix is in 2.13.0 and later, 8 with no fixed release)"
     assert "PYSEC-2025-41 (CVE-2025-32434), fixed in 2.6.0: torch.load(weights_only=True) can still run code from an untrusted checkpoint" in lines
-    assert advisory["fix"]["commands"][0] == "torchup plan --torch '>=2.13.0'  (the oldest release with every fix, and whether it runs here)"
+    assert advisory["fix"]["commands"][0] == f"torchup plan --python {python} --torch '>=2.13.0'  (the oldest release with every fix, and whether it runs here)"
     gated = torchup("doctor", "--python", str(python), "install.advisories", "--expect", "no-advisories", "--json")
     assert gated.returncode == 1
     expectation = next(r for r in json.loads(gated.stdout)["results"] if r["id"] == "expect.no-advisories")
