@@ -57,7 +57,7 @@ def test_a_torchvision_built_for_another_release_fails_naming_both(tmp_path, tor
         "torchvision 0.29.0 was built for torch 2.14.0 and declares torch==2.14.0 (https://pypi.org/simple/torchvision/, https://pypi.org/simple/torchaudio/); "
         "this torch is 2.13.0+cpu, another release"
     )
-    assert companion["fix"]["commands"] == ["torchup install --with torchvision  (torchvision 0.28.0 works with torch 2.13.0)"]
+    assert companion["fix"]["commands"] == [f"torchup install --python {python} --with torchvision  (torchvision 0.28.0 works with torch 2.13.0)"]
 
 
 def test_the_matching_release_of_another_build_fails_and_shows_the_operator_error(tmp_path, torch_python, local_index, companion_wheels):
