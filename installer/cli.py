@@ -46,6 +46,19 @@ def _help_hint(ctx: Optional[click.Context]) -> str:
     return f"see: {ctx.command_path} --help" if ctx else "see: torchup --help"
 
 
+def _one_line(message: str) -> str:
+    """click spreads some errors over lines ("Missing option '--tool'. Choose from:\n\tuv, …")."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _usage_hint(error: click.UsageError) -> str:
+    ctx = error.ctx
+    misplaced = isinstance(error, click.NoSuchOption) and error.option_name in ("-v", "--verbose")
+    if misplaced and ctx is not None and ctx.parent is not None:
+        return f"{error.option_name} goes before the command: torchup {error.option_name} {ctx.command_path.split(' ', 1)[-1]}"
+    return _help_hint(ctx)
+
+
 def _as_json(ctx: click.Context) -> bool:
     return bool(ctx.params.get("as_json"))
 
@@ -548,7 +561,7 @@ def main():
     except click.UsageError as error:  # click's own errors, one line and a hint, as torchup's are
         ctx = error.ctx
         message = _from_environment(ctx, error.format_message()) if ctx else error.format_message()
-        _fail(message.splitlines()[0], _help_hint(ctx), USAGE_EXIT)
+        _fail(_one_line(message), _usage_hint(error), USAGE_EXIT)
     except click.ClickException as error:
         _fail(error.format_message().splitlines()[0], "see: torchup --help", USAGE_EXIT)
     except click.Abort:

@@ -68,6 +68,7 @@ CASES = {
     "plan: unknown variant from a variable": (["plan", "--offline", "--no-gpu"], {"TORCHUP_VARIANT": "cu999"}, "TORCHUP_VARIANT=cu999: not a build"),
     "plan: compute capability": (["plan", "--offline", "--gpu-cc", "8"], {}, "--gpu-cc 8: not a compute capability"),
     "plan: unknown option": (["plan", "--bogus"], {}, "No such option '--bogus'"),
+    "plan: -v after the command": (["plan", "--offline", "-v"], {}, "No such option '-v'"),
     "plan: an Intel GPU by its name": (["plan", "--offline", "--intel-gpu", "Arc-B580"], {}, "--intel-gpu Arc-B580: not a PCI device id"),
     "plan: a Jetson on another architecture": (
         ["plan", "--offline", "--jetson", "36.4", "--arch", "x86_64"],
@@ -125,6 +126,11 @@ CASES = {
         {},
         "uv.lock: package is not a list of tables",
     ),
+    "project init: no tool": (
+        lambda here: ["project", "init", str(project(here / "p7", '[project]\nname = "x"\n'))],
+        {},
+        "Missing option '--tool'. Choose from: uv, poetry, pdm",  # click's two lines, as one
+    ),
     "project init: extras for poetry": (
         lambda here: ["project", "init", str(project(here / "p4", '[project]\nname = "x"\n')), "--tool", "poetry", "--extras", "cpu"],
         {},
@@ -152,6 +158,10 @@ CASES = {
 }
 
 
+# Where the hint says more than "see: … --help".
+HINTS = {"plan: -v after the command": "-v goes before the command: torchup -v plan"}
+
+
 @pytest.fixture
 def here(tmp_path):
     here = tmp_path / "here"
@@ -176,6 +186,7 @@ def test_bad_input_is_one_line_a_hint_and_exit_2(case, here):
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert len(lines) == 2 and lines[0].startswith("torchup: error: ") and lines[1].startswith("  hint: "), lines
     assert first in lines[0], lines[0]
+    assert HINTS.get(case, "") in lines[1], lines[1]
     assert result.stdout == ""
     assert snapshot(here) == before  # nothing made, nothing changed
 
