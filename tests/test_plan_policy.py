@@ -692,6 +692,9 @@ def test_sources_are_public_addresses():
         DATA.cite("arch-matrix-2.12; corridorkey-141 (Linux)")
         == "https://github.com/pytorch/pytorch/pull/182849, https://github.com/nikopueringer/CorridorKey/pull/141"
     )
+    # An address that ends a source's sentence is cited without the sentence's own "." or ":".
+    for key in DATA.sources:
+        assert all(not url.endswith((".", ":")) for url in DATA.cite(key).split(", ")), key
     assert load() is DATA
 
 

@@ -404,7 +404,8 @@ class Compatibility(NamedTuple):
     def cite(self, keys: str) -> str:
         """A row's source keys (``"arch-matrix-2.12; corridorkey-141 (…)"``) as their public addresses."""
         named = [self.sources[key] for key in re.findall(r"[a-z0-9][a-z0-9.-]*", keys) if key in self.sources]
-        found = [url for text in named for url in re.findall(r"https://[^\s,;()']+", text)]
+        # A source's prose ends its sentence after the address: the "." or ":" is not part of it.
+        found = [url.rstrip(".:") for text in named for url in re.findall(r"https://[^\s,;()']+", text)]
         return ", ".join(dict.fromkeys(found)) or keys
 
 
