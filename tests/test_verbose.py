@@ -30,6 +30,8 @@ def test_detect_and_fix_say_where_each_fact_came_from(tmp_path):
         quiet = torchup(command, "--python", sys.executable, env=env)
         loud = torchup("-v", command, "--python", sys.executable, env=env)
         assert "Sources consulted" not in quiet.stdout and quiet.stdout.splitlines()[0] == loud.stdout.splitlines()[0], command
+        # The report as it would be without -v, then where its facts came from.
+        assert loud.stdout.startswith(quiet.stdout) and loud.stdout.index("Sources consulted") > len(quiet.stdout), command
         lines = consulted(loud.stdout)
         assert "kernel: /proc/sys/kernel/osrelease" in lines and "memory: /proc/meminfo" in lines
         assert next(line for line in lines if line.startswith("distribution: ")) in ("distribution: /etc/os-release", "distribution: /usr/lib/os-release")

@@ -19,10 +19,12 @@ class Detected(Outcome):
     def render_text(self, verbose: bool = False) -> str:
         from ..detect import report, sources_consulted
         from ..findings import render_lines
+        from ..outcome import sources_section
 
-        trail = sources_consulted(self.facts) if verbose else []
         sections = report.sections(self.facts, self.findings)
-        return report.render_text(sections, trail) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
+        text = report.render_text(sections) + "\nFindings\n" + "\n".join(render_lines(self.findings)) + "\n"
+        # Where each fact came from closes the report, as it does plan's and fix's.
+        return text + sources_section(sources_consulted(self.facts)) if verbose else text
 
 
 def run(context, options: Options) -> Detected:

@@ -264,7 +264,7 @@ def _judged(section: Section, findings: Sequence) -> Section:
     return section._replace(lines=lines)
 
 
-def render_text(report: List[Section], verbose_trail: Optional[List[str]] = None) -> str:
+def render_text(report: List[Section]) -> str:
     out = []
     for section in report:
         out.append(section.title)
@@ -272,9 +272,5 @@ def render_text(report: List[Section], verbose_trail: Optional[List[str]] = None
             out.append(f"  {line.status.mark} {line.text}")
             if line.detail:
                 out.append(f"      {line.detail}")
-        out.append("")
-    if verbose_trail:
-        out.append("Sources consulted")
-        out.extend(f"  {entry}" for entry in verbose_trail)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
