@@ -124,7 +124,10 @@ def test_the_readme_examples_plan_on_the_default_release():
             "plan", "--offline", "--json", *ANOTHER_MACHINE, *(["--no-gpu"] if "--gpu-cc" not in extra and "--rocm-arch" not in extra else []), *extra
         )
         assert result.returncode == 0, (extra, result.stderr)
-        assert json.loads(result.stdout)["torch"] == torch, extra
+        data = json.loads(result.stdout)
+        assert data["torch"] == torch, extra
+        # How the build was asked for is said only where one was asked for.
+        assert data["inputs"]["variant_asked"] == ("asked for with --variant" if "--variant" in extra else None), extra
 
 
 def test_a_driver_below_580_gets_the_newest_gpu_build_and_says_why():

@@ -103,6 +103,8 @@ class Plan(NamedTuple):
                 # A GPU known only by its compute capability keeps the name the document has always given it.
                 "gpus": [dict(gpu._asdict(), name=gpu.name or f"GPU with compute capability {gpu.compute_capability}") for gpu in self.inputs.gpus],
                 "sources": self.sources,
+                # How a build was asked for says nothing when none was: auto chooses it.
+                "variant_asked": self.inputs.variant_asked if self.inputs.variant != "auto" else None,
             },
             "confirmed": self.confirmed,
             "found_in": self.found_in,
