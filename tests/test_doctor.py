@@ -398,6 +398,17 @@ def test_torch_compile_matches_eager_here(torch_python):
     assert results["install.linalg"]["evidence"].startswith("torch.linalg.svd of a 3x3 matrix on cpu reconstructs it to ")
 
 
+def test_doctor_leaves_nothing_in_the_temporary_directory(torch_python, tmp_path):
+    """torch.compile caches its kernels under the temporary directory (torchinductor_<user>): the
+    checks get one of their own, removed when the run ends, so a doctor run leaves nothing behind."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = torchup("doctor", "--python", str(torch_python), "--json", "compile.cpu", env=isolated_env(TMPDIR=str(temporary)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert by_id(json.loads(result.stdout))["compile.cpu"]["status"] == "pass"
+    assert sorted(path.name for path in temporary.iterdir()) == []
+
+
 def test_expectations_are_checks(torch_python):
     held = torchup(
         "doctor", "--python", str(torch_python), "--json", "--expect", "variant=cpu", "--expect", "torch>=2.7,<3", "--expect", "gpus=0", "tutorial.ones"

@@ -98,12 +98,20 @@ def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeo
     """
     results = _Results(on_result)
     remaining = list(ids)
-    while remaining:
-        request = {"run": remaining, "knowledge": knowledge} if knowledge else remaining
-        with tempfile.TemporaryFile() as output:
-            _one_worker(python, env, output, request, results, check_timeout, import_timeout, extra_checks)
-        remaining = [check_id for check_id in remaining if check_id not in results]
+    with tempfile.TemporaryDirectory(prefix="torchup-doctor-") as scratch:
+        worker_env = _with_own_temporary_directory(env, scratch)
+        while remaining:
+            request = {"run": remaining, "knowledge": knowledge} if knowledge else remaining
+            with tempfile.TemporaryFile() as output:
+                _one_worker(python, worker_env, output, request, results, check_timeout, import_timeout, extra_checks)
+            remaining = [check_id for check_id in remaining if check_id not in results]
     return [results[check_id] for check_id in ids]
+
+
+def _with_own_temporary_directory(env, scratch: str) -> dict:
+    """The workers' environment with a temporary directory removed after the run: what torch's
+    compiler caches there (torchinductor_<user>, triton's kernels) would stay behind otherwise."""
+    return dict(os.environ if env is None else env, TMPDIR=scratch, TEMP=scratch, TMP=scratch)
 
 
 class _Worker(NamedTuple):
