@@ -93,7 +93,7 @@ def test_unreachable_index_changes_nothing(tmp_path):
     result = torchup("install", "--venv", str(venv), "--index-base", f"http://127.0.0.1:{closed_port()}/whl", "--no-gpu", "--yes", env=user_env())
     assert time.monotonic() - started < 30
     assert result.returncode == 1
-    assert "torchup: error: nothing was installed: decided from the bundled data: the index did not answer" in result.stderr
+    assert "torchup: error: nothing was installed: decided from the bundled data: the index could not be reached" in result.stderr
     assert "hint: check the network and proxy" in result.stderr
     assert not venv.exists()
 

@@ -400,7 +400,7 @@ def test_an_unreachable_index_is_said_and_nothing_written_unless_offline(tmp_pat
     refused = torchup(*argv)
     lines = refused.stderr.splitlines()
     assert refused.returncode == 1 and len(lines) == 2, refused.stderr
-    assert lines[0].startswith(f"torchup: error: nothing written to {directory / 'pyproject.toml'}: ") and "did not answer" in lines[0]
+    assert lines[0].startswith(f"torchup: error: nothing written to {directory / 'pyproject.toml'}: ") and "could not be reached" in lines[0]
     assert "--offline" in lines[1] and refused.stdout == ""
     assert (directory / "pyproject.toml").read_text() == ORIGINAL
     as_json = json.loads(torchup(*argv, "--json").stdout)

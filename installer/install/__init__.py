@@ -563,8 +563,8 @@ _KNOWN_FAILURES = (
     ("CERTIFICATE_VERIFY_FAILED", "TLS verification failed: a proxy or private CA? see `torchup detect`"),
     ("Could not find a version that satisfies", "the index has no such build for this interpreter: check `torchup plan`"),
     ("because there are no versions of", "the index has no such build for this interpreter: check `torchup plan`"),
-    ("Failed to fetch", "the index did not answer: check the network, or --index-base"),
-    ("Max retries exceeded", "the index did not answer: check the network, or --index-base"),
+    ("Failed to fetch", "the index could not be reached: check the network, or --index-base"),
+    ("Max retries exceeded", "the index could not be reached: check the network, or --index-base"),
 )
 
 

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import re
+import socket
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -19,7 +20,18 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+ht
 
 
 class IndexUnreachable(Exception):
-    pass
+    """An index or source that gave no listing: ``timed_out`` where it never answered, as against
+    one that refused, whose name did not resolve, or that answered with an error."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out
+
+    @classmethod
+    def from_error(cls, url: str, error: Exception) -> "IndexUnreachable":
+        reason = getattr(error, "reason", error)
+        # socket.timeout is TimeoutError from Python 3.10 on, a plain OSError before.
+        return cls(f"{url}: {reason}", timed_out=isinstance(reason, (socket.timeout, TimeoutError)))
 
 
 class _Links(HTMLParser):
@@ -95,8 +107,7 @@ def fetch_listing(index_url: str, project: str, timeout: float, cafile: Optional
             return []
         raise IndexUnreachable(f"{url}: HTTP {error.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise IndexUnreachable(f"{url}: {reason}") from None
+        raise IndexUnreachable.from_error(url, error) from None
     return parse_listing(body, content_type)
 
 
@@ -106,7 +117,7 @@ def fetch_page(url: str, timeout: float, cafile: Optional[str] = None) -> str:
         with urllib.request.urlopen(request, timeout=timeout, context=tls_context(cafile)) as response:
             return response.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise IndexUnreachable(f"{url}: {getattr(error, 'reason', error)}") from None
+        raise IndexUnreachable.from_error(url, error) from None
 
 
 def source_listing(location: str, project: str, kind: str, timeout: float, cafile: Optional[str] = None) -> List[str]:
