@@ -509,6 +509,11 @@ def test_a_jetson_board_is_told_what_exists_for_it():
     assert unknown.notes[0].startswith(
         "L4T 37.1 is not a Jetson release torchup knows; the known ones start at L4T 32.0 (JetPack 4 for Nano, TX2 and Xavier), "
     )
+    # A release is a version: 37 is 37.0, where JetPack 6's rows end; a major newer than the newest
+    # row's is a JetPack the data does not know yet, not that row's.
+    for release, board in (("37", None), ("38", "JetPack 7 for Jetson Thor"), ("39.2", "JetPack 7.2 for Thor and Orin"), ("40", None), ("99", None)):
+        known = DATA.jetson_release(release)
+        assert (known.name if known else None) == board, release
     unverified = decision(arch="aarch64", python="3.10", jetson="36.3.0")
     assert unverified.variant == "jp60" and not unverified.chosen.verified
     assert unverified.chosen.notes[0].startswith("not verified: https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html")

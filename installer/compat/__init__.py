@@ -41,6 +41,13 @@ def version_tuple(text: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def _without_trailing_zeros(numbers: Tuple[int, ...]) -> Tuple[int, ...]:
+    """Release numbers compared as versions are: (37,) and (37, 0) are one release."""
+    while numbers and numbers[-1] == 0:
+        numbers = numbers[:-1]
+    return numbers
+
+
 def release_tuple(text: str) -> Tuple[int, ...]:
     """The release numbers a version starts with: ``2.13.0+cpu`` and ``2.5.0a0+872d972e41.nv24.08`` give (2, 13, 0) and (2, 5, 0)."""
     match = re.match(r"\d+(?:\.\d+)*", text)
@@ -288,7 +295,8 @@ class JetsonWheel(NamedTuple):
 
 class JetsonRelease(NamedTuple):
     """Which wheels a Jetson board of this L4T release can use: from ``l4t_from`` to ``l4t_to``
-    (exclusive), or to the next row's start where no end is given."""
+    (exclusive), or where no end is given, to the next row's start (the newest row: to the end of
+    its major release)."""
 
     l4t_from: Tuple[int, ...]
     name: str
@@ -381,10 +389,14 @@ class Compatibility(NamedTuple):
         return self.gpu_families.get(major_minor(compute_capability)) if compute_capability else None
 
     def jetson_release(self, l4t: str) -> Optional[JetsonRelease]:
-        """The row of an L4T release; None for a release no row covers (older than any, or in a gap)."""
-        given = version_tuple(l4t)
-        row = next((row for row in self.jetson if row.l4t_from <= given), None)
-        return None if row is None or (row.l4t_to and given >= row.l4t_to) else row
+        """The row of an L4T release; None for a release no row covers (older than any, in a gap,
+        or of a major release newer than the data knows: the newest row covers its own major)."""
+        given = _without_trailing_zeros(version_tuple(l4t))  # "37" is 37.0
+        row = next((row for row in self.jetson if _without_trailing_zeros(row.l4t_from) <= given), None)
+        if row is None:
+            return None
+        end = row.l4t_to or ((row.l4t_from[0] + 1,) if row is self.jetson[0] else None)
+        return None if end and given >= _without_trailing_zeros(end) else row
 
     def newest_for(self, platform: str) -> Optional[Release]:
         return next((release for release in self.releases if platform in release.platforms), None)
