@@ -1,5 +1,6 @@
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -127,6 +128,13 @@ def temp_of_the_test(tmp_path_factory, monkeypatch):
     _use_temp(temp, monkeypatch)
     yield temp
     shutil.rmtree(temp, ignore_errors=True)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: a connection there is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def isolated_env(path_dirs=(), **extra) -> dict:

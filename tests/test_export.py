@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, make_venv, serve_wheels
+from tests.conftest import REPO, closed_port, isolated_env, make_venv, serve_wheels
 from torchup.installer.compat import load
 from torchup.installer.plan import Overrides, export, make_plan
 
@@ -66,6 +66,17 @@ def test_the_users_configured_sources_are_kept_beside_the_plans(tmp_path):
     assert any("find-links holding credentials (/etc/pip.conf [global]) is hidden by PIP_FIND_LINKS" in remark for remark in result.remarks)
 
 
+def test_a_build_from_the_users_own_sources_is_given_to_uv_which_reads_no_pip_configuration(tmp_path):
+    plan = make_plan(None, Overrides(no_gpu=True, **LINUX))._replace(found_in="/srv/wheels", confirmed="configured-source")
+    from_links = export.exports(plan, load(), tmp_path / "pins.txt", {"find-links": (["/srv/wheels"], "PIP_FIND_LINKS")})
+    assert values(from_links)["UV_FIND_LINKS"] == "/srv/wheels" and "PIP_FIND_LINKS" not in values(from_links)  # pip reads its own
+    assert export.constraints_text(plan).startswith(
+        f"# Written by torchup plan --export: torch {plan.torch} from /srv/wheels, a source of your pip configuration\n"
+    )
+    from_index = export.exports(plan._replace(found_in="https://mirror.example/simple"), load(), tmp_path / "pins.txt")
+    assert values(from_index)["UV_FIND_LINKS"] == "https://mirror.example/simple/torch/"
+
+
 def test_a_jetson_wheel_cannot_be_exported(tmp_path):
     with pytest.raises(export.ExportError) as raised:
         exported(tmp_path, os=None, arch=None, python_version="3.10", jetson="36.4")
@@ -97,3 +108,28 @@ def test_eval_then_the_users_own_install_gets_the_planned_build(tmp_path, served
     assert versions == ["2.13.0+cpu", "2.4.6"]
     written = list((tmp_path / "state" / "torchup" / "constraints").glob("torch-*.txt"))
     assert len(written) == 1 and written[0].read_text().splitlines()[-1] == "torch==2.13.0+cpu"
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_eval_where_only_the_users_find_links_hold_the_build(tmp_path, served, wheelhouse, installer):
+    """The index does not answer and the user's PIP_FIND_LINKS holds the build: pip reads it
+    itself, uv is given it (it reads no pip configuration), and both install that build."""
+    links = tmp_path / "links"
+    links.mkdir()
+    for torch_wheel in wheelhouse.glob("torch-*.whl"):
+        (links / torch_wheel.name).symlink_to(torch_wheel)
+    python = make_venv(tmp_path / "venv")
+    install = f'"{sys.executable}" -m uv pip install --python "{python}"' if installer == "uv" else f'"{python}" -m pip install --quiet'
+    closed = f"http://127.0.0.1:{closed_port()}/whl"
+    script = f'eval "$("{sys.executable}" -m torchup plan --export --no-gpu --python "{python}" --index-base {closed})" && {install} torch'
+    env = isolated_env(
+        PIP_CONFIG_FILE="/dev/null",
+        PIP_FIND_LINKS=str(links),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PIP_INDEX_URL=f"{served.url}/pypi",
+        UV_DEFAULT_INDEX=f"{served.url}/pypi",
+    )
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    installed = subprocess.run([str(python), "-c", "from importlib.metadata import version; print(version('torch'))"], capture_output=True, text=True)
+    assert installed.stdout.strip() == "2.13.0+cpu", installed.stderr

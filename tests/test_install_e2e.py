@@ -7,14 +7,13 @@ tests run; the tests themselves only talk to loopback.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.conftest import REPO, isolated_env, serve_wheels
+from tests.conftest import REPO, closed_port, isolated_env, serve_wheels
 
 VENV_SITE = "lib/python%d.%d/site-packages" % sys.version_info[:2]
 
@@ -79,12 +78,6 @@ def test_air_gapped_wheelhouse(wheelhouse, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"[2/4] plan: torch 2.13.0+cpu from {wheelhouse}" in result.stderr
     assert venv_python_run(venv, AUTOGRAD).stdout.strip() == "[[4.5, 4.5], [4.5, 4.5]]"
-
-
-def closed_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_unreachable_index_changes_nothing(tmp_path):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import isolated_env
+from tests.conftest import closed_port, isolated_env
 from torchup.installer.detect import detect
 from torchup.installer.host import Host
 from torchup.installer.plan import Overrides, index, make_plan
@@ -66,12 +66,6 @@ def test_a_lagging_index_gets_the_newest_release_it_has(local_index):
     plan = make_plan(facts_here(), Overrides(index_base=local_index.url + "/whl", no_gpu=True))
     assert (plan.torch, plan.confirmed) == ("2.12.1+cpu", "index")
     assert plan.decision.release_reason == f"the newest release the index has ({local_index.url}/whl); 2.15.0 is not there"
-
-
-def closed_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_unreachable_index_decides_offline():

@@ -77,7 +77,8 @@ def constraints_file(env: Mapping[str, str], pins: List[str]) -> Path:
 
 
 def constraints_text(plan: Plan) -> str:
-    return f"# Written by torchup plan --export: torch {plan.torch} from {_without_credentials(plan.index_url)}\n" + "\n".join(plan.pins) + "\n"
+    source = f"{plan.found_in}, a source of your pip configuration" if plan.found_in else plan.index_url
+    return f"# Written by torchup plan --export: torch {plan.torch} from {_without_credentials(source)}\n" + "\n".join(plan.pins) + "\n"
 
 
 def exports(plan: Plan, data: Compatibility, constraints: Path, configured: Mapping[str, Tuple[List[str], str]] = {}) -> Export:
@@ -90,9 +91,17 @@ def exports(plan: Plan, data: Compatibility, constraints: Path, configured: Mapp
         )
     remarks: List[str] = []
     variables: List[Variable] = []
-    page = None
+    page = None  # the torch wheels of the planned build, for pip and uv
+    uv_page = None  # where uv alone needs them: it reads no pip configuration
     if plan.found_in:
-        remarks.append(f"the planned build is in your pip configuration's {plan.found_in}: pip finds it there, uv reads no pip configuration")
+        uv_page = _found_in_page(plan.found_in, configured.get("find-links", ([], ""))[0])
+        if uv_page != _without_credentials(uv_page):
+            remarks.append(
+                f"the planned build is in your pip configuration's {_without_credentials(plan.found_in)}: pip finds it there; for uv, add it by hand"
+            )
+            uv_page = None
+        else:
+            remarks.append(f"the planned build is in your pip configuration's {plan.found_in}: pip finds it there, uv is given it")
     elif plan.build.kind is not BuildKind.DEFAULT:  # PyPI's own macOS wheel needs no other source
         listed = plan.index_url.rstrip("/") + "/torch/"
         page = _without_credentials(listed)
@@ -114,8 +123,8 @@ def exports(plan: Plan, data: Compatibility, constraints: Path, configured: Mapp
     variables.append(Variable("PIP_CONSTRAINT", " ".join(pip_constraints), " ", "pip: the exact pins"))
     # pip 26.2 and newer leave PIP_CONSTRAINT out of isolated builds: a build that needs torch gets the same pin this way.
     variables.append(Variable("PIP_BUILD_CONSTRAINT", str(constraints), " ", "pip >= 26.2: the pins in isolated builds too"))
-    if page:
-        variables.append(Variable("UV_FIND_LINKS", page, ",", "uv: the torch wheels of the planned build"))
+    if page or uv_page:
+        variables.append(Variable("UV_FIND_LINKS", page or uv_page, ",", "uv: the torch wheels of the planned build"))
     variables.append(Variable("UV_CONSTRAINT", str(constraints), " ", "uv: the exact pins"))
     default_index = (plan.found_in is None) and plan.index_url.startswith(data.default_index_base + "/")
     if plan.variant in data.uv_torch_backends and default_index:
@@ -124,6 +133,12 @@ def exports(plan: Plan, data: Compatibility, constraints: Path, configured: Mapp
         remarks.append(f"UV_TORCH_BACKEND is not set: uv's {plan.variant} means {data.default_index_base}/{plan.variant}, not this plan's index")
     variables += _variant_pair(plan, data)
     return Export(plan, constraints, variables, remarks)
+
+
+def _found_in_page(location: str, find_links: List[str]) -> str:
+    """A page of links to the build in the pip source that holds it: a find-links location is one
+    already; an index's is its torch/ page (PEP 503), as for the planned index."""
+    return location if location in find_links else location.rstrip("/") + "/torch/"
 
 
 def _variant_pair(plan: Plan, data: Compatibility) -> List[Variable]:
