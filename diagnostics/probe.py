@@ -485,8 +485,28 @@ def pip_config(environ, unknown):
         setting["value"] = [redact_value(item) for item in list_items(value)] if key in PIP_LIST_KEYS else redact_value(value.strip())
         if key in PIP_FILE_KEYS:
             setting["exists"] = os.path.exists(value.strip())
+    constraint_files = settings["constraint"]["value"] if "constraint" in settings else []
     # looked_in: every file pip would read, in order, there or not (what -v shows)
-    return {"files": files_read, "settings": settings, "errors": errors, "looked_in": looked_in}
+    return {"files": files_read, "settings": settings, "errors": errors, "looked_in": looked_in, "torch_constraints": torch_constraints(constraint_files)}
+
+
+def torch_constraints(paths):
+    """The lines of pip's configured constraint files that name torch ("torch<=2.14.1"), each with
+    its file: pip refuses any other torch, so a plan must stay within them. A URL is not read."""
+    found = []
+    for path in paths:
+        if "://" in path:
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read(1 << 20).splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            requirement = re.sub(r"(^|\s)#.*", "", line).strip()  # pip's comments: at the start, or after a blank
+            if re.match(r"torch(?![\w.-])", requirement, re.IGNORECASE):
+                found.append({"file": path, "requirement": requirement})
+    return found
 
 
 # --- TLS -------------------------------------------------------------------------------------

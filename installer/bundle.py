@@ -377,7 +377,7 @@ def make(context, output: str, document: Optional[dict], python: Optional[str], 
     facts = {
         key: (list(value) if isinstance(value, tuple) else value)
         for key, value in overrides._asdict().items()
-        if key not in ("offline", "index_base", "variant_asked")
+        if key not in ("offline", "index_base", "variant_asked", "pip_installs")
     }
     manifest = write_manifest(directory, target, facts, plan.as_data(), bundled, lock)
     say(f"[3/3] {manifest}: {len(bundled)} files, {sum(f.size for f in bundled) / 1e6:.1f} MB")

@@ -151,6 +151,34 @@ def test_a_jetson_is_described_with_its_l4t_release():
     )
 
 
+def test_the_plan_stays_within_the_constraint_files_of_the_users_pip_configuration(tmp_path):
+    """A site that caps torch in a pip constraint file: pip would refuse a newer torch, so the plan
+    takes the newest release the cap allows, says why, and a --torch beyond it is refused before any work."""
+    caps = tmp_path / "caps.txt"
+    caps.write_text("torch<=2.13.0\n")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nconstraint = {caps}\n")
+    env = isolated_env(PIP_CONFIG_FILE=str(config), XDG_CONFIG_DIRS=str(tmp_path / "none"), HOME=str(tmp_path))
+    argv = ["plan", "--offline", "--no-gpu", "--python", sys.executable]
+    data = json.loads(torchup(*argv, "--json", env=env).stdout)
+    assert (data["torch"], data["inputs"]["torch_constraint"]) == ("2.13.0+cpu", "<=2.13.0")
+    assert data["inputs"]["sources"]["torch_constraint"] == f"your pip configuration's constraint: {caps}"
+    text = torchup(*argv, env=env).stdout
+    assert "release 2.13.0: the newest release that your pip configuration allows (torch<=2.13.0) with a wheel for Python" in text
+    assert f"torch allowed: <=2.13.0  (your pip configuration's constraint: {caps})" in text
+    beyond = torchup(*argv, "--torch", "2.15", env=env)
+    assert beyond.returncode == 2 and beyond.stdout == ""
+    assert beyond.stderr.startswith("torchup: error: your pip configuration's constraint torch<=2.13.0 excludes torch 2.15: pip would refuse the install")
+    # A plan for another machine is not bound by this one's pip configuration.
+    elsewhere = json.loads(torchup("plan", "--offline", "--json", "--no-gpu", *ANOTHER_MACHINE, env=env).stdout)
+    assert elsewhere["inputs"]["torch_constraint"] is None and elsewhere["torch"] == "2.15.0+cpu"
+    # Nor is a project's file, which uv, poetry and pdm read without pip's configuration.
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0.1"\n')
+    initialized = torchup("project", "init", str(tmp_path / "project"), "--tool", "uv", "--offline", "--dry-run", "--json", env=env)
+    assert json.loads(initialized.stdout)["torch"] == "2.15.0", initialized.stderr
+
+
 def test_a_gpu_plan_that_only_a_cpu_build_could_serve_exits_1(tmp_path):
     import sys
 

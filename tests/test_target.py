@@ -105,6 +105,21 @@ def test_pip_configuration_with_sources_and_redaction(tmp_path):
     assert "s3cret" not in str(document) and "hunter2" not in str(document) and ":pw@" not in str(document)
 
 
+def test_the_torch_lines_of_the_configured_constraint_files(tmp_path):
+    """pip refuses a torch its constraint files exclude: the probe reads the lines that name torch."""
+    caps = tmp_path / "caps.txt"
+    caps.write_text("# site caps\ntorchvision<=0.29.1\ntorch <=2.14.1  # the newest tested here\ntorch-geometric==2.6\n")
+    more = tmp_path / "more.txt"
+    more.write_text("TORCH>=2.9\nnumpy<3\n")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nconstraint = {caps} {more} {tmp_path / 'missing.txt'} https://example.org/caps.txt\n")
+    document = run_probe(sys.executable, PIP_CONFIG_FILE=str(config), XDG_CONFIG_DIRS=str(tmp_path / "none"))
+    assert document["pip"]["config"]["torch_constraints"] == [
+        {"file": str(caps), "requirement": "torch <=2.14.1"},
+        {"file": str(more), "requirement": "TORCH>=2.9"},
+    ]
+
+
 def test_pip_config_file_devnull_turns_files_off(tmp_path):
     document = run_probe(sys.executable, PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="https://example/simple")
     config = document["pip"]["config"]

@@ -60,7 +60,7 @@ def init(context, options: InitOptions) -> Initialized:
     tool.fits(project.read(path).document, path)  # a missing, broken or unfit file stops here, before any detection
     if not options.dry_run:
         project.check_writable(path)
-    overrides = options.overrides
+    overrides = options.overrides._replace(pip_installs=False)
     facts = detect(None, context.host)
     if facts.machine.os != "Linux":  # planning Linux from another OS: its CPU build, unless a variant is named
         overrides = overrides._replace(os="linux", arch="x86_64", no_gpu=overrides.variant == "auto")

@@ -60,11 +60,19 @@ class PipSetting(NamedTuple):
     exists: Optional[bool] = None  # for a setting that names a file (cert, client-cert): whether it is there
 
 
+class ConstraintLine(NamedTuple):
+    """A line naming torch in one of the constraint files pip's configuration gives (``constraint``)."""
+
+    file: str = ""
+    requirement: str = ""  # as the file has it: "torch<=2.14.1"
+
+
 class PipConfig(NamedTuple):
     files: List[dict] = []
     settings: Dict[str, PipSetting] = {}
     errors: List[dict] = []  # files pip cannot parse (it refuses every command then): path and error
     looked_in: List[str] = []  # every file pip would read, in order, there or not
+    torch_constraints: List[ConstraintLine] = []
 
 
 class Pip(NamedTuple):
@@ -121,7 +129,13 @@ def parse_pip(raw: Optional[dict]) -> Optional[Pip]:
         Pip,
         {key: value for key, value in raw.items() if key not in ("ensurepip", "config")},
         ensurepip=_record(Ensurepip, raw.get("ensurepip")),
-        config=PipConfig(config.get("files") or [], settings, config.get("errors") or [], config.get("looked_in") or []),
+        config=PipConfig(
+            config.get("files") or [],
+            settings,
+            config.get("errors") or [],
+            config.get("looked_in") or [],
+            [_record(ConstraintLine, line) for line in config.get("torch_constraints") or []],
+        ),
     )
 
 

@@ -35,6 +35,9 @@ class Overrides(NamedTuple):
     index_base: Optional[str] = None
     # Why the build is the one named (variant is not "auto"), as the plan says it.
     variant_asked: str = policy.ASKED_WITH_VARIANT
+    # Whether pip installs what is planned, so that its configured constraint files bind the plan:
+    # not for a project's file, which uv, poetry and pdm read without pip's configuration.
+    pip_installs: bool = True
 
     def needs_detection(self) -> bool:
         """Whether anything must be detected: not when every input is given, as when planning for another machine."""
@@ -199,6 +202,9 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         sources["intel_gpus"] = f"detected: {PCI_DEVICES}" + (f", Level Zero driver {intel.level_zero}" if intel.level_zero else ", no Level Zero driver")
     if facts and not same_machine:
         sources["gpus"] = sources.get("gpus", f"none: this machine's GPUs do not apply to {os_name} {arch}")
+    torch_constraint, constraint_files = pip_torch_constraint(facts) if same_machine and overrides.pip_installs else (None, [])
+    if torch_constraint:
+        sources["torch_constraint"] = f"your pip configuration's constraint: {', '.join(constraint_files)}"
 
     inputs = PlanInputs(
         os=os_name,
@@ -214,6 +220,7 @@ def build_inputs(facts: Optional[Facts], overrides: Overrides) -> Tuple[PlanInpu
         intel_gpus=intel_gpus,
         intel_driver=intel_driver,
         torch=overrides.torch,
+        torch_constraint=torch_constraint,
         variant=overrides.variant,
         variant_asked=overrides.variant_asked,
         with_packages=tuple(overrides.with_packages),
@@ -244,6 +251,25 @@ def pip_sources(facts: Optional[Facts]) -> PipSources:
     left_out = tuple(v for vs in values.values() for v in vs if "****@" in v)
     usable = {key: tuple(v for v in vs if v not in left_out) for key, vs in values.items()}
     return PipSources(usable["index-url"][0] if usable["index-url"] else None, usable["extra-index-url"], usable["find-links"], left_out)
+
+
+def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[str]]:
+    """What the target pip's configured constraint files allow of torch, as one specifier ("<=2.14.1"),
+    and the files that say so; (None, []) where none names torch. A line pip could not read
+    either (not a requirement) is left to pip to report."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.specifiers import SpecifierSet
+
+    allowed, files = SpecifierSet(), []
+    for line in facts.pip.config.torch_constraints if facts and facts.pip else []:
+        try:
+            requirement = Requirement(line.requirement)
+        except InvalidRequirement:
+            continue
+        if requirement.specifier:
+            allowed &= requirement.specifier
+            files.append(line.file)
+    return (str(allowed), list(dict.fromkeys(files))) if files else (None, [])
 
 
 def pip_cert(facts: Optional[Facts]) -> Optional[str]:

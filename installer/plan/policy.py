@@ -53,6 +53,8 @@ class PlanInputs(NamedTuple):
     intel_gpus: Tuple[str, ...] = ()  # PCI device ids of Intel display devices ("e20b")
     intel_driver: Optional[bool] = None  # whether Level Zero's GPU driver is installed; None: not known (another machine)
     torch: Optional[str] = None
+    # What the target pip's configured constraint files allow of torch ("<=2.14.1"): pip refuses the rest.
+    torch_constraint: Optional[str] = None
     variant: str = "auto"
     variant_asked: str = ASKED_WITH_VARIANT  # why that build: how it was asked for
     with_packages: Tuple[str, ...] = ()
@@ -185,7 +187,8 @@ class Eligible(NamedTuple):
 def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
     asked = inputs.torch is not None
     releases = matching_releases(data, inputs.torch) if asked else data.releases
-    skipped = [(release, release_misfit(release, inputs)) for release in releases]
+    releases, constrained = _within_pip_constraint(releases, inputs)
+    skipped = constrained + [(release, release_misfit(release, inputs)) for release in releases]
     fitting = [release for release, misfit in skipped if misfit is None]
     skipped = [(release, misfit) for release, misfit in skipped if misfit]
     if not fitting:
@@ -226,6 +229,28 @@ def eligible_releases(data: Compatibility, inputs: PlanInputs) -> Eligible:
         fitting = complete
     skipped.sort(key=lambda pair: pair[0].parsed, reverse=True)
     return Eligible(fitting, skipped)
+
+
+def _excluded_by_constraint(inputs: PlanInputs) -> str:
+    return f"is excluded by your pip configuration's constraint torch{inputs.torch_constraint}"
+
+
+def _within_pip_constraint(releases: List[Release], inputs: PlanInputs) -> Tuple[List[Release], List[Tuple[Release, str]]]:
+    """The releases the target pip's constraint files allow, and those they leave out, each with why."""
+    if not inputs.torch_constraint:
+        return releases, []
+    from packaging.specifiers import SpecifierSet
+
+    allowed = SpecifierSet(inputs.torch_constraint)
+    why = _excluded_by_constraint(inputs)
+    kept = [release for release in releases if allowed.contains(release.version, prereleases=True)]
+    if not kept:
+        asked = f"torch {inputs.torch}" if inputs.torch else "any release torchup knows"
+        raise PlanError(
+            f"your pip configuration's constraint torch{inputs.torch_constraint} excludes {asked}: pip would refuse the install",
+            hint="lift it in the constraint file your pip configuration names (pip config list), or ask for a release it allows with --torch",
+        )
+    return kept, [(release, why) for release in releases if release not in kept]
 
 
 # --- one build -----------------------------------------------------------------------------
@@ -522,11 +547,14 @@ def _release_reason(release: Release, inputs: PlanInputs, eligible: Eligible, fo
     if found:
         return found
     within = f" matching --torch {inputs.torch}" if inputs.torch else ""
+    if inputs.torch_constraint:
+        within += f" that your pip configuration allows (torch{inputs.torch_constraint})"
     if accelerated:
         return f"the newest release{within} with a build for this machine's GPU"
     what = f"a {inputs.variant} build" if inputs.variant != "auto" else "a wheel"
     reason = f"the newest release{within} with {what} for Python {inputs.python} on {inputs.platform_name}"
-    newer = [(r, why) for r, why in eligible.skipped if r.parsed > release.parsed]
+    constrained = _excluded_by_constraint(inputs)  # said above already
+    newer = [(r, why) for r, why in eligible.skipped if r.parsed > release.parsed and why != constrained]
     if newer:
         reason += f" ({newer[0][0].version} {newer[0][1]})"
     return reason

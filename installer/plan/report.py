@@ -54,7 +54,7 @@ def render_text(plan: Plan) -> str:
         described = f"compute capability {gpu.compute_capability or 'unknown'}" + (f" ({family})" if family else "")
         shown.append((f"GPU {gpu.index}", f"{gpu.name}, {described}" if gpu.name else described, plan.sources.get("gpus")))
     if not i.gpus and "gpus" in plan.sources:
-        shown.append(("GPUs", "none", plan.sources["gpus"]))
+        shown.append(("GPUs", "none", plan.sources["gpus"].replace("none: ", "", 1)))
     if i.rocm_archs:
         shown.append(("AMD GPUs", ", ".join(i.rocm_archs), plan.sources.get("rocm_archs")))
     for position, device in enumerate(i.intel_gpus):
@@ -62,6 +62,8 @@ def render_text(plan: Plan) -> str:
         shown.append((f"Intel GPU {position}", family.label(device) if family else f"8086:{device}", plan.sources.get("intel_gpus")))
     if i.jetson:
         shown.append(("Jetson", f"L4T {i.jetson}", plan.sources.get("jetson")))
+    if i.torch_constraint:
+        shown.append(("torch allowed", i.torch_constraint, plan.sources.get("torch_constraint")))
     for label, value, source in shown:
         out.append(f"  {label}: {value}" + (f"  ({source})" if source else ""))
     notes = [note for note in plan.notes if note != d.asked_misfit]  # the builds table already says it
