@@ -328,3 +328,5 @@ def test_a_jetson_planned_from_an_x86_64_machine_takes_nothing_of_this_machine()
     assert (data["inputs"]["arch"], data["inputs"]["glibc"], data["variant"]) == ("aarch64", None, "cpu")
     assert data["inputs"]["sources"]["gpus"] == "none: this machine's GPUs do not apply to linux aarch64"
     assert any("for the GPU, plan and install with python3.10" in note for note in data["notes"])
+    text = torchup("plan", "--offline", "--jetson", "36.4", "--python", sys.executable, env=isolated_env(PIP_CONFIG_FILE="/dev/null")).stdout
+    assert "  GPUs: none  (this machine's GPUs do not apply to linux aarch64)\n" in text  # "none" said once
