@@ -97,6 +97,14 @@ class TorchupGroup(click.Group):
 
     command_class = TorchupCommand
 
+    def format_commands(self, ctx, formatter):
+        """Each command's whole first sentence, wrapped, where click would cut it at the terminal's width."""
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, command.get_short_help_str(limit=1000)) for name, command in commands if command is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)

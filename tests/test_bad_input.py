@@ -241,6 +241,9 @@ def test_bare_torchup_shows_its_help():
     result = torchup(env=isolated_env(), cwd=REPO)
     assert result.returncode == 0 and result.stdout.startswith("Usage: torchup") and result.stderr == ""
     assert "error" not in result.stdout.splitlines()[0]
+    # Each command's sentence whole, wrapped at the terminal's width, never cut short with "...".
+    commands = result.stdout.split("Commands:")[1]
+    assert "..." not in commands and "resolved for that" in commands
 
 
 def test_help_and_version_import_no_detection_or_planning():
