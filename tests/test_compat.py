@@ -263,3 +263,17 @@ def test_the_real_file_loads():
     data = load(DATA_FILE)
     assert {release.version for release in data.releases} >= {"2.0.1", "2.15.0"}
     assert set(data.driver_floors) == {11, 12, 13}
+
+
+def test_known_builds_read_as_a_list_by_kind_then_newest_first():
+    """What the hint of an unknown --variant lists: CPU, then CUDA, ROCm, XPU, each newest first."""
+    from torchup.installer.compat import Build, BuildKind
+
+    names = load().known_builds()
+    builds = [Build.parse(name) for name in names]
+    kinds = [build.kind for build in builds]
+    assert kinds == sorted(kinds, key=list(BuildKind).index) and names[0] == "cpu"
+    for kind in (BuildKind.CUDA, BuildKind.ROCM):
+        versions = [build.version + (0,) * (3 - len(build.version)) for build in builds if build.kind is kind]
+        assert versions == sorted(versions, reverse=True), kind
+    assert names.index("rocm6.2.4") < names.index("rocm6.2")

@@ -407,11 +407,11 @@ class Compatibility(NamedTuple):
         return newest.platforms["linux-x86_64"].glibc if newest else None
 
     def known_builds(self) -> List[str]:
-        found: Dict[str, None] = {}
-        for release in self.releases:
-            for row in release.platforms.values():
-                found.update((build.name, None) for build in row.builds)
-        return list(found)
+        """Every build name the data has, as a user reads a list of them: by kind in the enum's
+        order, the newest first within one."""
+        found = {build for release in self.releases for row in release.platforms.values() for build in row.builds}
+        order = list(BuildKind)
+        return [build.name for build in sorted(found, key=lambda build: (order.index(build.kind), tuple(-n for n in build.version + (0, 0, 0))))]
 
     def cite(self, keys: str) -> str:
         """A row's source keys (``"arch-matrix-2.12; corridorkey-141 (…)"``) as their public addresses."""
