@@ -505,7 +505,7 @@ def torch_constraints(paths):
         for line in lines:
             requirement = re.sub(r"(^|\s)#.*", "", line).strip()  # pip's comments: at the start, or after a blank
             if re.match(r"torch(?![\w.-])", requirement, re.IGNORECASE):
-                found.append({"file": path, "requirement": requirement})
+                found.append({"file": path, "requirement": redact(requirement)})  # "torch @ URL" may hold credentials
     return found
 
 

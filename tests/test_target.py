@@ -110,13 +110,14 @@ def test_the_torch_lines_of_the_configured_constraint_files(tmp_path):
     caps = tmp_path / "caps.txt"
     caps.write_text("# site caps\ntorchvision<=0.29.1\ntorch <=2.14.1  # the newest tested here\ntorch-geometric==2.6\n")
     more = tmp_path / "more.txt"
-    more.write_text("TORCH>=2.9\nnumpy<3\n")
+    more.write_text("TORCH>=2.9\nnumpy<3\ntorch @ https://ci:s3cret@wheels.example/torch.whl\n")
     config = tmp_path / "pip.conf"
     config.write_text(f"[global]\nconstraint = {caps} {more} {tmp_path / 'missing.txt'} https://example.org/caps.txt\n")
     document = run_probe(sys.executable, PIP_CONFIG_FILE=str(config), XDG_CONFIG_DIRS=str(tmp_path / "none"))
     assert document["pip"]["config"]["torch_constraints"] == [
         {"file": str(caps), "requirement": "torch <=2.14.1"},
         {"file": str(more), "requirement": "TORCH>=2.9"},
+        {"file": str(more), "requirement": "torch @ https://****@wheels.example/torch.whl"},
     ]
 
 
