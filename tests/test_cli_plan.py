@@ -156,8 +156,16 @@ def test_the_plan_stays_within_the_constraint_files_of_the_users_pip_configurati
     takes the newest release the cap allows, says why, and a --torch beyond it is refused before any work."""
     caps = tmp_path / "caps.txt"
     caps.write_text("torch<=2.13.0\n")
+    # Left to pip: a marker (pip judges it in the target). torchup's own pins limit nothing: a new plan replaces them.
+    marked = tmp_path / "marked.txt"
+    marked.write_text('torch<2.5 ; python_version < "3.0"\n')
+    venv_pins = tmp_path / "venv" / "torchup-constraints.txt"
+    exported_pins = tmp_path / "state" / "torchup" / "constraints" / "torch-0123456789ab.txt"
+    for pins, pin in ((venv_pins, "torch==2.10.0+cpu"), (exported_pins, "torch==2.11.0+cpu")):
+        pins.parent.mkdir(parents=True)
+        pins.write_text(pin + "\n")
     config = tmp_path / "pip.conf"
-    config.write_text(f"[global]\nconstraint = {caps}\n")
+    config.write_text(f"[global]\nconstraint = {caps} {marked} {venv_pins} {exported_pins}\n")
     env = isolated_env(PIP_CONFIG_FILE=str(config), XDG_CONFIG_DIRS=str(tmp_path / "none"), HOME=str(tmp_path))
     argv = ["plan", "--offline", "--no-gpu", "--python", sys.executable]
     data = json.loads(torchup(*argv, "--json", env=env).stdout)
@@ -169,6 +177,10 @@ def test_the_plan_stays_within_the_constraint_files_of_the_users_pip_configurati
     beyond = torchup(*argv, "--torch", "2.15", env=env)
     assert beyond.returncode == 2 and beyond.stdout == ""
     assert beyond.stderr.startswith("torchup: error: your pip configuration's constraint torch<=2.13.0 excludes torch 2.15: pip would refuse the install")
+    # A local tag limits the release; which build it names is pip's to refuse.
+    caps.write_text("torch==2.12.1+cu126\n")
+    assert json.loads(torchup(*argv, "--json", env=env).stdout)["torch"] == "2.12.1+cpu"
+    caps.write_text("torch<=2.13.0\n")
     # A plan for another machine is not bound by this one's pip configuration.
     elsewhere = json.loads(torchup("plan", "--offline", "--json", "--no-gpu", *ANOTHER_MACHINE, env=env).stdout)
     assert elsewhere["inputs"]["torch_constraint"] is None and elsewhere["torch"] == "2.15.0+cpu"

@@ -2,7 +2,9 @@
 
 import socket
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -73,6 +75,25 @@ def test_unreachable_index_decides_offline():
     assert (plan.torch, plan.confirmed) == ("2.13.0+cpu", "offline")
     # A closed port refuses at once: the index could not be reached, which is not a timeout.
     assert plan.notes[-1].startswith("decided from the bundled data: the index could not be reached (http://127.0.0.1:")
+
+
+def test_an_index_that_answers_with_an_error_is_said_to():
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_error(503)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        plan = make_plan(facts_here(), Overrides(index_base=f"http://127.0.0.1:{server.server_port}/whl", torch="2.13", no_gpu=True))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert plan.notes[-1].startswith("decided from the bundled data: the index answered with an error (http://127.0.0.1:")
+    assert plan.notes[-1].endswith(": HTTP 503)")
 
 
 def test_silent_index_costs_only_the_timeout():

@@ -14,6 +14,7 @@ whatever a check prints stays that check's output and never breaks the protocol.
 import json
 import os
 import queue
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -98,13 +99,17 @@ def run_checks(python, ids, env=None, check_timeout=DEFAULTS.check, import_timeo
     """
     results = _Results(on_result)
     remaining = list(ids)
-    with tempfile.TemporaryDirectory(prefix="torchup-doctor-") as scratch:
+    scratch = tempfile.mkdtemp(prefix="torchup-doctor-")
+    try:
         worker_env = _with_own_temporary_directory(env, scratch)
         while remaining:
             request = {"run": remaining, "knowledge": knowledge} if knowledge else remaining
             with tempfile.TemporaryFile() as output:
                 _one_worker(python, worker_env, output, request, results, check_timeout, import_timeout, extra_checks)
             remaining = [check_id for check_id in remaining if check_id not in results]
+    finally:
+        # A check's stray child may still be writing there: the results stand all the same.
+        shutil.rmtree(scratch, ignore_errors=True)
     return [results[check_id] for check_id in ids]
 
 

@@ -254,9 +254,10 @@ def pip_sources(facts: Optional[Facts]) -> PipSources:
 
 
 def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[str]]:
-    """What the target pip's configured constraint files allow of torch, as one specifier ("<=2.14.1"),
-    and the files that say so; (None, []) where none names torch. A line pip could not read
-    either (not a requirement) is left to pip to report."""
+    """Which torch releases the target pip's configured constraint files allow, as one specifier
+    ("<=2.14.1"), and the files that say so; (None, []) where none limits torch. Left to pip, which
+    judges them in the target: a line it could not read either, and a line with a marker. A local
+    tag (==2.7.1+cu126) limits the release here; the build is pip's to refuse."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import SpecifierSet
 
@@ -266,10 +267,21 @@ def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[st
             requirement = Requirement(line.requirement)
         except InvalidRequirement:
             continue
-        if requirement.specifier:
-            allowed &= requirement.specifier
+        if requirement.specifier and requirement.marker is None and not _torchups_own_pins(line.file):
+            allowed &= SpecifierSet(",".join(spec.operator + spec.version.split("+")[0] for spec in requirement.specifier))
             files.append(line.file)
     return (str(allowed), list(dict.fromkeys(files))) if files else (None, [])
+
+
+def _torchups_own_pins(path: str) -> bool:
+    """A venv's torchup-constraints.txt and plan --export's pins files pin what torchup chose last,
+    for other installs to keep it: no limit on torchup's next plan, which replaces them."""
+    from pathlib import PurePath
+
+    from ..findings import PINS_FILE
+
+    file = PurePath(path)
+    return file.name == PINS_FILE or (file.parent.name == "constraints" and file.parent.parent.name == "torchup")
 
 
 def pip_cert(facts: Optional[Facts]) -> Optional[str]:

@@ -67,8 +67,7 @@ class IndexCheck(NamedTuple):
                 try:
                     listings[url] = index.fetch_listing(url, "torch", self.timeout, self.cafile)
                 except index.IndexUnreachable as error:
-                    why = f"did not answer within {self.timeout:g} s" if error.timed_out else "could not be reached"
-                    return self.in_user_sources(decision, f"the index {why} ({error})")
+                    return self.in_user_sources(decision, f"the index {error.in_words} ({error})")
             wanted = local_version(release, candidate.build)
             wheels = index.matching_wheels(listings[url], "torch", wanted, self.tags)
             if wheels:

@@ -93,15 +93,9 @@ def exports(plan: Plan, data: Compatibility, constraints: Path, configured: Mapp
     variables: List[Variable] = []
     page = None  # the torch wheels of the planned build, for pip and uv
     uv_page = None  # where uv alone needs them: it reads no pip configuration
-    if plan.found_in:
+    if plan.found_in:  # never a source with credentials: those are not asked (the probe hides them)
         uv_page = _found_in_page(plan.found_in, configured.get("find-links", ([], ""))[0])
-        if uv_page != _without_credentials(uv_page):
-            remarks.append(
-                f"the planned build is in your pip configuration's {_without_credentials(plan.found_in)}: pip finds it there; for uv, add it by hand"
-            )
-            uv_page = None
-        else:
-            remarks.append(f"the planned build is in your pip configuration's {plan.found_in}: pip finds it there, uv is given it")
+        remarks.append(f"the planned build is in your pip configuration's {plan.found_in}: pip finds it there, uv is given it")
     elif plan.build.kind is not BuildKind.DEFAULT:  # PyPI's own macOS wheel needs no other source
         listed = plan.index_url.rstrip("/") + "/torch/"
         page = _without_credentials(listed)

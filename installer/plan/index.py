@@ -20,18 +20,21 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+ht
 
 
 class IndexUnreachable(Exception):
-    """An index or source that gave no listing: ``timed_out`` where it never answered, as against
-    one that refused, whose name did not resolve, or that answered with an error."""
+    """An index or source that gave no listing, and how: ``in_words`` tells one that never answered
+    from one that answered with an HTTP error and one that could not be reached at all (refused,
+    a name that does not resolve)."""
 
-    def __init__(self, message: str, timed_out: bool = False):
+    def __init__(self, message: str, in_words: str = "could not be reached"):
         super().__init__(message)
-        self.timed_out = timed_out
+        self.in_words = in_words
 
     @classmethod
-    def from_error(cls, url: str, error: Exception) -> "IndexUnreachable":
+    def from_error(cls, url: str, error: Exception, timeout: float) -> "IndexUnreachable":
         reason = getattr(error, "reason", error)
         # socket.timeout is TimeoutError from Python 3.10 on, a plain OSError before.
-        return cls(f"{url}: {reason}", timed_out=isinstance(reason, (socket.timeout, TimeoutError)))
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            return cls(f"{url}: {reason}", f"did not answer within {timeout:g} s")
+        return cls(f"{url}: {reason}")
 
 
 class _Links(HTMLParser):
@@ -105,9 +108,9 @@ def fetch_listing(index_url: str, project: str, timeout: float, cafile: Optional
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return []
-        raise IndexUnreachable(f"{url}: HTTP {error.code}") from None
+        raise IndexUnreachable(f"{url}: HTTP {error.code}", "answered with an error") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise IndexUnreachable.from_error(url, error) from None
+        raise IndexUnreachable.from_error(url, error, timeout) from None
     return parse_listing(body, content_type)
 
 
@@ -116,8 +119,10 @@ def fetch_page(url: str, timeout: float, cafile: Optional[str] = None) -> str:
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=tls_context(cafile)) as response:
             return response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as error:
+        raise IndexUnreachable(f"{url}: HTTP {error.code}", "answered with an error") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
-        raise IndexUnreachable.from_error(url, error) from None
+        raise IndexUnreachable.from_error(url, error, timeout) from None
 
 
 def source_listing(location: str, project: str, kind: str, timeout: float, cafile: Optional[str] = None) -> List[str]:
