@@ -28,8 +28,13 @@ class Detected(Outcome):
 
 
 def run(context, options: Options) -> Detected:
-    from ..detect import detect
+    from ..detect import Detection
+
+    detection = Detection(options.python, context.host)
+    # Loaded while the target's probe runs: the findings, and the data they judge by.
+    from ..compat import load
     from ..findings import find
 
-    facts = detect(options.python, context.host)
+    load()
+    facts = detection.facts()
     return Detected(facts, find(facts))

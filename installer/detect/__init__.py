@@ -121,38 +121,52 @@ def apple_facts(machine_facts: machine.MachineFacts) -> Optional[AppleFacts]:
     return AppleFacts(machine_facts.cpu.model, machine_facts.mac_version)
 
 
+class Detection:
+    """A detection under way: the probe and the vendor searches run on their own from here, so a
+    command loads what it needs next while they do, and asks for :meth:`facts` when it must have them."""
+
+    def __init__(self, python: Optional[str] = None, host: Optional[Host] = None):
+        self.host = host = host or Host()
+        self.python = target.resolve_interpreter(python, host.env)
+        self.wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
+        self._probe = Background(target.probe_interpreter, self.python, host.env, host.timeout)
+        self._searches = {
+            "NVIDIA": Background(nvidia.search, host, self.wsl),
+            "AMD": Background(amd.search, host),
+            "Intel": Background(intel.search, host),
+        }
+        self._toolkit = Background(nvidia.toolkit_probe, host)
+
+    def facts(self) -> Facts:
+        answer = self._probe.result()
+        document = answer.document
+        interpreter = parse_interpreter(document.get("interpreter"))
+        machine_facts = machine.probe(self.host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
+        searches = {vendor: job.result() for vendor, job in self._searches.items()}
+        accelerators = Accelerators(searches["NVIDIA"][0], searches["AMD"][0], searches["Intel"][0], apple_facts(machine_facts))
+        unknown = {
+            section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")
+        }
+        pip = parse_pip(document.get("pip"))
+        if pip:  # the files the target's pip reads: their secrets stay hidden in whatever pip or uv prints
+            remember_files([entry["path"] for entry in pip.config.files + pip.config.errors])
+        return Facts(
+            schema=SCHEMA_VERSION,
+            python=self.python,
+            machine=machine_facts,
+            interpreter=interpreter,
+            pip=pip,
+            tls=parse_tls(document.get("tls")),
+            accelerators=accelerators,
+            environment=environment_facts(self.host, self._toolkit.result()),
+            unknown=unknown,
+            target_output=answer.printed,
+            searched={vendor: trail for vendor, (_, trail) in searches.items()},
+        )
+
+
 def detect(python: Optional[str] = None, host: Optional[Host] = None) -> Facts:
-    host = host or Host()
-    interpreter_path = target.resolve_interpreter(python, host.env)
-    wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
-    probed = Background(target.probe_interpreter, interpreter_path, host.env, host.timeout)
-    nvidia_job = Background(nvidia.search, host, wsl)
-    amd_job = Background(amd.search, host)
-    intel_job = Background(intel.search, host)
-    toolkit_job = Background(nvidia.toolkit_probe, host)
-    answer = probed.result()
-    document = answer.document
-    interpreter = parse_interpreter(document.get("interpreter"))
-    machine_facts = machine.probe(host, document.get("platform") or {}, interpreter.prefix if interpreter else None)
-    searches = {"NVIDIA": nvidia_job.result(), "AMD": amd_job.result(), "Intel": intel_job.result()}
-    accelerators = Accelerators(searches["NVIDIA"][0], searches["AMD"][0], searches["Intel"][0], apple_facts(machine_facts))
-    unknown = {section: document.get(f"{section}_unknown") or {} for section in ("interpreter", "platform", "pip", "tls") if document.get(f"{section}_unknown")}
-    pip = parse_pip(document.get("pip"))
-    if pip:  # the files the target's pip reads: their secrets stay hidden in whatever pip or uv prints
-        remember_files([entry["path"] for entry in pip.config.files + pip.config.errors])
-    return Facts(
-        schema=SCHEMA_VERSION,
-        python=interpreter_path,
-        machine=machine_facts,
-        interpreter=interpreter,
-        pip=pip,
-        tls=parse_tls(document.get("tls")),
-        accelerators=accelerators,
-        environment=environment_facts(host, toolkit_job.result()),
-        unknown=unknown,
-        target_output=answer.printed,
-        searched={vendor: trail for vendor, (_, trail) in searches.items()},
-    )
+    return Detection(python, host).facts()
 
 
 def sources_consulted(facts: Facts) -> List[str]:

@@ -258,11 +258,14 @@ def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[st
     ("<=2.14.1"), and the files that say so; (None, []) where none limits torch. Left to pip, which
     judges them in the target: a line it could not read either, and a line with a marker. A local
     tag (==2.7.1+cu126) limits the release here; the build is pip's to refuse."""
+    lines = facts.pip.config.torch_constraints if facts and facts.pip else []
+    if not lines:  # the common case, without the cost of loading packaging's requirement parser
+        return None, []
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.specifiers import SpecifierSet
 
     allowed, files = SpecifierSet(), []
-    for line in facts.pip.config.torch_constraints if facts and facts.pip else []:
+    for line in lines:
         try:
             requirement = Requirement(line.requirement)
         except InvalidRequirement:
