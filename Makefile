@@ -66,7 +66,7 @@ test: $(BIN)/torchup $(WHEELHOUSE)/.complete $(WHEELHOUSE)/other-numpy/.complete
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck -s sh installer/bootstrap.sh tools/device_check.sh
 	$(BIN)/shellcheck installer/action_setup.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # Built from a clean copy of the sources: setuptools would also pack a stale build/lib.
 device-wheels:
