@@ -52,22 +52,24 @@ _IN_QUOTES = (
     (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),
     (r'(?<=\\")(?<!\\\\\\")', _JSON_IN_JSON),
 )
+# Strings, not compiled patterns: re compiles each on first use, and a text without "@" or a
+# secret's name is never matched against them, so most probes compile none.
 _USERINFO_IN_TEXT = (
-    [re.compile(r"%s(?P<lead>%s)%s@(?=%s%s)" % (opens, _SCHEME, body, _HOST, _HOST_ENDS)) for opens, body in _IN_QUOTES]
-    + [re.compile(r"%s(?P<lead>)%s:(?!//)%s@(?=%s%s)" % (opens, _USER, body, _HOST, _HOST_ENDS)) for opens, body in _IN_QUOTES]
+    [r"%s(?P<lead>%s)%s@(?=%s%s)" % (opens, _SCHEME, body, _HOST, _HOST_ENDS) for opens, body in _IN_QUOTES]
+    + [r"%s(?P<lead>)%s:(?!//)%s@(?=%s%s)" % (opens, _USER, body, _HOST, _HOST_ENDS) for opens, body in _IN_QUOTES]
     + [
-        re.compile(r"(?P<lead>\b%s)\S*@(?=%s%s)" % (_SCHEME, _HOST, _HOST_ENDS)),
-        re.compile(r"(?<![\w/:@.%%+~-])(?P<lead>)%s:(?!//)\S*@(?=%s%s)" % (_USER, _HOST, _HOST_ENDS)),
+        r"(?P<lead>\b%s)\S*@(?=%s%s)" % (_SCHEME, _HOST, _HOST_ENDS),
+        r"(?<![\w/:@.%%+~-])(?P<lead>)%s:(?!//)\S*@(?=%s%s)" % (_USER, _HOST, _HOST_ENDS),
     ]
 )
-_ONE_URL = re.compile(r"(?P<lead>%s)(?P<userinfo>.+)@(?P<rest>%s(?:[/?#]\S*)?)\Z" % (_SCHEME, _HOST), re.DOTALL)
-_ONE_PROXY = re.compile(r"(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>%s/?)\Z" % _HOST, re.DOTALL)
+_ONE_URL = r"(?s)(?P<lead>%s)(?P<userinfo>.+)@(?P<rest>%s(?:[/?#]\S*)?)\Z" % (_SCHEME, _HOST)
+_ONE_PROXY = r"(?s)(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>%s/?)\Z" % _HOST
 _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
-_SECRET_ASSIGNMENT = re.compile(
+_SECRET_ASSIGNMENT = (
     r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
     r"(?P<value>\\\"" + _JSON_IN_JSON + r"\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
 )
-_VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
+_VARIABLE = r"env\.\w+|[A-Z][A-Z0-9_]*"
 
 
 def _mask_value(match):
@@ -83,13 +85,18 @@ def redact(text):
     ``https://****@host``, ``HF_TOKEN=hf_abc`` -> ``HF_TOKEN=****``)."""
     if text is None:
         return None
-    for pattern in _USERINFO_IN_TEXT:
-        text = pattern.sub(lambda match: match.group("lead") + MASK + "@", text)
-    return _SECRET_ASSIGNMENT.sub(_mask_value, text)
+    if "@" in text:
+        for pattern in _USERINFO_IN_TEXT:
+            text = re.sub(pattern, lambda match: match.group("lead") + MASK + "@", text)
+    if any(word in text for word in SECRET_WORDS):
+        text = re.sub(_SECRET_ASSIGNMENT, _mask_value, text)
+    return text
 
 
 def _one_value(value):
-    return _ONE_URL.match(value) or _ONE_PROXY.match(value)
+    if "@" not in value:  # every user-info ends with one
+        return None
+    return re.match(_ONE_URL, value) or re.match(_ONE_PROXY, value)
 
 
 def redact_value(value):
@@ -100,16 +107,13 @@ def redact_value(value):
     return redact(match.group("lead") + MASK + "@" + match.group("rest") if match else value)
 
 
-_STARTS_URL = re.compile(_SCHEME)
-
-
 def list_items(value):
     """A list setting's items, split on white space as pip splits them, but a URL whose user-info
     holds a space stays one item (else half of its password would show)."""
     words, items, start = value.split(), [], 0
     while start < len(words):
         end = len(words)
-        while end > start + 1 and (any(_STARTS_URL.match(word) for word in words[start + 1 : end]) or not _one_value(" ".join(words[start:end]))):
+        while end > start + 1 and (any(re.match(_SCHEME, word) for word in words[start + 1 : end]) or not _one_value(" ".join(words[start:end]))):
             end -= 1
         items.append(" ".join(words[start:end]))
         start = end
@@ -122,7 +126,7 @@ def secret_name(name):
 
 
 def _secret_key(key):
-    return isinstance(key, str) and _VARIABLE.fullmatch(key) is not None and secret_name(key)
+    return isinstance(key, str) and re.fullmatch(_VARIABLE, key) is not None and secret_name(key)
 
 
 def redact_document(value):

@@ -51,33 +51,35 @@ _IN_QUOTES = (
     (r"(?<=')(?<!\\')", r"(?:\\.|[^'\\\n])*"),  # 'single quotes', a Python repr
     (r'(?<=\\")(?<!\\\\\\")', _JSON_IN_JSON),  # a JSON string in a JSON string
 )
+# The patterns stay strings: re compiles each on first use, and text without an "@" (or a
+# secret's name) is never matched against them, so most runs compile none.
 _USERINFO_IN_TEXT = (
-    [re.compile(rf"{opens}(?P<lead>{_SCHEME}){body}@(?={_HOST}{_HOST_ENDS})") for opens, body in _IN_QUOTES]
-    + [re.compile(rf"{opens}(?P<lead>){_USER}:(?!//){body}@(?={_HOST}{_HOST_ENDS})") for opens, body in _IN_QUOTES]
+    [rf"{opens}(?P<lead>{_SCHEME}){body}@(?={_HOST}{_HOST_ENDS})" for opens, body in _IN_QUOTES]
+    + [rf"{opens}(?P<lead>){_USER}:(?!//){body}@(?={_HOST}{_HOST_ENDS})" for opens, body in _IN_QUOTES]
     + [
-        re.compile(rf"(?P<lead>\b{_SCHEME})\S*@(?={_HOST}{_HOST_ENDS})"),
-        re.compile(rf"(?<![\w/:@.%+~-])(?P<lead>){_USER}:(?!//)\S*@(?={_HOST}{_HOST_ENDS})"),
+        rf"(?P<lead>\b{_SCHEME})\S*@(?={_HOST}{_HOST_ENDS})",
+        rf"(?<![\w/:@.%+~-])(?P<lead>){_USER}:(?!//)\S*@(?={_HOST}{_HOST_ENDS})",
     ]
 )
 # One value that is one URL, or one scheme-less proxy: its user-info may hold anything.
-_ONE_URL = re.compile(rf"(?P<lead>{_SCHEME})(?P<userinfo>.+)@(?P<rest>{_HOST}(?:[/?#]\S*)?)\Z", re.DOTALL)
-_ONE_PROXY = re.compile(rf"(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>{_HOST}/?)\Z", re.DOTALL)
+_ONE_URL = rf"(?s)(?P<lead>{_SCHEME})(?P<userinfo>.+)@(?P<rest>{_HOST}(?:[/?#]\S*)?)\Z"
+_ONE_PROXY = rf"(?s)(?P<lead>)(?P<userinfo>[^/:@]+:.*)@(?P<rest>{_HOST}/?)\Z"
 # Where a secret may come in, a URL's user-info runs to its last "@" whatever follows (where
 # urllib would stop at a "/", a "#" or a "["): better to hide too much than a piece of a password.
 # In a value of several URLs (PIP_EXTRA_INDEX_URL), each one's runs to the last "@" before the next.
-_ANY_USERINFO = re.compile(rf"{_SCHEME}(?P<userinfo>.+)@", re.DOTALL)
-_EACH_USERINFO = re.compile(rf"{_SCHEME}(?P<userinfo>(?:(?!{_SCHEME}).)+)@", re.DOTALL)
+_ANY_USERINFO = rf"(?s){_SCHEME}(?P<userinfo>.+)@"
+_EACH_USERINFO = rf"(?s){_SCHEME}(?P<userinfo>(?:(?!{_SCHEME}).)+)@"
 
 _SECRET_NAME = r"\b[A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*"
 # NAME=value, NAME: value, "NAME": "value", 'NAME': 'value', and \"NAME\": \"value\" (JSON in a
 # JSON string). The value keeps its quotes. Left alone: a value already masked, "(unset)", a
 # reference ($HF_TOKEN) and the placeholder in "KEY=VALUE".
-_SECRET_ASSIGNMENT = re.compile(
+_SECRET_ASSIGNMENT = (
     r"(?P<lead>" + _SECRET_NAME + r"(?:\\?[\"'])?\s*[=:]\s*)"
     r"(?P<value>\\\"" + _JSON_IN_JSON + r"\\\"|\"(?:[^\"\\]|\\.)*\"|'[^'\n]*'|(?!\*\*\*\*|\(unset\)|VALUE\b|\$)[^\s\"',;\\]+)"
 )
 # A key that names a variable: a fleet fact (env.NAME), or an upper-case name.
-_VARIABLE = re.compile(r"env\.\w+|[A-Z][A-Z0-9_]*")
+_VARIABLE = r"env\.\w+|[A-Z][A-Z0-9_]*"
 
 
 def _mask_value(match):
@@ -92,14 +94,19 @@ def hide_shapes(text):
     """``text`` with every secret its shape gives away hidden: ``https://user:p@ss/w@host`` ->
     ``https://****@host``; ``user:secret@[::1]:3128`` -> ``****@[::1]:3128``; ``HF_TOKEN=hf_abc`` ->
     ``HF_TOKEN=****``."""
-    for pattern in _USERINFO_IN_TEXT:
-        text = pattern.sub(lambda match: match.group("lead") + MASK + "@", text)
-    return _SECRET_ASSIGNMENT.sub(_mask_value, text)
+    if "@" in text:
+        for pattern in _USERINFO_IN_TEXT:
+            text = re.sub(pattern, lambda match: match.group("lead") + MASK + "@", text)
+    if any(word in text for word in SECRET_WORDS):
+        text = re.sub(_SECRET_ASSIGNMENT, _mask_value, text)
+    return text
 
 
 def _one_value(value):
     """A value that is one URL or one scheme-less proxy, parsed: (lead, user-info, rest), else None."""
-    match = _ONE_URL.match(value) or _ONE_PROXY.match(value)
+    if "@" not in value:  # every user-info ends with one
+        return None
+    match = re.match(_ONE_URL, value) or re.match(_ONE_PROXY, value)
     return (match.group("lead"), match.group("userinfo"), match.group("rest")) if match else None
 
 
@@ -118,10 +125,12 @@ def secrets_in(value: str) -> Set[str]:
     user-info of the URL or proxy it is, whole, and of each URL or proxy written in it; with a
     password, the password alone too."""
     found: Set[str] = set()
-    parsed = [_ANY_USERINFO.match(value), *_EACH_USERINFO.finditer(value)] + [_ONE_PROXY.match(word) for word in [value] + value.split()]
+    if "@" not in value:  # every user-info ends with one
+        return found
+    parsed = [re.match(_ANY_USERINFO, value), *re.finditer(_EACH_USERINFO, value)] + [re.match(_ONE_PROXY, word) for word in [value] + value.split()]
     found.update(match.group("userinfo") for match in parsed if match)
     for pattern in _USERINFO_IN_TEXT:
-        for match in pattern.finditer(value):
+        for match in re.finditer(pattern, value):
             found.add(value[match.end("lead") : match.end() - 1])
     for userinfo in list(found):
         found.add(userinfo.partition(":")[2])
@@ -256,7 +265,7 @@ def redact_value(value):
 
 
 def _secret_key(key):
-    return isinstance(key, str) and bool(_VARIABLE.fullmatch(key)) and secret_name(key)
+    return isinstance(key, str) and bool(re.fullmatch(_VARIABLE, key)) and secret_name(key)
 
 
 def redact_document(value):

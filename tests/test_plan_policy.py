@@ -790,3 +790,23 @@ def test_a_gpu_is_labelled_by_what_is_known_of_it():
     assert Gpu(1, "NVIDIA L4", "8.9").label() == "GPU 1 (NVIDIA L4, compute capability 8.9)"
     assert Gpu(2, "NVIDIA GeForce RTX 3080 Laptop GPU", None).label() == "GPU 2 (NVIDIA GeForce RTX 3080 Laptop GPU)"
     assert DATA.gpu_family("8.9") == "Ada: RTX 40, L4, L40" and DATA.gpu_family("9.9") is None and DATA.gpu_family(None) is None
+
+
+@pytest.mark.parametrize(
+    "lines, allowed",
+    [
+        (["torch<=2.14.1"], "<=2.14.1"),
+        (["Torch >= 2.4, <3", "torch[opt] (<=2.13.0)"], "<3,<=2.13.0,>=2.4"),
+        (["torch==2.12.1+cu126"], "==2.12.1"),  # the release limits the plan; the build is pip's to refuse
+        # Left to pip: a marker, a URL, a line pip could not read, a line that limits nothing.
+        (['torch<2.5 ; python_version < "3.0"', "torch @ https://example.org/torch.whl", "torch (<=2", "torch<=2.13 junk", "torch"], None),
+    ],
+)
+def test_the_torch_releases_a_pip_constraint_file_allows(lines, allowed):
+    from types import SimpleNamespace
+
+    from torchup.installer.detect.target_facts import ConstraintLine, Pip, PipConfig
+    from torchup.installer.plan import pip_torch_constraint
+
+    facts = SimpleNamespace(pip=Pip(config=PipConfig(torch_constraints=[ConstraintLine("/etc/pip/caps.txt", line) for line in lines])))
+    assert pip_torch_constraint(facts) == ((allowed, ["/etc/pip/caps.txt"]) if allowed else (None, []))

@@ -43,17 +43,19 @@ class Exported(Outcome):
 
 
 def run(context, options: Options) -> Outcome:
+    from ..compat import load
     from ..plan import make_plan
 
     facts = None
     if options.overrides.needs_detection():
-        from ..detect import detect
+        from ..detect import Detection
 
-        facts = detect(options.python, context.host)
+        detection = Detection(options.python, context.host)
+        load()  # the data the plan judges by, read while the target's probe runs
+        facts = detection.facts()
     plan = make_plan(facts, options.overrides, timeout=context.timeouts.command)
     if not options.export:
         return Planned(plan, facts)
-    from ..compat import load
     from ..files import output_directory, write_text
     from ..plan import export
 

@@ -4,6 +4,8 @@ Inputs come from detection unless an override names them; the decision is made f
 bundled data (``policy``), then confirmed against the index itself unless offline.
 """
 
+import os
+import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..compat import Build, Compatibility, load
@@ -256,35 +258,47 @@ def pip_sources(facts: Optional[Facts]) -> PipSources:
 def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[str]]:
     """Which torch releases the target pip's configured constraint files allow, as one specifier
     ("<=2.14.1"), and the files that say so; (None, []) where none limits torch. Left to pip, which
-    judges them in the target: a line it could not read either, and a line with a marker. A local
-    tag (==2.7.1+cu126) limits the release here; the build is pip's to refuse."""
+    judges them in the target: a line with a marker, a line naming a URL (neither limits the release
+    here), and a line it could not read either. A local tag (==2.7.1+cu126) limits the release here;
+    the build is pip's to refuse."""
     lines = facts.pip.config.torch_constraints if facts and facts.pip else []
-    if not lines:  # the common case, without the cost of loading packaging's requirement parser
+    if not lines:  # the common case, without the cost of loading packaging's specifiers
         return None, []
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.specifiers import SpecifierSet
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     allowed, files = SpecifierSet(), []
     for line in lines:
-        try:
-            requirement = Requirement(line.requirement)
-        except InvalidRequirement:
+        specifier = _release_specifier(line.requirement)
+        if specifier is None or _torchups_own_pins(line.file):
             continue
-        if requirement.specifier and requirement.marker is None and not _torchups_own_pins(line.file):
-            allowed &= SpecifierSet(",".join(spec.operator + spec.version.split("+")[0] for spec in requirement.specifier))
+        try:
+            requirement = SpecifierSet(specifier)
+        except InvalidSpecifier:
+            continue
+        if requirement:
+            allowed &= SpecifierSet(",".join(spec.operator + spec.version.split("+")[0] for spec in requirement))
             files.append(line.file)
     return (str(allowed), list(dict.fromkeys(files))) if files else (None, [])
+
+
+def _release_specifier(requirement: str) -> Optional[str]:
+    """The version specifier of a PEP 508 line that names a release: "torch[extras] >=2.4,<3" or
+    "torch (>=2.4)"; None for a line with a marker (";") or a URL ("@"), which only pip can judge.
+    A pattern rather than packaging's requirement parser, whose markers and tags would be a large
+    part of a plan's start-up."""
+    if ";" in requirement or "@" in requirement:
+        return None
+    match = re.fullmatch(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*(?:\((?P<in_parentheses>[^()]*)\)|(?P<bare>[^()]*))\s*", requirement)
+    return None if match is None else (match.group("in_parentheses") or match.group("bare") or "").strip()
 
 
 def _torchups_own_pins(path: str) -> bool:
     """A venv's torchup-constraints.txt and plan --export's pins files pin what torchup chose last,
     for other installs to keep it: no limit on torchup's next plan, which replaces them."""
-    from pathlib import PurePath
-
     from ..findings import PINS_FILE
 
-    file = PurePath(path)
-    return file.name == PINS_FILE or (file.parent.name == "constraints" and file.parent.parent.name == "torchup")
+    folder, name = os.path.split(os.path.normpath(path))
+    return name == PINS_FILE or (os.path.basename(folder) == "constraints" and os.path.basename(os.path.dirname(folder)) == "torchup")
 
 
 def pip_cert(facts: Optional[Facts]) -> Optional[str]:
