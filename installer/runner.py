@@ -103,8 +103,9 @@ def run(
         overran = threading.Event()
 
         def end_it():
-            overran.set()
-            kill_group(process)
+            if process.returncode is None:  # not when it has just ended: its group id may be reused
+                overran.set()
+                kill_group(process)
 
         timer = threading.Timer(timeout, end_it)
         timer.daemon = True

@@ -128,10 +128,10 @@ class Detection:
     def __init__(self, python: Optional[str] = None, host: Optional[Host] = None):
         self.host = host = host or Host()
         self.python = target.resolve_interpreter(python, host.env)
-        self.wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
+        wsl = machine.parse_wsl(host.read_text("/proc/sys/kernel/osrelease") or "") is not None
         self._probe = Background(target.probe_interpreter, self.python, host.env, host.timeout)
         self._searches = {
-            "NVIDIA": Background(nvidia.search, host, self.wsl),
+            "NVIDIA": Background(nvidia.search, host, wsl),
             "AMD": Background(amd.search, host),
             "Intel": Background(intel.search, host),
         }

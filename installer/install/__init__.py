@@ -23,6 +23,7 @@ from ..bundle import read_bundle
 from ..compat import BuildKind
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
+from ..findings import PINS_FILE
 from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_cert, pip_sources
 from ..redact import shortened
@@ -369,9 +370,6 @@ def _run(context, the_target, facts, options, overrides, bundle, lap, installer_
     return Result("installed", the_target, plan, installer.name, commands, report, lap.seconds)
 
 
-CONSTRAINTS = "torchup-constraints.txt"
-
-
 # Kept where the user's pip and uv configuration is set aside (--no-index): where they cache, and nothing of where they look.
 _KEPT_WHEN_ISOLATED = ("UV_CACHE_DIR", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR")
 
@@ -394,7 +392,7 @@ def _installer_env(the_target: Target, facts: Facts, host: Host, installer, only
         return env
     configured = facts.pip.config.settings.get("constraint") if facts.pip else None
     if the_target.venv is not None and configured is not None:
-        ours = str(the_target.venv / CONSTRAINTS)
+        ours = str(the_target.venv / PINS_FILE)
         env["PIP_CONSTRAINT"] = " ".join(value for value in configured.value if value != ours)
     if isinstance(installer, Uv):
         cert = pip_cert(facts)
@@ -429,7 +427,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
         return
     from ..pipconf import value_of, with_setting
 
-    pins = the_target.venv / CONSTRAINTS
+    pins = the_target.venv / PINS_FILE
     pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.pins) + "\n"
     # Written only when it differs, so that a run with nothing to do changes nothing.
     if not pins.exists() or pins.read_text() != pinned:
