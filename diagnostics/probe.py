@@ -13,7 +13,7 @@ import struct
 import sys
 import sysconfig
 import time
-from importlib.util import find_spec
+from importlib.machinery import BuiltinImporter, PathFinder
 
 PROBE_SCHEMA = 1
 
@@ -170,6 +170,16 @@ def interpreter_facts(unknown):
         "externally_managed": externally_managed(in_venv),
         "tags": wheel_tags(free_threaded, unknown),
     }
+
+
+def find_spec(name):
+    """Where ``name`` would be imported from, without importing it: built into the interpreter, else
+    sys.path, where pip, uv, ensurepip, certifi and _ssl live. (importlib.util.find_spec also asks
+    every finder on sys.meta_path, and setuptools' distutils shim there imports traceback: time
+    every probe would pay.)"""
+    if name in sys.builtin_module_names:
+        return BuiltinImporter.find_spec(name)
+    return PathFinder.find_spec(name)
 
 
 def modified(path):

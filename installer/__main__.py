@@ -1,5 +1,5 @@
 """``python -m installer`` from a source checkout: the command line, as ``python -m torchup`` runs it installed."""
 
-from .cli import main
+from .entry import main
 
 main()

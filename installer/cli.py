@@ -1,8 +1,9 @@
 """The ``torchup`` command line: options declared, the run context made once, one call per command,
 the outcome rendered once (``emit``), and one error path.
 
-Nothing but click and this module is imported at start-up: each command imports what it needs
-when it runs, so ``--version`` and ``--help`` load no detection or planning.
+Nothing but click and this module is imported at start-up (after ``entry``, which may start the
+target's probe first): each command imports what it needs when it runs, so ``--version`` and
+``--help`` load no detection or planning.
 """
 
 import os

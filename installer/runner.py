@@ -77,48 +77,86 @@ def run(
     cwd: Optional[str] = None,
 ) -> Completed:
     """Run ``argv`` and capture its output; see the module docstring for the contract."""
-    argv = tuple(str(part) for part in argv)
-    started = time.monotonic()
-    # Output goes to files, and only their first CAPTURE_LIMIT bytes are read back: a tool that
-    # prints without end costs disk, never memory.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    return start(argv, env=env, input_text=input_text, cwd=cwd).finish(timeout)
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    env: Optional[Mapping[str, str]] = None,
+    input_text: Optional[str] = None,
+    cwd: Optional[str] = None,
+) -> "Started":
+    """Start ``argv`` now and wait for it later (:meth:`Started.finish`), as :func:`run` does in one go."""
+    return Started(tuple(str(part) for part in argv), env, input_text, cwd)
+
+
+class Started:
+    """A command under way: :meth:`finish` waits for it within a timeout counted from its start,
+    :meth:`abandon` ends it unread. One that could not start finishes at once, saying why."""
+
+    def __init__(self, argv: tuple, env: Optional[Mapping[str, str]], input_text: Optional[str], cwd: Optional[str]):
+        self.argv, self.input_text, self.started = argv, input_text, time.monotonic()
+        self.process: Optional[subprocess.Popen] = None
+        self.failure: Optional[str] = None
+        # Output goes to files, and only their first CAPTURE_LIMIT bytes are read back: a tool that
+        # prints without end costs disk, never memory.
+        self.out, self.err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         try:
-            process = subprocess.Popen(
+            self.process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
+                stdout=self.out,
+                stderr=self.err,
                 env=dict(env) if env is not None else None,
                 cwd=cwd or neutral_dir(),
                 # A process group of its own, so a timeout also ends whatever the command started.
                 start_new_session=os.name == "posix",
             )
         except FileNotFoundError:
-            return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: not found")
+            self.failure = f"{argv[0]}: not found"
         except OSError as error:
-            return Completed(argv, None, "", "", time.monotonic() - started, f"{argv[0]}: {error.strerror or error}")
-        # A timer ends a command that takes too long, rather than communicate(timeout=…): with a
-        # timeout, subprocess polls, sleeping up to 50 ms between looks, which would near double
-        # what every short command (the probe, nvidia-smi) costs.
-        overran = threading.Event()
+            self.failure = f"{argv[0]}: {error.strerror or error}"
 
-        def end_it():
-            if process.returncode is None:  # not when it has just ended: its group id may be reused
-                overran.set()
-                kill_group(process)
-
-        timer = threading.Timer(timeout, end_it)
-        timer.daemon = True
-        timer.start()
+    def finish(self, timeout: float) -> Completed:
+        process = self.process
         try:
-            process.communicate(input=_encode(input_text))
-        except BaseException:
-            kill_group(process)
-            raise
+            if process is None:
+                return Completed(self.argv, None, "", "", time.monotonic() - self.started, self.failure)
+            # A timer ends a command that takes too long, rather than communicate(timeout=…): with a
+            # timeout, subprocess polls, sleeping up to 50 ms between looks, which would near double
+            # what every short command (the probe, nvidia-smi) costs.
+            overran = threading.Event()
+
+            def end_it():
+                if process.returncode is None:  # not when it has just ended: its group id may be reused
+                    overran.set()
+                    kill_group(process)
+
+            timer = threading.Timer(max(0.0, timeout - (time.monotonic() - self.started)), end_it)
+            timer.daemon = True
+            timer.start()
+            try:
+                process.communicate(input=_encode(self.input_text))
+            except BaseException:
+                kill_group(process)
+                raise
+            finally:
+                timer.cancel()
+            failure = f"timed out after {timeout:g} s" if overran.is_set() else None
+            seconds = time.monotonic() - self.started
+            return Completed(self.argv, None if failure else process.returncode, _read_back(self.out), _read_back(self.err), seconds, failure)
         finally:
-            timer.cancel()
-        failure = f"timed out after {timeout:g} s" if overran.is_set() else None
-        return Completed(argv, None if failure else process.returncode, _read_back(out), _read_back(err), time.monotonic() - started, failure)
+            self.out.close()
+            self.err.close()
+
+    def abandon(self) -> None:
+        """End it unread, with whatever it started."""
+        if self.process is not None and self.process.returncode is None:
+            kill_group(self.process)
+            self.process.wait()
+        self.out.close()
+        self.err.close()
 
 
 def _watched(argv: Sequence[str], stderr, env: Optional[Mapping[str, str]]) -> subprocess.Popen:

@@ -1,13 +1,15 @@
 """The target interpreter: which one it is, and the facts its own probe reports.
 
-The probe (``diagnostics/probe.py``) is fed on stdin to a two-line bootstrap that any Python,
-2.x included, can parse, so an interpreter too old to run the probe still answers with its version.
+The probe (``diagnostics/probe.py``) is started by a short bootstrap that any Python, 2.x
+included, can parse, so an interpreter too old to run the probe still answers with its version.
 """
 
+import atexit
 import json
 import os
 import shutil
 import tempfile
+import threading
 from typing import Mapping, NamedTuple, Optional
 
 from . import kit, runner
@@ -19,18 +21,19 @@ NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /
 
 # What runs in the target answers in a file of torchup's own (its first argument), never on stdout:
 # whatever the interpreter, a sitecustomize or a library prints there is the target's business.
-# Loads the probe from its file (so the bytecode cache spares a compile on later runs) and runs it;
-# an interpreter too old for the probe answers with its version instead (Python 2 parses this too).
+# The bootstrap loads the probe from its file through the bytecode cache (with importlib.machinery:
+# importlib.util costs start-up time) and runs it; an interpreter too old for the probe answers
+# with its version instead (Python 2 parses this too).
 _BOOTSTRAP = (
     "import sys\n"
     "answer = open(sys.argv[1], 'w')\n"
     "if sys.version_info < (3, 6):\n"
     '    answer.write(\'{"too_old": "%d.%d.%d"}\\n\' % tuple(sys.version_info[:3]))\n'
     "else:\n"
-    "    import importlib.util\n"
-    "    spec = importlib.util.spec_from_file_location('torchup_probe', sys.argv[2])\n"
-    "    probe = importlib.util.module_from_spec(spec)\n"
-    "    spec.loader.exec_module(probe)\n"
+    "    from importlib.machinery import SourceFileLoader\n"
+    "    probe = type(sys)('torchup_probe')\n"
+    "    probe.__file__ = sys.argv[2]\n"
+    "    exec(SourceFileLoader('torchup_probe', sys.argv[2]).get_code('torchup_probe'), probe.__dict__)\n"
     "    probe.main(answer)\n"
     "answer.close()\n"
 )
@@ -95,13 +98,19 @@ def resolve_interpreter(python: Optional[str], env: Mapping[str, str]) -> str:
     return os.path.abspath(found)
 
 
-def isolated(python: str, argv, env: Mapping[str, str], timeout: float) -> runner.Completed:
+def isolated(python: str, argv, env: Mapping[str, str], timeout: float, started: Optional[runner.Started] = None) -> runner.Completed:
     """Run ``python`` isolated from the user's current directory, PYTHONPATH and user site: ``-I``
-    where it has it, else (Python 2, 3.3 and older, which are only asked their version) ``-E -s``."""
-    completed = runner.run([python, "-I"] + list(argv), env=env, timeout=timeout)
+    where it has it, else (Python 2, 3.3 and older, which are only asked their version) ``-E -s``.
+    ``started``: this very command, started earlier with :func:`start_isolated`."""
+    completed = (started or start_isolated(python, argv, env)).finish(timeout)
     if completed.returncode == 2 and "-I" in completed.stderr and "option" in completed.stderr.lower():
         completed = runner.run([python, "-E", "-s"] + list(argv), env=env, timeout=timeout)
     return completed
+
+
+def start_isolated(python: str, argv, env: Mapping[str, str]) -> runner.Started:
+    """Start ``python -I argv``, to be finished by :func:`isolated`."""
+    return runner.start([python, "-I"] + list(argv), env=env)
 
 
 # The interpreter's version, and torch's as its metadata says (torch is not imported): Python 2
@@ -133,23 +142,70 @@ class Answer(NamedTuple):
     printed: str  # the target's own stdout and stderr (a sitecustomize's banner, say): shown under -v
 
 
+class Asking:
+    """A script under way in the target, started with the path of a fresh file of torchup's own as
+    its first argument: :meth:`answer` reads what it wrote there, :meth:`abandon` ends it unread."""
+
+    def __init__(self, python: str, script: str, arguments, env: Mapping[str, str]):
+        descriptor, self.path = tempfile.mkstemp(prefix="torchup-answer-", suffix=".json")
+        os.close(descriptor)
+        self.python, self.env = python, dict(env)
+        self.argv = ["-c", script, self.path] + list(arguments)
+        self.started = start_isolated(python, self.argv, self.env)
+
+    def answer(self, timeout: float, key: str) -> Answer:
+        """The JSON the script wrote (holding ``key``), or a TargetError saying why there is none."""
+        try:
+            completed = isolated(self.python, self.argv, self.env, timeout, self.started)
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                written = handle.read()
+        finally:
+            os.unlink(self.path)
+        return Answer(_answer(self.python, completed, written, key), (completed.stdout + completed.stderr).strip())
+
+    def abandon(self) -> None:
+        self.started.abandon()
+        os.unlink(self.path)
+
+
 def ask(python: str, script: str, arguments, env: Mapping[str, str], timeout: float, key: str) -> Answer:
-    """Run ``script`` isolated in ``python`` with the path of a fresh file of torchup's own as its
-    first argument; the JSON it writes there (holding ``key``), or a TargetError saying why not."""
-    descriptor, path = tempfile.mkstemp(prefix="torchup-answer-", suffix=".json")
-    os.close(descriptor)
+    """Run ``script`` isolated in ``python`` and read its answer (see :class:`Asking`)."""
+    return Asking(python, script, arguments, env).answer(timeout, key)
+
+
+# The probe started before the command line was read (probe_ahead).
+_ahead: Optional[Asking] = None
+_ahead_lock = threading.Lock()
+
+
+def probe_ahead(python: Optional[str], env: Mapping[str, str]) -> None:
+    """Start probing the target that ``--python`` names (None: the default) while the command line
+    and the command load, which take about as long as the probe. :func:`probe_interpreter` takes it
+    up when it is asked about this interpreter with this environment; otherwise it ends unread.
+    Whatever stops it here (a --python that names nothing) the command meets again, and says."""
+    global _ahead
     try:
-        completed = isolated(python, ["-c", script, path] + list(arguments), env, timeout)
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            written = handle.read()
-    finally:
-        os.unlink(path)
-    return Answer(_answer(python, completed, written, key), (completed.stdout + completed.stderr).strip())
+        _ahead = Asking(resolve_interpreter(python, env), _BOOTSTRAP, [probe_path()], env)
+    except (TargetError, OSError):
+        return
+    atexit.register(_take_ahead, None, None)
+
+
+def _take_ahead(python: Optional[str], env: Optional[Mapping[str, str]]) -> Optional[Asking]:
+    """The probe started ahead where it is the one asked for; any other ends here, unread."""
+    global _ahead
+    with _ahead_lock:
+        ahead, _ahead = _ahead, None
+    if ahead is None or (ahead.python == python and ahead.env == dict(env or {})):
+        return ahead
+    ahead.abandon()
+    return None
 
 
 def probe_interpreter(python: str, env: Mapping[str, str], timeout: float) -> Answer:
     """Run the probe with ``python``: its document, or a TargetError saying why not."""
-    answer = ask(python, _BOOTSTRAP, [probe_path()], env, timeout, "probe_schema")
+    asking = _take_ahead(python, env) or Asking(python, _BOOTSTRAP, [probe_path()], env)
+    answer = asking.answer(timeout, "probe_schema")
     if "too_old" in answer.document:
         _too_old(python, answer.document["too_old"])
     return answer

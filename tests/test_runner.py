@@ -1,3 +1,4 @@
+import signal
 import sys
 
 from torchup.installer import runner
@@ -56,3 +57,12 @@ def test_a_cwd_of_torchups_own(tmp_path):
     done = runner.run([sys.executable, "-c", "import os; print(os.getcwd()); print(os.listdir('.'))"], timeout=30)
     where, listing = done.stdout.splitlines()
     assert where == runner.neutral_dir() and listing == "[]"
+
+
+def test_a_started_command_finishes_later_or_ends_unread():
+    started = runner.start([sys.executable, "-c", "print('later')"])
+    assert started.finish(timeout=30).stdout == "later\n"
+    sleeper = runner.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    sleeper.abandon()
+    assert sleeper.process.returncode == -signal.SIGKILL
+    assert runner.start(["no-such-tool-torchup"]).finish(timeout=30).failure == "no-such-tool-torchup: not found"

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import WHEELHOUSE, find_python, isolated_env, make_venv, write_tool
 from torchup.diagnostics import probe
-from torchup.installer import target
+from torchup.installer import entry, target
 from torchup.installer.errors import TargetError
 
 
@@ -220,6 +220,65 @@ def test_the_microsoft_store_alias_is_named(tmp_path):
         run_probe(str(alias))
     assert "it printed: Python was not found" in raised.value.message
     assert raised.value.hint.startswith("this is the Microsoft Store's alias, not a Python")
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["detect"], (True, None)),
+        (["plan", "--offline", "--python", "venv"], (True, "venv")),
+        (["-v", "--timeout", "3", "fix", "--python=/usr/bin/python3"], (True, "/usr/bin/python3")),
+        (["plan", "--python-version", "3.12"], (True, None)),
+        (["--timeout", "detect", "install"], (False, None)),  # "detect" is the timeout's value here
+        (["detect", "--help"], (False, None)),
+        (["--version"], (False, None)),
+        (["doctor", "--python", "venv"], (False, None)),
+        ([], (False, None)),
+    ],
+)
+def test_the_commands_whose_probe_starts_ahead(argv, expected):
+    assert entry.target_to_probe(argv) == expected
+
+
+def counting_python(directory: Path, log: Path) -> Path:
+    """An interpreter that notes each start in ``log``, then is this one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    python = directory / "python"
+    python.write_text(f'#!/bin/sh\necho started >> "{log}"\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def test_the_probe_started_ahead_is_the_one_the_command_reads(tmp_path):
+    """detect and plan start the target's probe before the command line loads: the command reads
+    that probe, so the target starts once; one it never asks for ends unread, leaving nothing."""
+    scratch, log = tmp_path / "tmp", tmp_path / "started"
+    scratch.mkdir()
+    python = counting_python(tmp_path / "bin", log)
+    env = isolated_env(TMPDIR=str(scratch), PIP_CONFIG_FILE=os.devnull)
+
+    def torchup(*argv):
+        return subprocess.run([sys.executable, "-m", "torchup", *argv], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+    detected = torchup("detect", "--json", "--python", str(python))
+    assert detected.returncode == 0, detected.stderr
+    assert log.read_text().splitlines() == ["started"]
+    # Every input given: plan reads nothing of the target, and the probe started ahead ends unread.
+    planned = torchup("plan", "--offline", "--json", "--python", str(python), "--os", "linux", "--arch", "x86_64", "--python-version", "3.12", "--no-gpu")
+    assert planned.returncode == 0, planned.stderr
+    assert not list(scratch.glob("torchup-answer-*"))
+
+
+def test_a_probe_started_ahead_for_another_target_ends_unread(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    env = isolated_env()
+    other = make_venv(tmp_path / "other", with_pip=False)
+    target.probe_ahead(str(other), env)
+    document = target.probe_interpreter(sys.executable, env, timeout=20).document
+    assert document["interpreter"]["executable"] == sys.executable
+    assert target._ahead is None and not list(tmp_path.glob("torchup-answer-*"))
 
 
 @pytest.fixture(scope="module")

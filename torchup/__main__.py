@@ -7,6 +7,6 @@ import sys
 # torchup or by anything it imports (a json.py there would run with torchup's rights).
 sys.path[:] = [entry for entry in sys.path if entry not in ("", os.getcwd())]
 
-from torchup.installer.cli import main  # noqa: E402  (after the path is cleaned)
+from torchup.installer.entry import main  # noqa: E402  (after the path is cleaned)
 
 main()

@@ -1,0 +1,55 @@
+"""torchup's entry point: the console script's, ``python -m torchup``'s and ``python -m installer``'s.
+
+A command that reads the target first (detect, plan, fix) spends its start-up in two waits of
+about the same length: loading the command line and the command, and the target's probe (an
+interpreter start and the standard library the probe needs). So the probe starts here, before
+click loads, for the target the command line names as read here; the command takes it up only
+when the target it resolves from its parsed options is that one, in the same environment, and
+otherwise it ends unread. A misreading here costs time, never a wrong answer.
+"""
+
+import os
+import sys
+from typing import Optional, Sequence, Tuple
+
+# The commands whose first work is probing the target that --python names (detect.Detection).
+PROBING_COMMANDS = ("detect", "plan", "fix")
+# The group's options that take a value: they come before the command.
+_GROUP_OPTIONS_WITH_A_VALUE = ("--timeout",)
+# Options that end a run before any command works.
+_RUN_ENDING = ("-h", "--help", "--version")
+
+
+def target_to_probe(argv: Sequence[str]) -> Tuple[bool, Optional[str]]:
+    """Whether ``argv`` runs a command that probes the target first, and the --python it names
+    (None: the default target)."""
+    if any(word in _RUN_ENDING for word in argv):
+        return False, None
+    words = iter(argv)
+    command = None
+    for word in words:
+        if word in _GROUP_OPTIONS_WITH_A_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            command = word
+            break
+    if command not in PROBING_COMMANDS:
+        return False, None
+    python = None
+    for word in words:
+        if word == "--python":
+            python = next(words, None)
+        elif word.startswith("--python="):
+            python = word[len("--python=") :]
+    return True, python
+
+
+def main() -> None:
+    probes, python = target_to_probe(sys.argv[1:])
+    if probes:
+        from .target import probe_ahead
+
+        probe_ahead(python, os.environ)
+    from .cli import main as command_line
+
+    command_line()
