@@ -188,7 +188,7 @@ def probe_ahead(python: Optional[str], env: Mapping[str, str]) -> None:
         _ahead = Asking(resolve_interpreter(python, env), _BOOTSTRAP, [probe_path()], env)
     except (TargetError, OSError):
         return
-    atexit.register(_take_ahead, None, None)
+    atexit.register(_take_ahead, None, None)  # at exit, asked for nothing: one never taken up ends unread
 
 
 def _take_ahead(python: Optional[str], env: Optional[Mapping[str, str]]) -> Optional[Asking]:
