@@ -148,6 +148,7 @@ def interpreter_facts(unknown):
     base_prefix = getattr(sys, "base_prefix", sys.prefix)
     in_venv = prefix != base_prefix or hasattr(sys, "real_prefix")
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    paths = sysconfig.get_paths()  # once: each call expands every scheme's variables anew
     return {
         "executable": sys.executable,
         # Files a clock must not be earlier than (a clock that is makes every certificate "not yet valid").
@@ -163,11 +164,11 @@ def interpreter_facts(unknown):
         "kind": "venv" if in_venv else installation_kind(base_prefix),
         "base_kind": installation_kind(base_prefix),
         "venv_creator": venv_creator(prefix) if in_venv else None,
-        "site_packages": sysconfig.get_paths().get("purelib"),
-        "paths": dict((key, sysconfig.get_paths().get(key)) for key in ("purelib", "platlib", "scripts")),
+        "site_packages": paths.get("purelib"),
+        "paths": dict((key, paths.get(key)) for key in ("purelib", "platlib", "scripts")),
         "has_uv": find_spec("uv") is not None,
         "torch_version": installed_version("torch"),
-        "externally_managed": externally_managed(in_venv),
+        "externally_managed": externally_managed(in_venv, paths["stdlib"]),
         "tags": wheel_tags(free_threaded, unknown),
     }
 
@@ -233,9 +234,9 @@ def venv_creator(prefix):
     return "venv"
 
 
-def externally_managed(in_venv):
+def externally_managed(in_venv, stdlib):
     """PEP 668: the marker in the stdlib directory, which pip honours outside a venv only."""
-    marker = os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")
+    marker = os.path.join(stdlib, "EXTERNALLY-MANAGED")
     if not os.path.isfile(marker):
         return {"marker": None, "applies": False, "message": None}
     import configparser

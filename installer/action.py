@@ -32,6 +32,7 @@ from .doctor.report import TextStream
 from .errors import TorchupError
 from .files import refuse_link
 from .outcome import Failed
+from .output import emit
 from .plan.options import overrides_from
 from .redact import RedactingStream
 
@@ -255,14 +256,9 @@ def _failed(command: str, error: TorchupError) -> Failed:
 
 
 def _emit(context, outcome, junit: Optional[str] = None) -> int:
-    """The outcome rendered as the command line renders it (``cli.emit``: text, the step summary,
+    """The outcome rendered as the command line renders it (``output.emit``: text, the step summary,
     annotations, JUnit); its exit code."""
-    try:
-        with click.Context(cli.cli, obj=context):
-            cli.emit(outcome, junit=junit)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    raise AssertionError("cli.emit ends with the outcome's exit code")
+    return emit(outcome, context.verbose, junit=junit)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The ``torchup`` command line: options declared, the run context made once, one call per command,
-the outcome rendered once (``emit``), and one error path.
+the outcome rendered once (``emit``), and one error path (both in ``output``, which ``quick`` shares).
 
 Nothing but click and this module is imported at start-up (after ``entry``, which may start the
-target's probe first): each command imports what it needs when it runs, so ``--version`` and
-``--help`` load no detection or planning.
+target's probe first, and hands the commonest detect and plan command lines to ``quick``): each
+command imports what it needs when it runs, so ``--version`` and ``--help`` load no detection or planning.
 """
 
 import os
@@ -13,11 +13,11 @@ from typing import Optional
 import click
 
 from . import __version__
+from .context import COMMAND_TIMEOUT
 from .errors import USAGE_EXIT, TorchupError
+from .output import ABORTED_HINT, echo, fail, internal_error, redact_from_here, stop
 from .project_tools import NAMES as PROJECT_TOOLS
-from .redact import RedactingStream, remember_where_secrets_enter
 
-INTERNAL_ERROR_EXIT = 3
 # Stated in every command's --help, as the README states it (target.DEFAULT_HELP, kept here for start-up time).
 TARGET_HELP = "The target interpreter or venv (default: the active venv, else ./.venv where it exists, else python3 on PATH)."
 
@@ -34,13 +34,6 @@ def _from_environment(ctx: click.Context, message: str) -> str:
                 if f"'{flag}'" in message:  # click's: "Invalid value for '--timeout': …"
                     return message.replace(f"'{flag}'", param.envvar, 1)
     return message
-
-
-def _fail(message: str, hint: str, code: int) -> None:
-    """The one way a run ends in error: one line saying what, one saying how to go on."""
-    click.echo(f"torchup: error: {message}", err=True)
-    click.echo(f"  hint: {hint}", err=True)
-    sys.exit(code)
 
 
 def _help_hint(ctx: Optional[click.Context]) -> str:
@@ -65,21 +58,12 @@ def _as_json(ctx: click.Context) -> bool:
 
 
 def _stop(ctx: click.Context, error: TorchupError) -> None:
-    """torchup's own errors become one line and a hint (naming a TORCHUP_* variable where the value
-    came from one); a failed run asked for JSON is also a JSON document on stdout, and a CI job's
-    summary page says it failed. Bad input (exit 2) is said before any work, so it writes nothing else."""
-    if ctx.find_root().params.get("verbose"):
-        import traceback
+    """torchup's own error ends the command (output.stop), naming a TORCHUP_* variable where the value came from one."""
+    stop(ctx.command_path, error, _as_json(ctx), _verbose(ctx), _from_environment(ctx, error.message))
 
-        traceback.print_exc()
-    if error.exit_code != USAGE_EXIT:
-        from .outcome import Failed
 
-        failed = Failed(ctx.command_path.split(" ", 1)[-1], error.message, error.hint, error.exit_code)
-        if _as_json(ctx):
-            _echo_json(failed.as_data())
-        _append_summary(failed.step_summary())
-    _fail(_from_environment(ctx, error.message), error.hint or _help_hint(ctx), error.exit_code)
+def _verbose(ctx: click.Context) -> bool:
+    return bool(ctx.find_root().params.get("verbose"))
 
 
 class TorchupCommand(click.Command):
@@ -114,14 +98,7 @@ class TorchupGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as error:
-            click.echo(f"torchup: internal error: {type(error).__name__}: {error}", err=True)
-            if ctx.find_root().params.get("verbose"):
-                import traceback
-
-                traceback.print_exc()
-            else:
-                click.echo("  hint: run again with --verbose for the traceback, and report it", err=True)
-            ctx.exit(INTERNAL_ERROR_EXIT)
+            ctx.exit(internal_error(error, _verbose(ctx)))
 
 
 class Seconds(click.ParamType):
@@ -147,7 +124,7 @@ class Seconds(click.ParamType):
 @click.option(
     "--timeout",
     type=Seconds(),
-    default=5.0,
+    default=COMMAND_TIMEOUT,
     show_default=True,
     envvar="TORCHUP_TIMEOUT",
     help="Seconds any one external command, index request or target start-up may take.",
@@ -156,7 +133,7 @@ class Seconds(click.ParamType):
 def cli(ctx, verbose, timeout):
     """Take this machine to a working PyTorch, and prove it works."""
     if ctx.invoked_subcommand is None:  # bare `torchup`: its help, as --help gives it
-        click.echo(ctx.get_help())
+        echo(ctx.get_help())
         ctx.exit(0)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary and not os.path.isdir(os.path.dirname(os.path.abspath(summary))):
@@ -166,50 +143,15 @@ def cli(ctx, verbose, timeout):
         )
     from .context import Run, Timeouts
 
-    ctx.obj = Run(Timeouts(command=timeout), verbose, lambda line: click.echo(line, err=True))
+    ctx.obj = Run(Timeouts(command=timeout), verbose, lambda line: echo(line, err=True))
 
 
 def emit(outcome, as_json: bool = False, markdown: bool = False, junit: Optional[str] = None, html: Optional[str] = None) -> None:
-    """The outcome, rendered once in each form asked for and redacted on its way out; the run's exit code."""
-    from .redact import redact
+    """The outcome, rendered once in each form asked for (output.emit); the run ends with its exit code."""
+    from .output import emit as rendered
 
     ctx = click.get_current_context()
-    if junit or html:
-        from .files import write_text
-
-        for path, text in ((junit, outcome.render_junit()), (html, outcome.render_html())):
-            if path:
-                write_text(path, redact(text))
-    if as_json:
-        _echo_json(outcome.as_data())
-    elif markdown:
-        click.echo(redact(outcome.render_markdown()), nl=False)
-    else:
-        click.echo(redact(outcome.render_text(ctx.obj.verbose)), nl=False)
-    _append_summary(outcome.step_summary())
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        # Workflow commands are read from stdout; with --json that stays the document alone.
-        for line in outcome.annotations():
-            click.echo(redact(line), err=as_json)
-    ctx.exit(outcome.exit_code)
-
-
-def _echo_json(document: dict) -> None:
-    import json
-
-    from .redact import redact
-
-    click.echo(redact(json.dumps(document, indent=2)))
-
-
-def _append_summary(markdown: Optional[str]) -> None:
-    """A CI job's summary page (GITHUB_STEP_SUMMARY, a file GitHub hands each step) gets the Markdown too."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path and markdown:
-        from .redact import redact
-
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(redact(markdown) + "\n")
+    ctx.exit(rendered(outcome, ctx.obj.verbose, as_json, markdown, junit, html))
 
 
 def stacked(*options):
@@ -415,7 +357,7 @@ def doctor(run, python, names, as_json, junit, markdown, strict, list_checks, ch
 
     wanted = expect.parse(list(expectations))  # a bad one is said before any check runs
     options = doctor.Options(python, names, strict, os.path.abspath(extra_checks) if extra_checks else None, wanted, list_checks, machine=markdown)
-    stream = None if (as_json or markdown or list_checks) else TextStream(click.echo, run.verbose)  # the text report streams
+    stream = None if (as_json or markdown or list_checks) else TextStream(echo, run.verbose)  # the text report streams
     emit(doctor.run(run.with_timeouts(check=check_timeout), options, stream), as_json, markdown, junit)
 
 
@@ -558,23 +500,20 @@ def fleet_report(run, paths, allowed_drift, as_json, markdown, junit, html):
 
 
 def main():
-    # Credentials never reach the screen, whatever the format: those of the environment and the
-    # command line are known from here on, and everything written passes the one output boundary.
-    remember_where_secrets_enter(os.environ, sys.argv[1:])
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    redact_from_here(sys.argv[1:])
     try:
         code = cli.main(prog_name="torchup", standalone_mode=False)
     except getattr(click.exceptions, "NoArgsIsHelpError", ()) as error:  # `torchup project`: its help, as --help gives it
-        click.echo(error.ctx.get_help())
+        echo(error.ctx.get_help())
         code = 0
     except click.UsageError as error:  # click's own errors, one line and a hint, as torchup's are
         ctx = error.ctx
         message = _from_environment(ctx, error.format_message()) if ctx else error.format_message()
-        _fail(_one_line(message), _usage_hint(error), USAGE_EXIT)
+        fail(_one_line(message), _usage_hint(error), USAGE_EXIT)
     except click.ClickException as error:
-        _fail(error.format_message().splitlines()[0], "see: torchup --help", USAGE_EXIT)
+        fail(error.format_message().splitlines()[0], "see: torchup --help", USAGE_EXIT)
     except click.Abort:
-        _fail("aborted", "run the same command again, with --yes to skip the question", 1)
+        fail("aborted", ABORTED_HINT, 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -3,7 +3,7 @@
 Each command returns one outcome: ``as_data()`` (the JSON document, with its ``schema``), a text
 rendering, an exit code, and where the command has them, Markdown (``--markdown``, a CI step
 summary), JUnit XML, an HTML page and GitHub workflow annotations. The command line renders the
-outcome once (``cli.emit``) and everything it writes passes the redaction there.
+outcome once (``output.emit``) and everything it writes passes the redaction there.
 """
 
 from typing import List, Optional

@@ -5,7 +5,6 @@ included, can parse, so an interpreter too old to run the probe still answers wi
 """
 
 import atexit
-import json
 import os
 import shutil
 import tempfile
@@ -14,7 +13,6 @@ from typing import Mapping, NamedTuple, Optional
 
 from . import kit, runner
 from .errors import TargetError
-from .redact import shortened
 
 OLDEST_PROBE_PYTHON = (3, 6)
 NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /usr/bin/python3, --python .venv"
@@ -222,12 +220,15 @@ def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: 
 
 
 def _answer(python: str, completed: runner.Completed, written: str, key: str) -> dict:
+    import json  # here, not at the top: the probe starts before torchup loads anything it can do without (entry)
+
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}", hint=NOT_PYTHON_HINT)
     try:
         document = json.loads(written)
     except ValueError:
         from .findings import StoreAlias  # a catalogued problem (F28), found before there are facts
+        from .redact import shortened
 
         printed = _own_words(completed)
         raise TargetError(
