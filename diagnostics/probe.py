@@ -663,6 +663,12 @@ def main(answer):
     """The facts, as one JSON document, written to ``answer`` (a file of torchup's own, not stdout)."""
     json.dump(collect(), answer)
     answer.write("\n")
+    # torchup waits for this interpreter to end, whose teardown first looks through every object
+    # for cycles: frozen (3.7 and newer), they are only freed.
+    import gc
+
+    if hasattr(gc, "freeze"):
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from .detect import Facts
 from .detect.target_facts import CaBundle, Interpreter
 from .status import Status
+from .target import PINS_FILE
 
 FAIL, WARN = Status.FAIL, Status.WARN
 # manylinux_x_y (PEP 600) wheels need pip 20.3; numpy and torch ship nothing older for new releases.
@@ -36,8 +37,6 @@ PIP_STREAMS_CACHE = (23, 3)
 SMALL_MEMORY_BYTES = 8 * 1024**3
 # Below this even the CPU build, numpy and scipy with pip's temporary copies do not fit.
 DISK_MINIMUM_BYTES = 3 * 1024**3
-# The constraints file `torchup install` writes into a venv and names in the venv's pip.conf.
-PINS_FILE = "torchup-constraints.txt"
 
 
 class SafeFix(str, enum.Enum):

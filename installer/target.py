@@ -15,6 +15,8 @@ from . import kit, runner
 from .errors import TargetError
 
 OLDEST_PROBE_PYTHON = (3, 6)
+# The constraints file `torchup install` writes into a venv and names in the venv's pip.conf.
+PINS_FILE = "torchup-constraints.txt"
 NOT_PYTHON_HINT = "name a Python 3 interpreter or a venv's directory: --python /usr/bin/python3, --python .venv"
 
 # What runs in the target answers in a file of torchup's own (its first argument), never on stdout:

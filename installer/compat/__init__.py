@@ -30,7 +30,7 @@ PLATFORMS = {
 
 
 # One comparison of a VersionRange: an operator and a release.
-RANGE_CLAUSE = r"(==|>=|<=|>|<)(\d+(?:\.\d+)*)"
+RANGE_CLAUSE = re.compile(r"(==|>=|<=|>|<)(\d+(?:\.\d+)*)")
 
 
 class CompatibilityDataError(ValueError):
@@ -64,7 +64,7 @@ class VersionRange(NamedTuple):
     @classmethod
     def parse(cls, text: str) -> Optional["VersionRange"]:
         parts = [part.strip() for part in text.split(",")]
-        matches = [re.fullmatch(RANGE_CLAUSE, part) for part in parts]
+        matches = [RANGE_CLAUSE.fullmatch(part) for part in parts]
         if not parts or not all(matches):
             return None
         return cls(text, tuple((match.group(1), version_tuple(match.group(2))) for match in matches))
@@ -96,6 +96,12 @@ class BuildKind(enum.Enum):
     JETSON = "jetson"
 
 
+# The names of builds the index and the data use, parsed for every build of every row at load.
+_CUDA_NAME = re.compile(r"cu(\d+)(\d)")
+_ROCM_NAME = re.compile(r"rocm(\d+(?:\.\d+)+)")
+_JETPACK_NAME = re.compile(r"jp(\d)(\d{1,2})")  # NVIDIA's folder names: v61 is JetPack 6.1, v512 is 5.1.2
+
+
 class Build(NamedTuple):
     """A torch build as the index names it (``cu128``, ``rocm6.2.4``, ``cpu``), parsed once."""
 
@@ -108,13 +114,13 @@ class Build(NamedTuple):
         """The build a variant name stands for, or None when the name is none torchup knows."""
         if name in ("cpu", "xpu", "default"):
             return cls(name, BuildKind(name))
-        cuda = re.fullmatch(r"cu(\d+)(\d)", name)
+        cuda = _CUDA_NAME.fullmatch(name)
         if cuda:
             return cls(name, BuildKind.CUDA, (int(cuda.group(1)), int(cuda.group(2))))
-        rocm = re.fullmatch(r"rocm(\d+(?:\.\d+)+)", name)
+        rocm = _ROCM_NAME.fullmatch(name)
         if rocm:
             return cls(name, BuildKind.ROCM, version_tuple(rocm.group(1)))
-        jetpack = re.fullmatch(r"jp(\d)(\d{1,2})", name)  # NVIDIA's folder names: v61 is JetPack 6.1, v512 is 5.1.2
+        jetpack = _JETPACK_NAME.fullmatch(name)
         if jetpack:
             return cls(name, BuildKind.JETSON, (int(jetpack.group(1)),) + tuple(int(digit) for digit in jetpack.group(2)))
         return None

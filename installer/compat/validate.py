@@ -11,18 +11,19 @@ from typing import Dict, Optional, Tuple
 
 from . import PLATFORMS, SCHEMA, Build, BuildKind, CompatibilityDataError, VersionRange, version_tuple
 
-RELEASE = (r"\d+\.\d+\.\d+", "a release version X.Y.Z")
-TWO_PART = (r"\d+\.\d+", "a version X.Y")
-DOTTED = (r"\d+(\.\d+)*", "a dotted version")
-COMPUTE_CAPABILITY = (r"\d+\.\d+", "a compute capability X.Y")
-GFX = (r"gfx[0-9a-f]+", "an AMD gfx architecture")
-SOURCE_KEY = r"[a-z0-9][a-z0-9.-]*"  # what Compatibility.cite finds in a row's source text
+# Each form a value must have: its pattern, compiled once (the data has some thousand values), and its name.
+RELEASE = (re.compile(r"\d+\.\d+\.\d+"), "a release version X.Y.Z")
+TWO_PART = (re.compile(r"\d+\.\d+"), "a version X.Y")
+DOTTED = (re.compile(r"\d+(\.\d+)*"), "a dotted version")
+COMPUTE_CAPABILITY = (re.compile(r"\d+\.\d+"), "a compute capability X.Y")
+GFX = (re.compile(r"gfx[0-9a-f]+"), "an AMD gfx architecture")
+SOURCE_KEY = re.compile(r"[a-z0-9][a-z0-9.-]*")  # what Compatibility.cite finds in a row's source text
 PTX_OS = ("linux", "windows")
 JETSON_WHEELS = ("sbsa", "jetson-wheels")
 COMPANIONS = ("torchvision", "torchaudio")
-PCI_DEVICE = (r"[0-9a-f]{4}", "a PCI device id, four lower-case hex digits")
+PCI_DEVICE = (re.compile(r"[0-9a-f]{4}"), "a PCI device id, four lower-case hex digits")
 XPU_SYSTEMS = ("linux", "windows")
-ADVISORY_ID = (r"(PYSEC-\d{4}-\d+|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d+)", "an advisory id (PYSEC-…, GHSA-…, CVE-…)")
+ADVISORY_ID = (re.compile(r"(PYSEC-\d{4}-\d+|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d+)"), "an advisory id (PYSEC-…, GHSA-…, CVE-…)")
 UNVERIFIED = "not verified"
 KIND_NAMES: Dict[type, str] = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "an object"}
 
@@ -291,7 +292,7 @@ def _arch_set(row: dict, where: str, sources: dict) -> None:
 
 def _source_entry(key: str, text) -> None:
     where = f"sources[{key}]"
-    if not re.fullmatch(SOURCE_KEY, key):
+    if not SOURCE_KEY.fullmatch(key):
         raise _Broken(where, "a source key is lower-case letters, digits, '.' and '-'")
     if not isinstance(text, str):
         raise _Broken(where, "not text")
@@ -312,6 +313,10 @@ def _public_url(url: str, where: str) -> None:
         raise _Broken(where, f"{url} is not a public https:// address")
 
 
+_NOTE = re.compile(r"\([^()]*\)")
+_BETWEEN_KEYS = re.compile(r"[;,]|\s+and\s+")
+
+
 def _cited(row: dict, where: str, sources: dict, verified: Optional[bool] = None) -> None:
     """A row's free-text ``source``: keys of ``sources`` joined by ';', ',' or 'and', each maybe
     followed by a note in parentheses; or "not verified", alone or before ':' and keys. Where the
@@ -319,8 +324,8 @@ def _cited(row: dict, where: str, sources: dict, verified: Optional[bool] = None
     text = _field(row, "source", where)
     unverified = text.startswith(UNVERIFIED)
     cited = text[len(UNVERIFIED) :].lstrip(": ") if unverified else text
-    outside_notes = re.sub(r"\([^()]*\)", " ", cited)
-    keys = [key.strip() for key in re.split(r"[;,]|\s+and\s+", outside_notes) if key.strip()]
+    outside_notes = _NOTE.sub(" ", cited)
+    keys = [key.strip() for key in _BETWEEN_KEYS.split(outside_notes) if key.strip()]
     for key in keys:
         if key not in sources:
             raise _Broken(f"{where}.source", f"{key!r} is not a key of sources")
@@ -363,5 +368,5 @@ def _version(row, key: str, where: str, form: Tuple[str, str], optional: bool = 
 
 def _matches(value, where: str, form: Tuple[str, str]) -> None:
     pattern, what = form
-    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise _Broken(where, f"{value!r} is not {what}")

@@ -23,7 +23,6 @@ from ..bundle import read_bundle
 from ..compat import BuildKind
 from ..detect import Facts, detect
 from ..errors import TargetError, TorchupError
-from ..findings import PINS_FILE
 from ..host import Host
 from ..plan import Overrides, Plan, make_plan, pip_cert, pip_sources
 from ..redact import shortened
@@ -392,7 +391,7 @@ def _installer_env(the_target: Target, facts: Facts, host: Host, installer, only
         return env
     configured = facts.pip.config.settings.get("constraint") if facts.pip else None
     if the_target.venv is not None and configured is not None:
-        ours = str(the_target.venv / PINS_FILE)
+        ours = str(the_target.venv / target.PINS_FILE)
         env["PIP_CONSTRAINT"] = " ".join(value for value in configured.value if value != ours)
     if isinstance(installer, Uv):
         cert = pip_cert(facts)
@@ -427,7 +426,7 @@ def keep_pins(the_target: Target, plan: Plan, facts: Facts, say: Callable[[str],
         return
     from ..pipconf import value_of, with_setting
 
-    pins = the_target.venv / PINS_FILE
+    pins = the_target.venv / target.PINS_FILE
     pinned = "# Written by torchup install: the builds it installed and verified. The venv's pip.conf names this file.\n" + "\n".join(plan.pins) + "\n"
     # Written only when it differs, so that a run with nothing to do changes nothing.
     if not pins.exists() or pins.read_text() != pinned:

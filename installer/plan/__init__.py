@@ -12,6 +12,7 @@ from ..compat import Build, Compatibility, load
 from ..context import COMMAND_TIMEOUT
 from ..detect import Facts
 from ..detect.intel import PCI_DEVICES
+from ..target import PINS_FILE
 from . import policy
 from .advisories import Advisories, advisories_of
 from .policy import Candidate, Decision, Gpu, PlanError, PlanInputs
@@ -295,8 +296,6 @@ def _release_specifier(requirement: str) -> Optional[str]:
 def _torchups_own_pins(path: str) -> bool:
     """A venv's torchup-constraints.txt and plan --export's pins files pin what torchup chose last,
     for other installs to keep it: no limit on torchup's next plan, which replaces them."""
-    from ..findings import PINS_FILE
-
     folder, name = os.path.split(os.path.normpath(path))
     return name == PINS_FILE or (os.path.basename(folder) == "constraints" and os.path.basename(os.path.dirname(folder)) == "torchup")
 
