@@ -47,6 +47,10 @@ def target_to_probe(argv: Sequence[str]) -> Tuple[bool, Optional[str]]:
 
 
 def main() -> None:
+    # Loading makes objects that live as long as the run (modules, classes), and the cycle collector
+    # looks through them again and again while it does: off for the short runs quick reads, and
+    # for every other run until its command line has loaded.
+    gc.disable()
     argv = sys.argv[1:]
     probes, python = target_to_probe(argv)
     if probes:
@@ -61,6 +65,7 @@ def main() -> None:
             sys.exit(quick.main(request, argv))
         from .cli import main as command_line
 
+        gc.enable()
         command_line()
     finally:
         # At exit the interpreter looks through every object of the run for cycles once more before

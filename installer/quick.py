@@ -53,7 +53,7 @@ def parse(argv: Sequence[str], env) -> Optional[Request]:
 
 
 def _a_value(word: str) -> bool:
-    """A value click would read as this one: one neither empty nor like an option."""
+    """A value read here: neither empty nor like an option (click reads those, and says what it makes of them)."""
     return bool(word) and not word.startswith("-")
 
 
