@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .context import COMMAND_TIMEOUT
 from .errors import USAGE_EXIT, TorchupError
-from .output import ABORTED_HINT, echo, fail, internal_error, redact_from_here, stop
+from .output import ABORTED_HINT, echo, fail, help_hint, internal_error, redact_from_here, stop
 from .project_tools import NAMES as PROJECT_TOOLS
 
 # Stated in every command's --help, as the README states it (target.DEFAULT_HELP, kept here for start-up time).
@@ -37,7 +37,7 @@ def _from_environment(ctx: click.Context, message: str) -> str:
 
 
 def _help_hint(ctx: Optional[click.Context]) -> str:
-    return f"see: {ctx.command_path} --help" if ctx else "see: torchup --help"
+    return help_hint(ctx.command_path) if ctx else help_hint()
 
 
 def _one_line(message: str) -> str:
@@ -511,7 +511,7 @@ def main():
         message = _from_environment(ctx, error.format_message()) if ctx else error.format_message()
         fail(_one_line(message), _usage_hint(error), USAGE_EXIT)
     except click.ClickException as error:
-        fail(error.format_message().splitlines()[0], "see: torchup --help", USAGE_EXIT)
+        fail(error.format_message().splitlines()[0], help_hint(), USAGE_EXIT)
     except click.Abort:
         fail("aborted", ABORTED_HINT, 1)
     sys.exit(code if isinstance(code, int) else 0)

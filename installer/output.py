@@ -37,6 +37,11 @@ def fail(message: str, hint: str, code: int) -> None:
     sys.exit(code)
 
 
+def help_hint(command_path: str = "torchup") -> str:
+    """The hint of an error that has no better one: the help of the command it ended."""
+    return f"see: {command_path} --help"
+
+
 def emit(outcome, verbose: bool, as_json: bool = False, markdown: bool = False, junit: Optional[str] = None, html: Optional[str] = None) -> int:
     """The outcome, rendered once in each form asked for and redacted on its way out; the run's exit code."""
     from .redact import redact
@@ -77,7 +82,7 @@ def stop(command_path: str, error, as_json: bool, verbose: bool, message: Option
         if as_json:
             echo_json(failed.as_data())
         append_summary(failed.step_summary())
-    fail(message or error.message, error.hint or f"see: {command_path} --help", error.exit_code)
+    fail(message or error.message, error.hint or help_hint(command_path), error.exit_code)
 
 
 def internal_error(error: Exception, verbose: bool) -> int:
