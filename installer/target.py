@@ -155,13 +155,21 @@ class Asking:
 
     def answer(self, timeout: float, key: str) -> Answer:
         """The JSON the script wrote (holding ``key``), or a TargetError saying why there is none."""
+        # Loaded here, while the script runs, rather than once it has answered; the top of the
+        # module would load it before the probe starts (entry).
+        import json
+
         try:
             completed = isolated(self.python, self.argv, self.env, timeout, self.started)
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 written = handle.read()
         finally:
             os.unlink(self.path)
-        return Answer(_answer(self.python, completed, written, key), (completed.stdout + completed.stderr).strip())
+        try:
+            document = json.loads(written)
+        except ValueError:
+            document = _NOT_JSON
+        return Answer(_answer(self.python, completed, document, key), (completed.stdout + completed.stderr).strip())
 
     def abandon(self) -> None:
         self.started.abandon()
@@ -221,14 +229,15 @@ def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: 
     return CheckedInterpreter(interpreter, answer["version"], answer.get("torch"))
 
 
-def _answer(python: str, completed: runner.Completed, written: str, key: str) -> dict:
-    import json  # here, not at the top: the probe starts before torchup loads anything it can do without (entry)
+# What a script that wrote no JSON answered.
+_NOT_JSON = object()
 
+
+def _answer(python: str, completed: runner.Completed, document, key: str) -> dict:
+    """The document the script wrote, where it is an answer holding ``key``."""
     if completed.failure:
         raise TargetError(f"--python {python}: {completed.failure}", hint=NOT_PYTHON_HINT)
-    try:
-        document = json.loads(written)
-    except ValueError:
+    if document is _NOT_JSON:
         from .findings import StoreAlias  # a catalogued problem (F28), found before there are facts
         from .redact import shortened
 

@@ -39,6 +39,21 @@ def median_seconds(argv, env=None, runs=RUNS, warm_up=3, check=True):
     return statistics.median(timings)
 
 
+def start_up_medians(commands, env, runs=RUNS, warm_up=3):
+    """Median wall times of a bare ``python -c pass`` (the baseline) and of each command, run in
+    turn round after round: a machine that slows down or speeds up over the measurement moves
+    the baseline and the commands together, so their ratios hold where blocks of runs would not."""
+    bare = [str(BENCH_VENV / "bin" / "python"), "-c", "pass"]
+    timings = {label: [] for label in ["baseline"] + list(commands)}
+    for round_number in range(warm_up + runs):
+        for label, argv in [("baseline", bare)] + list(commands.items()):
+            started = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env if label != "baseline" else None, check=True)
+            if round_number >= warm_up:
+                timings[label].append(time.perf_counter() - started)
+    return {label: statistics.median(values) for label, values in timings.items()}
+
+
 def installed_torchup() -> Path:
     python = BENCH_VENV / "bin" / "python"
     if not python.exists():
@@ -240,15 +255,21 @@ def main():
     torchup = installed_torchup()
     # As in an activated venv: the default target is that venv's python.
     env = dict(os.environ, VIRTUAL_ENV=str(BENCH_VENV))
+    commands = {
+        "torchup --version": [str(torchup), "--version"],
+        "torchup detect --json": [str(torchup), "detect", "--json"],
+        "torchup plan --offline --json": [str(torchup), "plan", "--offline", "--json"],
+    }
+    medians = start_up_medians(commands, env)
     # What detect and plan cannot do without: two interpreter starts, torchup's own and the probe's in the target.
-    start = median_seconds([str(BENCH_VENV / "bin" / "python"), "-c", "pass"])
+    start = medians["baseline"]
     baseline = 2 * start
     print(
-        f"baseline: two bare interpreter starts (torchup's and the probe's), {baseline * 1000:.1f} ms; one `python -c pass` is {start * 1000:.1f} ms (median of {RUNS})"
+        f"baseline: two bare interpreter starts (torchup's and the probe's), {baseline * 1000:.1f} ms; one `python -c pass` is {start * 1000:.1f} ms"
+        f" (medians of {RUNS} rounds, each running the baseline and every command below once)"
     )
-    report("torchup --version", median_seconds([str(torchup), "--version"], env), baseline, 3)
-    report("torchup detect --json", median_seconds([str(torchup), "detect", "--json"], env), baseline, 3)
-    report("torchup plan --offline --json", median_seconds([str(torchup), "plan", "--offline", "--json"], env), baseline, 3)
+    for label in commands:
+        report(label, medians[label], baseline, 3)
     bench_doctor(torchup, env)
     bench_install(torchup, env)
     bench_bundle(torchup)

@@ -1,6 +1,7 @@
 """``torchup plan``: the torch build, exact version and index for the target, and why; with
 ``--export``, the same plan as variables for the user's own pip and uv."""
 
+from importlib import import_module
 from typing import NamedTuple, Optional
 
 from ..outcome import Outcome
@@ -51,7 +52,11 @@ def run(context, options: Options) -> Outcome:
         from ..detect import Detection
 
         detection = Detection(options.python, context.host)
-        load()  # the data the plan judges by, read while the target's probe runs
+        # Loaded while the target's probe runs, the one wait of a plan and a longer one than these:
+        # the data the plan judges by, and packaging's version specifiers, which a torch constraint
+        # in the target's pip configuration needs once the probe has answered.
+        load()
+        import_module("packaging.specifiers")
         facts = detection.facts()
     plan = make_plan(facts, options.overrides, timeout=context.timeouts.command)
     if not options.export:
