@@ -283,6 +283,20 @@ def test_a_probe_started_ahead_for_another_target_ends_unread(tmp_path, monkeypa
     assert target._ahead is None and not list(tmp_path.glob("torchup-answer-*"))
 
 
+def test_what_the_target_prints_at_exit_is_its_business_too(tmp_path):
+    """The probe ends its interpreter without the teardown, but after the target's own exit
+    handlers: what they print is shown under -v as what the target printed."""
+    python = make_venv(tmp_path / "venv", with_pip=False)
+    site = next((tmp_path / "venv").glob("lib/python*/site-packages"))
+    (site / "sitecustomize.py").write_text("import atexit\natexit.register(print, 'Goodbye from the Acme cluster.')\n")
+    env = isolated_env(PIP_CONFIG_FILE=os.devnull, TMPDIR=str(tmp_path))
+    detected = subprocess.run(
+        [sys.executable, "-m", "torchup", "-v", "detect", "--python", str(python)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert detected.returncode == 0, detected.stderr
+    assert "the target printed: Goodbye from the Acme cluster." in detected.stdout
+
+
 @pytest.fixture(scope="module")
 def torch_venv_with_banner(tmp_path_factory, wheelhouse):
     """A venv holding torch, numpy and scipy whose sitecustomize greets every start, as managed machines' do."""

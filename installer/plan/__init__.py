@@ -263,7 +263,7 @@ def pip_torch_constraint(facts: Optional[Facts]) -> Tuple[Optional[str], List[st
     here), and a line it could not read either. A local tag (==2.7.1+cu126) limits the release here;
     the build is pip's to refuse."""
     lines = facts.pip.config.torch_constraints if facts and facts.pip else []
-    if not lines:  # the common case, without the cost of loading packaging's specifiers
+    if not lines:  # the common case: nothing to judge
         return None, []
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
