@@ -69,7 +69,7 @@ def main() -> None:
         command_line()
     finally:
         # At exit the interpreter looks through every object of the run for cycles once more before
-        # it frees them all anyway, a cost detect's start-up shows: frozen, they are only freed.
+        # it frees them all anyway, a cost a short command's time shows: frozen, they are only freed.
         gc.freeze()
 
 

@@ -165,11 +165,22 @@ class Asking:
                 written = handle.read()
         finally:
             os.unlink(self.path)
+        if completed.failure:
+            raise TargetError(f"--python {self.python}: {completed.failure}", hint=NOT_PYTHON_HINT)
         try:
             document = json.loads(written)
         except ValueError:
-            document = _NOT_JSON
-        return Answer(_answer(self.python, completed, document, key), (completed.stdout + completed.stderr).strip())
+            from .findings import StoreAlias  # a catalogued problem (F28), found before there are facts
+            from .redact import shortened
+
+            printed = _own_words(completed)
+            raise TargetError(
+                f"--python {self.python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shortened(printed, 120)})",
+                hint=StoreAlias.hint if StoreAlias.applies(self.python, printed) else NOT_PYTHON_HINT,
+            ) from None
+        if not isinstance(document, dict) or not ("too_old" in document or key in document):
+            raise TargetError(f"--python {self.python}: not a Python interpreter torchup can use (its answer was not a Python's)", hint=NOT_PYTHON_HINT)
+        return Answer(document, (completed.stdout + completed.stderr).strip())
 
     def abandon(self) -> None:
         self.started.abandon()
@@ -227,28 +238,6 @@ def checked_interpreter(python: Optional[str], env: Mapping[str, str], timeout: 
     if tuple(int(part) for part in answer["version"].split(".")[:2]) < OLDEST_PROBE_PYTHON:
         _too_old(interpreter, answer["version"])
     return CheckedInterpreter(interpreter, answer["version"], answer.get("torch"))
-
-
-# What a script that wrote no JSON answered.
-_NOT_JSON = object()
-
-
-def _answer(python: str, completed: runner.Completed, document, key: str) -> dict:
-    """The document the script wrote, where it is an answer holding ``key``."""
-    if completed.failure:
-        raise TargetError(f"--python {python}: {completed.failure}", hint=NOT_PYTHON_HINT)
-    if document is _NOT_JSON:
-        from .findings import StoreAlias  # a catalogued problem (F28), found before there are facts
-        from .redact import shortened
-
-        printed = _own_words(completed)
-        raise TargetError(
-            f"--python {python}: not a Python interpreter torchup can use (exit status {completed.returncode}; it printed: {shortened(printed, 120)})",
-            hint=StoreAlias.hint if StoreAlias.applies(python, printed) else NOT_PYTHON_HINT,
-        ) from None
-    if not isinstance(document, dict) or not ("too_old" in document or key in document):
-        raise TargetError(f"--python {python}: not a Python interpreter torchup can use (its answer was not a Python's)", hint=NOT_PYTHON_HINT)
-    return document
 
 
 def _own_words(completed: runner.Completed) -> str:
